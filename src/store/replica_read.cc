@@ -1,0 +1,219 @@
+// DiskReplica reads: the view of the disk at a seq (newest record at or below it wins, else
+// the base), random-access reads, block hashes and materialization to a sparse raw image.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/checksum.h"
+#include "store/disk_replica.h"
+#include "store/range_set.h"
+#include "store/segment.h"
+
+namespace lifeline::store {
+
+Status DiskReplica::CheckReadableSeq(uint64_t seq) const {
+  if (seq < manifest_.folded_seq)
+    return Status::NotFound("seq " + std::to_string(seq) + " of disk " + disk_id_ +
+                            " is older than the retention window (oldest readable seq " +
+                            std::to_string(manifest_.folded_seq) + ")");
+  if (seq > durable_seq_.load())
+    return Status::NotFound("seq " + std::to_string(seq) + " of disk " + disk_id_ +
+                            " is not durable yet (durable seq " + std::to_string(durable_seq_.load()) + ")");
+  return Status::Ok();
+}
+
+void DiskReplica::ViewLocked(uint64_t seq, uint64_t start, uint64_t end, std::vector<Piece>* out) const {
+  size_t first_out = out->size();
+  for (uint64_t chunk = start / kIndexChunkBytes; chunk * kIndexChunkBytes < end; ++chunk) {
+    uint64_t a = std::max(start, chunk * kIndexChunkBytes);
+    uint64_t b = std::min(end, (chunk + 1) * kIndexChunkBytes);
+    // Ranges of [a,b) no record has claimed yet; few, so a small vector.
+    std::vector<std::pair<uint64_t, uint64_t>> uncovered{{a, b}};
+    auto it = chunks_.find(chunk);
+    if (it != chunks_.end()) {
+      const auto& ids = it->second;
+      // ids ascend with seq: find the newest record at or below seq, then walk back.
+      auto pos = std::upper_bound(ids.begin(), ids.end(), seq, [&](uint64_t s, uint64_t id) {
+        return id >= first_id_ && s < records_[id - first_id_].seq;
+      });
+      for (auto rit = std::make_reverse_iterator(pos); rit != ids.rend() && !uncovered.empty(); ++rit) {
+        if (*rit < first_id_) break;  // folded into the base
+        const RecordMeta& r = records_[*rit - first_id_];
+        std::vector<std::pair<uint64_t, uint64_t>> rest;
+        for (auto [u0, u1] : uncovered) {
+          uint64_t o0 = std::max(u0, r.offset), o1 = std::min(u1, r.end());
+          if (o0 >= o1) {
+            rest.emplace_back(u0, u1);
+            continue;
+          }
+          out->push_back(Piece{o0, o1, false, r});
+          if (u0 < o0) rest.emplace_back(u0, o0);
+          if (o1 < u1) rest.emplace_back(o1, u1);
+        }
+        uncovered.swap(rest);
+      }
+    }
+    for (auto [u0, u1] : uncovered) out->push_back(Piece{u0, u1, true, {}});
+  }
+  std::sort(out->begin() + long(first_out), out->end(),
+            [](const Piece& x, const Piece& y) { return x.start < y.start; });
+}
+
+std::vector<DiskReplica::Piece> DiskReplica::FullViewLocked(uint64_t seq) const {
+  RangeMap<size_t> view;  // value: index into records_
+  size_t end = LowerBoundSeqLocked(seq + 1);
+  for (size_t i = 0; i < end; ++i) view.Assign(records_[i].offset, records_[i].end(), i);
+  std::vector<Piece> pieces;
+  uint64_t pos = 0;
+  for (const auto& [start, e] : view.entries()) {
+    if (pos < start) pieces.push_back(Piece{pos, start, true, {}});
+    pieces.push_back(Piece{start, e.end, false, records_[e.value]});
+    pos = e.end;
+  }
+  if (pos < size_bytes_) pieces.push_back(Piece{pos, size_bytes_, true, {}});
+  return pieces;
+}
+
+Status DiskReplica::ReadRecordRange(const RecordMeta& r, uint64_t start, uint64_t end, uint8_t* out) const {
+  size_t n = size_t(end - start);
+  if (r.kind != RecordKind::kData) {
+    std::memset(out, 0, n);
+    return Status::Ok();
+  }
+  if (r.codec == uint8_t(Codec::kNone) && n < r.length) {
+    // A part of a raw record: read just those bytes (scrub verifies whole records).
+    return r.segment->ReadPayload(r.payload_offset + (start - r.offset), out, n);
+  }
+  RecordHeader h;
+  h.seq = r.seq;
+  h.payload_size = r.payload_size;
+  h.payload_checksum = r.payload_checksum;
+  std::string payload;
+  LL_RETURN_IF_ERROR(r.segment->ReadVerifiedPayload(h, r.payload_offset, &payload));
+  if (r.codec == uint8_t(Codec::kNone)) {
+    std::memcpy(out, payload.data() + (start - r.offset), n);
+    return Status::Ok();
+  }
+  std::string raw(r.length, '\0');
+  LL_RETURN_IF_ERROR(Decompress(Codec(r.codec), payload, raw.data(), raw.size()));
+  std::memcpy(out, raw.data() + (start - r.offset), n);
+  return Status::Ok();
+}
+
+Status DiskReplica::ReadPiece(const Piece& p, uint8_t* out) const {
+  if (!p.from_base) return ReadRecordRange(p.record, p.start, p.end, out);
+  size_t n = size_t(p.end - p.start);
+  LL_ASSIGN_OR_RETURN(size_t got, base_->ReadAt(p.start, out, n));
+  if (got < n) std::memset(out + got, 0, n - got);
+  return Status::Ok();
+}
+
+Status DiskReplica::ReadAt(uint64_t seq, uint64_t offset, void* out, size_t n) const {
+  if (offset > size_bytes_ || n > size_bytes_ - offset)
+    return Status::InvalidArgument("read at offset " + std::to_string(offset) + " length " +
+                                   std::to_string(n) + " is outside disk " + disk_id_ + " (" +
+                                   std::to_string(size_bytes_) + " bytes)");
+  if (n == 0) return Status::Ok();
+  std::shared_lock b(base_mu_);  // no fold while we may read the base
+  std::vector<Piece> pieces;
+  {
+    std::shared_lock l(mu_);
+    LL_RETURN_IF_ERROR(CheckReadableSeq(seq));
+    ViewLocked(seq, offset, offset + n, &pieces);
+  }
+  auto* dst = static_cast<uint8_t*>(out);
+  for (const auto& p : pieces) LL_RETURN_IF_ERROR(ReadPiece(p, dst + (p.start - offset)));
+  return Status::Ok();
+}
+
+Result<std::vector<uint64_t>> DiskReplica::BlockHashes(uint64_t seq, uint32_t block_size,
+                                                       uint64_t first_block, uint64_t count) const {
+  if (block_size == 0 || block_size > (16u << 20))
+    return Status::InvalidArgument("block size must be 1..16 MiB");
+  std::vector<uint64_t> hashes;
+  std::string buf;
+  for (uint64_t b = first_block; b < first_block + count; ++b) {
+    uint64_t off = b * block_size;
+    if (off >= size_bytes_) break;
+    size_t n = size_t(std::min<uint64_t>(block_size, size_bytes_ - off));
+    buf.resize(n);
+    LL_RETURN_IF_ERROR(ReadAt(seq, off, buf.data(), n));
+    hashes.push_back(Xxh3(buf));
+  }
+  return hashes;
+}
+
+namespace {
+// Copies [start,end) from one descriptor to another in the kernel when both are plain files.
+Status CopyRange(File* source, File* target, uint64_t start, uint64_t end, std::string* buf) {
+  if (source->fd() >= 0 && target->fd() >= 0) {
+    loff_t in = loff_t(start), outp = loff_t(start);
+    uint64_t left = end - start;
+    while (left > 0) {
+      ssize_t n = ::copy_file_range(source->fd(), &in, target->fd(), &outp, size_t(std::min<uint64_t>(left, 1u << 30)), 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) break;
+        return Status::FromErrno(errno, "copy to " + target->path());
+      }
+      if (n == 0) break;
+      left -= uint64_t(n);
+    }
+    if (left == 0) return Status::Ok();
+    start = end - left;
+  }
+  buf->resize(1u << 20);
+  for (uint64_t pos = start; pos < end;) {
+    size_t n = size_t(std::min<uint64_t>(buf->size(), end - pos));
+    LL_ASSIGN_OR_RETURN(size_t got, source->ReadAt(pos, buf->data(), n));
+    if (got < n) std::memset(buf->data() + got, 0, n - got);
+    if (!IsAllZero(buf->data(), n)) LL_RETURN_IF_ERROR(target->WriteAt(pos, buf->data(), n));
+    pos += n;
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, const ProgressFn& progress) const {
+  std::shared_lock b(base_mu_);
+  std::vector<Piece> pieces;
+  {
+    std::shared_lock l(mu_);
+    LL_RETURN_IF_ERROR(CheckReadableSeq(seq));
+    pieces = FullViewLocked(seq);
+  }
+  LL_ASSIGN_OR_RETURN(auto target, fs_->Open(target_path, OpenMode::kTruncate));
+  LL_RETURN_IF_ERROR(target->Truncate(size_bytes_));
+  std::string buf, rec;
+  uint64_t done = 0, last_report = 0;
+  for (const auto& p : pieces) {
+    if (p.from_base) {
+      // Only the base's allocated extents hold data; its holes stay holes in the target.
+      for (uint64_t pos = p.start; pos < p.end;) {
+        LL_ASSIGN_OR_RETURN(auto extent, base_->NextData(pos));
+        if (extent.first >= p.end) break;
+        uint64_t s = std::max(extent.first, pos), e = std::min(extent.second, p.end);
+        LL_RETURN_IF_ERROR(CopyRange(base_.get(), target.get(), s, e, &buf));
+        pos = e;
+      }
+    } else if (p.record.kind == RecordKind::kData) {
+      rec.resize(size_t(p.end - p.start));
+      LL_RETURN_IF_ERROR(ReadRecordRange(p.record, p.start, p.end, reinterpret_cast<uint8_t*>(rec.data())));
+      if (!IsAllZero(rec.data(), rec.size()))
+        LL_RETURN_IF_ERROR(target->WriteAt(p.start, rec.data(), rec.size()));
+    }
+    done = p.end;
+    if (progress && (done - last_report >= (256u << 20) || done == size_bytes_)) {
+      progress(done, size_bytes_);
+      last_report = done;
+    }
+  }
+  LL_RETURN_IF_ERROR(target->Sync());
+  if (progress && last_report != size_bytes_) progress(size_bytes_, size_bytes_);
+  return Status::Ok();
+}
+
+}  // namespace lifeline::store
