@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   CLI::App app{"lifeline: disaster recovery for machines on a hybrid network"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lifeline 0.1.0");
-  //cli::RegisterStoreCommands(app);
+  cli::RegisterStoreCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -77,3 +77,30 @@ TEST(Checksum, IsAllZero) {
 
 }  // namespace
 }  // namespace lifeline
+
+#include "common/units.h"
+
+namespace lifeline {
+namespace {
+TEST(Units, TimesDurationsAndSizes) {
+  auto t = ParseTime("2026-11-23T10:00:00Z");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(FormatTime(*t), "2026-11-23T10:00:00.000Z");
+  EXPECT_EQ(*ParseTime("1763892000"), 1763892000LL * 1'000'000'000);
+  EXPECT_EQ(*ParseTime("2026-11-23T10:00:00.250Z") - *t, 250'000'000);
+  EXPECT_FALSE(ParseTime("yesterday").ok());
+  EXPECT_FALSE(ParseTime("2026-13-01T00:00:00Z").ok());
+  EXPECT_EQ(*ParseDurationSeconds("24h"), 86400);
+  EXPECT_EQ(*ParseDurationSeconds("90s"), 90);
+  EXPECT_EQ(*ParseDurationSeconds("7d"), 7 * 86400);
+  EXPECT_FALSE(ParseDurationSeconds("3 hours").ok());
+  EXPECT_FALSE(ParseDurationSeconds("").ok());
+  EXPECT_EQ(*ParseBytes("64K"), 65536u);
+  EXPECT_EQ(*ParseBytes("2GiB"), 2ull << 30);
+  EXPECT_EQ(*ParseBytes("4096"), 4096u);
+  EXPECT_FALSE(ParseBytes("lots").ok());
+  EXPECT_FALSE(ParseBytes("99999999999999999999T").ok());
+  EXPECT_EQ(FormatBytes(1536.0 * 1024 * 1024), "1.50 GiB");
+}
+}  // namespace
+}  // namespace lifeline
