@@ -259,16 +259,19 @@ void RegisterStoreCommands(CLI::App& app) {
   add_common(mat, true);
   auto sel = std::make_shared<PointSelector>();
   auto output = std::make_shared<std::string>();
+  auto no_fsync = std::make_shared<bool>(false);
   sel->Add(mat);
+  mat->add_flag("--no-fsync", *no_fsync, "do not fsync the image before returning");
   mat->add_option("--output,-o", *output, "target image path")->required();
-  mat->callback([args, sel, output] {
+  mat->callback([args, sel, output, no_fsync] {
     RunCommand([&]() -> Status {
       LL_ASSIGN_OR_RETURN(auto s, OpenStore(args->dir, true));
       LL_ASSIGN_OR_RETURN(DiskReplica * d, s->Disk(args->disk));
       LL_ASSIGN_OR_RETURN(uint64_t seq, sel->Resolve(*d));
       ProgressBar bar("materialize " + args->disk, d->size_bytes(), !Globals().json);
       auto start = std::chrono::steady_clock::now();
-      LL_RETURN_IF_ERROR(d->Materialize(seq, *output, [&](uint64_t done, uint64_t) { bar.Update(done); }));
+      LL_RETURN_IF_ERROR(
+          d->Materialize(seq, *output, [&](uint64_t done, uint64_t) { bar.Update(done); }, !*no_fsync));
       bar.Finish();
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       LL_ASSIGN_OR_RETURN(int64_t t, d->TimeOfSeq(seq));

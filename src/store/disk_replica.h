@@ -143,8 +143,10 @@ class DiskReplica {
 
   // Reads `n` bytes at `offset` of the disk as it was after write `seq`.
   Status ReadAt(uint64_t seq, uint64_t offset, void* out, size_t n) const;
-  // Writes the disk at `seq` to a new raw image at `target_path` (zero ranges as holes).
-  Status Materialize(uint64_t seq, const std::string& target_path, const ProgressFn& progress = {}) const;
+  // Writes the disk at `seq` to a new raw image at `target_path` (zero ranges as holes),
+  // fsynced before returning unless `sync` is false.
+  Status Materialize(uint64_t seq, const std::string& target_path, const ProgressFn& progress = {},
+                     bool sync = true) const;
   // xxh3-64 of each `block_size` block of the disk at `seq` (the last block may be short).
   Result<std::vector<uint64_t>> BlockHashes(uint64_t seq, uint32_t block_size, uint64_t first_block,
                                             uint64_t count) const;

@@ -177,7 +177,8 @@ Status CopyRange(File* source, File* target, uint64_t start, uint64_t end, std::
 }
 }  // namespace
 
-Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, const ProgressFn& progress) const {
+Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, const ProgressFn& progress,
+                                bool sync) const {
   std::shared_lock b(base_mu_);
   std::vector<Piece> pieces;
   {
@@ -211,7 +212,7 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, co
       last_report = done;
     }
   }
-  LL_RETURN_IF_ERROR(target->Sync());
+  if (sync) LL_RETURN_IF_ERROR(target->Sync());
   if (progress && last_report != size_bytes_) progress(size_bytes_, size_bytes_);
   return Status::Ok();
 }

@@ -97,7 +97,7 @@ Status Segment::Append(RecordHeader header, std::string_view payload, uint64_t* 
   header.payload_size = uint32_t(payload.size());
   scratch_.resize(kRecordHeaderSize + payload.size());
   EncodeRecordHeader(header, reinterpret_cast<uint8_t*>(scratch_.data()));
-  std::memcpy(scratch_.data() + kRecordHeaderSize, payload.data(), payload.size());
+  if (!payload.empty()) std::memcpy(scratch_.data() + kRecordHeaderSize, payload.data(), payload.size());
   Status s = file_->WriteAt(write_offset_, scratch_.data(), scratch_.size());
   if (!s.ok()) {
     // A partial append must not leave garbage that a later append would follow.
