@@ -40,6 +40,12 @@ Connection::~Connection() {
   ::close(wake_fd_);
 }
 
+void Connection::Join() {
+  // Close() and Abort() may race (a handler closing while the server stops): one joins.
+  std::lock_guard<std::mutex> l(join_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
 void Connection::Wake() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
@@ -96,7 +102,7 @@ void Connection::Close() {
     out_cv_.notify_all();
   }
   Wake();
-  if (thread_.joinable()) thread_.join();
+  Join();
 }
 
 void Connection::CloseWithError(const Status& reason) {
@@ -118,7 +124,7 @@ void Connection::Abort() {
     out_cv_.notify_all();
   }
   Wake();
-  if (thread_.joinable()) thread_.join();
+  Join();
 }
 
 bool Connection::alive() const {

@@ -76,6 +76,7 @@ class Connection {
  private:
   void Run();
   void Wake();
+  void Join();
   // One pass of reads; false when the connection ended.
   bool PumpReads(int64_t now_ms, bool* more);
   bool PumpWrites(int64_t now_ms, bool* more);
@@ -110,6 +111,7 @@ class Connection {
   int64_t last_rx_ms_ = 0;
   int64_t last_tx_ms_ = 0;
   int64_t peer_heartbeat_ns_ = 0;
+  std::mutex join_mu_;
   std::thread thread_;
 };
 
