@@ -132,11 +132,11 @@ std::vector<std::string> Server::recent_refusals() const {
 }
 
 void Server::Refuse(const std::string& reason) {
-  refused_++;
   log::Warn("wire", "refused connection " + reason);
   std::lock_guard<std::mutex> l(mu_);
   refusals_.push_back(reason);
   while (refusals_.size() > 64) refusals_.pop_front();
+  refused_++;  // after the reason is recorded: readers of the count then see it
 }
 
 void Server::Reap(bool all) {
