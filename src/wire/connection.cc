@@ -13,7 +13,9 @@
 namespace lifeline::wire {
 
 namespace {
-constexpr size_t kPumpBudgetBytes = 8u << 20;  // per wake-up, so reads and writes take turns
+// Per pass, so reads and writes take turns: a busy inbound direction must not delay the
+// acks and heartbeats going out (the peer judges our liveness by them).
+constexpr size_t kPumpBudgetBytes = 1u << 20;
 constexpr int64_t kErrorFlushMs = 500;
 
 int64_t MonotonicNs() {
@@ -300,7 +302,13 @@ void Connection::Run() {
       has_out = !out_queue_.empty();
       can_read = in_bytes_ < options_.max_inbound_bytes;
     }
-    // Our own back-pressure is not the peer's silence: restart its clock while we do not read.
+    bool more = false;
+    if (can_read || read_blocked_on_write_) {
+      if (!PumpReads(now, &more)) break;
+    }
+    // Judged after reading what already arrived, so that this thread being descheduled
+    // is not mistaken for the peer's silence. Our own back-pressure is not silence either:
+    // the clock restarts while we do not read.
     if (!can_read) {
       last_rx_ms_ = now;
     } else if (now - last_rx_ms_ > options_.dead_after_ms) {
@@ -312,10 +320,6 @@ void Connection::Run() {
     if (!has_out && !closing && now - last_tx_ms_ >= options_.heartbeat_interval_ms) {
       QueueHeartbeat(now);
       has_out = true;
-    }
-    bool more = false;
-    if (can_read || read_blocked_on_write_) {
-      if (!PumpReads(now, &more)) break;
     }
     if (has_out) {
       if (!PumpWrites(now, &more)) break;
