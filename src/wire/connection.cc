@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 
 #include "common/log.h"
@@ -32,14 +33,18 @@ Connection::Connection(std::unique_ptr<Channel> channel, ConnectionOptions optio
       peer_address_(PeerAddress(channel_->fd())),
       decoder_(options.max_payload_bytes) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  LL_CHECK(wake_fd_ >= 0);
+  if (wake_fd_ < 0) {  // out of descriptors: a failed connection, not a crash
+    status_ = Status::FromErrno(errno, "eventfd for connection to " + peer_address_);
+    ended_ = true;
+    return;
+  }
   last_rx_ms_ = last_tx_ms_ = MonotonicMs();
   thread_ = std::thread([this] { Run(); });
 }
 
 Connection::~Connection() {
   Abort();
-  ::close(wake_fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
 }
 
 void Connection::Join() {

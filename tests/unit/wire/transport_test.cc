@@ -269,6 +269,46 @@ TEST(TransportTest, ParallelStreamsShareTheServer) {
   EXPECT_EQ(vault.writes.load(), 80u);
 }
 
+TEST(TransportTest, ConnectionLimitRefusesExtraSockets) {
+  MiniVault vault;
+  ServerOptions o;
+  o.max_connections = 1;
+  auto server = Server::Start(o, nullptr, [&](Connection& c) { vault.Serve(c); });
+  ASSERT_TRUE(server.ok());
+  auto first = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr);
+  ASSERT_TRUE(first.ok());
+  Exchange(**first, 1, 1);  // the first session is established and counted
+  auto second = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr);
+  ASSERT_TRUE(second.ok());  // TCP accepts; the server closes it at once
+  auto r = (*second)->Receive(3000);
+  EXPECT_FALSE(r.ok());
+  auto reasons = WaitRefusals(**server, 1);
+  ASSERT_EQ(reasons.size(), 1u);
+  EXPECT_NE(reasons[0].find("connection limit of 1"), std::string::npos) << reasons[0];
+  Exchange(**first, 10, 1);  // the first is unaffected
+}
+
+TEST(TransportTest, PeerCloseEndsReceiveAfterQueuedFrames) {
+  auto server = Server::Start(ServerOptions{}, nullptr, [](Connection& c) {
+    (void)c.Send(Encode(Ack{1}));
+    (void)c.Send(Encode(Ack{2}));
+    c.CloseWithError(Status::FailedPrecondition("disk is being failed over"));
+  });
+  ASSERT_TRUE(server.ok());
+  auto conn = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr);
+  ASSERT_TRUE(conn.ok());
+  EXPECT_EQ(DecodeAck(*Next(**conn))->durable_seq, 1u);
+  EXPECT_EQ(DecodeAck(*Next(**conn))->durable_seq, 2u);
+  auto err = DecodeError(*Next(**conn));
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->ToStatus().code(), Code::kFailedPrecondition);
+  auto end = (*conn)->Receive(3000);
+  ASSERT_FALSE(end.ok());
+  EXPECT_EQ(end.status().code(), Code::kIOError);
+  EXPECT_NE(end.status().message().find("closed the connection"), std::string::npos);
+  EXPECT_FALSE((*conn)->Send(Encode(Ack{3})).ok());
+}
+
 TEST(TransportTest, EndpointParsing) {
   auto e = Endpoint::Parse("127.0.0.1:7000");
   ASSERT_TRUE(e.ok());
