@@ -146,6 +146,8 @@ Result<Hello> DecodeHello(const Frame& f);
 Result<HelloOk> DecodeHelloOk(const Frame& f);
 Result<ErrorMsg> DecodeError(const Frame& f);
 Result<WriteMsg> DecodeWrite(const Frame& f);
+// WriteMsg::data points into the frame: decoding a temporary frame would dangle.
+Result<WriteMsg> DecodeWrite(Frame&& f) = delete;
 Result<Ack> DecodeAck(const Frame& f);
 Result<PointMsg> DecodePoint(const Frame& f);
 Result<Heartbeat> DecodeHeartbeat(const Frame& f);

@@ -120,7 +120,8 @@ TEST(MessagesTest, WriteCompressesWhenItShrinksAndKeepsRawOtherwise) {
   auto text = std::make_shared<const std::string>(std::string(64 * 1024, 'a') + "tail");
   for (Codec codec : {Codec::kLz4, Codec::kZstd}) {
     OutFrame out = BuildWrite(10, 8192, text, codec, 555);
-    auto w = DecodeWrite(Wire(out));
+    Frame frame = Wire(out);  // the decoded message's data points into it
+    auto w = DecodeWrite(frame);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     EXPECT_EQ(w->codec, codec);
     EXPECT_LT(w->data.size(), text->size());
@@ -139,12 +140,14 @@ TEST(MessagesTest, WriteCompressesWhenItShrinksAndKeepsRawOtherwise) {
   auto noisy = std::make_shared<const std::string>(noise);
   OutFrame out = BuildWrite(11, 0, noisy, Codec::kZstd, 0);
   EXPECT_EQ(out.data.get(), noisy.get());
-  auto w = DecodeWrite(Wire(out));
+  Frame noisy_frame = Wire(out);
+  auto w = DecodeWrite(noisy_frame);
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(w->codec, Codec::kNone);
   // Zero blocks carry no data at all.
   OutFrame zero = BuildWrite(12, 0, std::make_shared<const std::string>(65536, '\0'), Codec::kLz4, 0);
-  auto z = DecodeWrite(Wire(zero));
+  Frame zero_frame = Wire(zero);
+  auto z = DecodeWrite(zero_frame);
   ASSERT_TRUE(z.ok());
   EXPECT_EQ(z->kind, WriteKind::kZero);
   EXPECT_EQ(z->length, 65536u);
