@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
                                          TlsRole::kClient), "client TLS");
   }
   std::atomic<uint64_t> received_bytes{0};
+  std::atomic<uint64_t> expected_bytes{~0ull};
   ServerOptions server_options;
   server_options.connection.dead_after_ms = args.dead_after_ms;
   ConnectOptions connect_options;
@@ -94,7 +95,11 @@ int main(int argc, char** argv) {
   auto server = Must(Server::Start(server_options, server_tls, [&](Connection& c) {
     for (;;) {
       auto r = c.Receive(-1);
-      if (!r.ok() || !r->has_value()) return;
+      if (!r.ok() || !r->has_value()) {
+        if (!r.ok() && received_bytes.load() < expected_bytes.load())
+          std::fprintf(stderr, "server side: %s\n", r.status().ToString().c_str());
+        return;
+      }
       auto w = DecodeWrite(**r);
       if (!w.ok()) {
         c.CloseWithError(w.status());
@@ -109,6 +114,7 @@ int main(int argc, char** argv) {
   size_t frame_bytes = args.frame_kib * 1024;
   uint64_t frames_total = args.total_mib * 1024 * 1024 / frame_bytes;
   uint64_t per_stream = frames_total / uint64_t(args.streams);
+  expected_bytes = per_stream * uint64_t(args.streams) * frame_bytes;
   std::vector<std::shared_ptr<const std::string>> data;
   std::mt19937_64 rng(1);
   for (int s = 0; s < args.streams; ++s) {

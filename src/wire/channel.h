@@ -25,6 +25,10 @@ class Channel {
   virtual ~Channel() = default;
   virtual IoResult Read(MutableByteSpan buf) = 0;
   virtual IoResult Write(ByteSpan buf) = 0;
+  // Sends output the channel buffered itself (TLS records); kWantWrite if the socket is
+  // full. Write() may return kOk for bytes that still sit in such a buffer.
+  virtual IoResult Flush() { return {IoState::kOk, 0}; }
+  virtual bool HasPendingOutput() const { return false; }
   // Best-effort orderly close (TLS close_notify); the socket closes in the destructor.
   virtual void Shutdown() = 0;
   virtual int fd() const = 0;

@@ -210,7 +210,7 @@ bool Connection::PumpReads(int64_t now_ms, bool* more) {
         if (!PumpWrites(MonotonicMs(), &more_w)) break;
         {
           std::lock_guard<std::mutex> l(mu_);
-          if (out_queue_.empty()) break;
+          if (out_queue_.empty() && !channel_->HasPendingOutput()) break;
         }
         WaitFd(channel_->fd(), true, deadline - MonotonicMs());
       }
@@ -247,8 +247,20 @@ bool Connection::PumpWrites(int64_t now_ms, bool* more) {
     OutFrame* f;
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (out_queue_.empty()) return true;
-      f = &out_queue_.front();  // stable: only this thread pops, push_back keeps references
+      if (out_queue_.empty()) f = nullptr;
+      else f = &out_queue_.front();  // stable: only this thread pops, push_back keeps references
+    }
+    if (!f) {
+      // Queue empty: push out what the channel still buffers (TLS records).
+      if (!channel_->HasPendingOutput()) return true;
+      IoResult r = channel_->Flush();
+      if (r.state == IoState::kError) {
+        Fail(Status::IOError("writing to " + peer_address_ + ": " + channel_->LastError()));
+        return false;
+      }
+      if (r.bytes) last_tx_ms_ = now_ms;
+      if (r.state == IoState::kWantWrite) write_blocked_ = true;
+      return true;
     }
     std::string_view piece = write_piece_ == 0 ? std::string_view(f->head)
                              : f->data           ? std::string_view(*f->data)
@@ -299,12 +311,12 @@ void Connection::Run() {
       closing = closing_;
       if (closing) {
         if (flush_deadline < 0) flush_deadline = now + options_.close_flush_ms;
-        if (out_queue_.empty() || now >= flush_deadline) {
+        if ((out_queue_.empty() && !channel_->HasPendingOutput()) || now >= flush_deadline) {
           graceful = true;
           break;
         }
       }
-      has_out = !out_queue_.empty();
+      has_out = !out_queue_.empty() || channel_->HasPendingOutput();
       can_read = in_bytes_ < options_.max_inbound_bytes;
     }
     bool more = false;
@@ -334,7 +346,7 @@ void Connection::Run() {
     bool out_pending;
     {
       std::lock_guard<std::mutex> l(mu_);
-      out_pending = !out_queue_.empty();
+      out_pending = !out_queue_.empty() || channel_->HasPendingOutput();
     }
     pollfd fds[2];
     fds[0] = {channel_->fd(), 0, 0};
