@@ -1,0 +1,376 @@
+#include "wire/connection.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+
+#include "common/log.h"
+#include "wire/messages.h"
+
+namespace lifeline::wire {
+
+namespace {
+// Per pass, so reads and writes take turns: a busy inbound direction must not delay the
+// acks and heartbeats going out (the peer judges our liveness by them).
+constexpr size_t kPumpBudgetBytes = 1u << 20;
+constexpr int64_t kErrorFlushMs = 500;
+
+int64_t MonotonicNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+Connection::Connection(std::unique_ptr<Channel> channel, ConnectionOptions options)
+    : channel_(std::move(channel)),
+      options_(options),
+      peer_identity_(channel_->PeerIdentity()),
+      peer_address_(PeerAddress(channel_->fd())),
+      decoder_(options.max_payload_bytes) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {  // out of descriptors: a failed connection, not a crash
+    status_ = Status::FromErrno(errno, "eventfd for connection to " + peer_address_);
+    ended_ = true;
+    return;
+  }
+  last_rx_ms_ = last_tx_ms_ = MonotonicMs();
+  thread_ = std::thread([this] { Run(); });
+}
+
+Connection::~Connection() {
+  Abort();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Connection::Join() {
+  // Close() and Abort() may race (a handler closing while the server stops): one joins.
+  std::lock_guard<std::mutex> l(join_mu_);
+  if (thread_.joinable()) thread_.join();
+}
+
+void Connection::Wake() {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+Status Connection::Send(OutFrame frame, int64_t timeout_ms) {
+  size_t size = frame.size();
+  std::unique_lock<std::mutex> l(mu_);
+  auto ready = [&] {
+    return ended_ || closing_ || aborting_ || !status_.ok() || out_bytes_ == 0 ||
+           out_bytes_ + size <= options_.max_outbound_bytes;
+  };
+  if (timeout_ms < 0) {
+    out_cv_.wait(l, ready);
+  } else if (!out_cv_.wait_for(l, std::chrono::milliseconds(timeout_ms), ready)) {
+    return Status::Busy("send queue full for " + std::to_string(timeout_ms) + " ms");
+  }
+  if (!status_.ok()) return status_;
+  if (ended_ || closing_ || aborting_) return Status::FailedPrecondition("connection is closed");
+  bool was_empty = out_queue_.empty();
+  out_bytes_ += size;
+  out_queue_.push_back(std::move(frame));
+  l.unlock();
+  if (was_empty) Wake();
+  return Status::Ok();
+}
+
+Result<std::optional<Frame>> Connection::Receive(int64_t timeout_ms) {
+  std::unique_lock<std::mutex> l(mu_);
+  auto ready = [&] { return !in_queue_.empty() || ended_ || !status_.ok(); };
+  if (timeout_ms < 0) {
+    in_cv_.wait(l, ready);
+  } else if (!in_cv_.wait_for(l, std::chrono::milliseconds(timeout_ms), ready)) {
+    return std::optional<Frame>();
+  }
+  if (!in_queue_.empty()) {
+    Frame f = std::move(in_queue_.front());
+    in_queue_.pop_front();
+    bool was_full = in_bytes_ >= options_.max_inbound_bytes;
+    in_bytes_ -= f.payload.size() + kFrameHeaderBytes;
+    bool now_room = in_bytes_ < options_.max_inbound_bytes;
+    l.unlock();
+    if (was_full && now_room) Wake();
+    return std::optional<Frame>(std::move(f));
+  }
+  if (!status_.ok()) return status_;
+  return Status::IOError("connection closed");
+}
+
+void Connection::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closing_ = true;
+    out_cv_.notify_all();
+  }
+  Wake();
+  Join();
+}
+
+void Connection::CloseWithError(const Status& reason) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!ended_ && !closing_) {
+      OutFrame f = Encode(ErrorMsg::FromStatus(reason));
+      out_bytes_ += f.size();
+      out_queue_.push_back(std::move(f));
+    }
+  }
+  Close();
+}
+
+void Connection::Abort() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    aborting_ = true;
+    out_cv_.notify_all();
+  }
+  Wake();
+  Join();
+}
+
+bool Connection::alive() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return !ended_ && status_.ok();
+}
+
+Status Connection::status() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return status_;
+}
+
+ConnectionStats Connection::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+void Connection::Fail(Status s) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (status_.ok()) status_ = std::move(s);
+  in_cv_.notify_all();
+  out_cv_.notify_all();
+}
+
+void Connection::QueueHeartbeat(int64_t now_ms) {
+  (void)now_ms;
+  Heartbeat hb;
+  hb.send_time_ns = MonotonicNs();
+  hb.echo_time_ns = peer_heartbeat_ns_;
+  OutFrame f = Encode(hb);
+  std::lock_guard<std::mutex> l(mu_);
+  out_bytes_ += f.size();
+  out_queue_.push_back(std::move(f));
+}
+
+bool Connection::PumpReads(int64_t now_ms, bool* more) {
+  size_t budget = kPumpBudgetBytes;
+  read_blocked_on_write_ = false;
+  while (budget > 0) {
+    MutableByteSpan buf = decoder_.Next();
+    IoResult r = channel_->Read(buf);
+    switch (r.state) {
+      case IoState::kOk: break;
+      case IoState::kWantRead: return true;
+      case IoState::kWantWrite: read_blocked_on_write_ = true; return true;
+      case IoState::kEof:
+        if (decoder_.at_frame_boundary())
+          Fail(Status::IOError("peer " + peer_address_ + " closed the connection"));
+        else
+          Fail(Status::Corruption("peer " + peer_address_ + " closed the connection inside a frame"));
+        return false;
+      case IoState::kError:
+        Fail(Status::IOError("reading from " + peer_address_ + ": " + channel_->LastError()));
+        return false;
+    }
+    last_rx_ms_ = now_ms;
+    budget -= std::min(budget, r.bytes);
+    Result<bool> complete = decoder_.Advance(r.bytes);
+    if (!complete.ok()) {
+      Status s = complete.status();
+      log::Warn("wire", "malformed frame from " + peer_address_ + ", closing: " + s.ToString());
+      // Tell the peer why, after the frame being written (if any), then give up.
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        while (out_queue_.size() > (write_piece_ || write_offset_ ? 1u : 0u)) {
+          out_bytes_ -= out_queue_.back().size();
+          out_queue_.pop_back();
+        }
+        OutFrame f = Encode(ErrorMsg::FromStatus(s));
+        out_bytes_ += f.size();
+        out_queue_.push_back(std::move(f));
+      }
+      int64_t deadline = MonotonicMs() + kErrorFlushMs;
+      bool more_w = true;
+      while (MonotonicMs() < deadline) {
+        if (!PumpWrites(MonotonicMs(), &more_w)) break;
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          if (out_queue_.empty() && !channel_->HasPendingOutput()) break;
+        }
+        WaitFd(channel_->fd(), true, deadline - MonotonicMs());
+      }
+      Fail(s);
+      return false;
+    }
+    if (!*complete) continue;
+    Frame f = decoder_.TakeFrame();
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.bytes_received += f.payload.size() + kFrameHeaderBytes;
+    stats_.frames_received++;
+    if (f.type == FrameType::kHeartbeat) {
+      stats_.heartbeats_received++;
+      Result<Heartbeat> hb = DecodeHeartbeat(f);
+      if (hb.ok()) {
+        peer_heartbeat_ns_ = hb->send_time_ns;
+        if (hb->echo_time_ns > 0) stats_.rtt_us = (MonotonicNs() - hb->echo_time_ns) / 1000;
+      }
+      continue;
+    }
+    in_bytes_ += f.payload.size() + kFrameHeaderBytes;
+    in_queue_.push_back(std::move(f));
+    in_cv_.notify_one();
+    if (in_bytes_ >= options_.max_inbound_bytes) return true;  // back-pressure
+  }
+  *more = true;
+  return true;
+}
+
+bool Connection::PumpWrites(int64_t now_ms, bool* more) {
+  size_t budget = kPumpBudgetBytes;
+  write_blocked_ = false;
+  while (budget > 0) {
+    OutFrame* f;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (out_queue_.empty()) f = nullptr;
+      else f = &out_queue_.front();  // stable: only this thread pops, push_back keeps references
+    }
+    if (!f) {
+      // Queue empty: push out what the channel still buffers (TLS records).
+      if (!channel_->HasPendingOutput()) return true;
+      IoResult r = channel_->Flush();
+      if (r.state == IoState::kError) {
+        Fail(Status::IOError("writing to " + peer_address_ + ": " + channel_->LastError()));
+        return false;
+      }
+      if (r.bytes) last_tx_ms_ = now_ms;
+      if (r.state == IoState::kWantWrite) write_blocked_ = true;
+      return true;
+    }
+    std::string_view piece = write_piece_ == 0 ? std::string_view(f->head)
+                             : f->data           ? std::string_view(*f->data)
+                                                 : std::string_view();
+    if (write_offset_ < piece.size()) {
+      auto* p = reinterpret_cast<const uint8_t*>(piece.data()) + write_offset_;
+      IoResult r = channel_->Write(ByteSpan(p, piece.size() - write_offset_));
+      switch (r.state) {
+        case IoState::kOk: break;
+        case IoState::kWantWrite: write_blocked_ = true; return true;
+        case IoState::kWantRead: return true;
+        case IoState::kEof:
+        case IoState::kError:
+          Fail(Status::IOError("writing to " + peer_address_ + ": " + channel_->LastError()));
+          return false;
+      }
+      write_offset_ += r.bytes;
+      budget -= std::min(budget, r.bytes);
+      last_tx_ms_ = now_ms;
+      if (write_offset_ < piece.size()) continue;
+    }
+    write_offset_ = 0;
+    if (write_piece_ == 0) {
+      write_piece_ = 1;
+      continue;
+    }
+    write_piece_ = 0;
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.bytes_sent += f->size();
+    stats_.frames_sent++;
+    out_bytes_ -= f->size();
+    out_queue_.pop_front();
+    out_cv_.notify_all();
+  }
+  *more = true;
+  return true;
+}
+
+void Connection::Run() {
+  int64_t flush_deadline = -1;
+  bool graceful = false;
+  for (;;) {
+    int64_t now = MonotonicMs();
+    bool has_out, can_read, closing;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (aborting_ || !status_.ok()) break;
+      closing = closing_;
+      if (closing) {
+        if (flush_deadline < 0) flush_deadline = now + options_.close_flush_ms;
+        if ((out_queue_.empty() && !channel_->HasPendingOutput()) || now >= flush_deadline) {
+          graceful = true;
+          break;
+        }
+      }
+      has_out = !out_queue_.empty() || channel_->HasPendingOutput();
+      can_read = in_bytes_ < options_.max_inbound_bytes;
+    }
+    bool more = false;
+    if (can_read || read_blocked_on_write_) {
+      if (!PumpReads(now, &more)) break;
+    }
+    // Judged after reading what already arrived, so that this thread being descheduled
+    // is not mistaken for the peer's silence. Our own back-pressure is not silence either:
+    // the clock restarts while we do not read.
+    if (!can_read) {
+      last_rx_ms_ = now;
+    } else if (now - last_rx_ms_ > options_.dead_after_ms) {
+      Fail(Status::IOError("no data from " + peer_address_ + " for " +
+                           std::to_string(now - last_rx_ms_) +
+                           " ms (heartbeat timeout): the path is down or the peer hung"));
+      break;
+    }
+    if (!has_out && !closing && now - last_tx_ms_ >= options_.heartbeat_interval_ms) {
+      QueueHeartbeat(now);
+      has_out = true;
+    }
+    if (has_out) {
+      if (!PumpWrites(now, &more)) break;
+    }
+    if (more) continue;
+
+    bool out_pending;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      out_pending = !out_queue_.empty() || channel_->HasPendingOutput();
+    }
+    pollfd fds[2];
+    fds[0] = {channel_->fd(), 0, 0};
+    if (can_read) fds[0].events |= POLLIN;
+    if ((out_pending && write_blocked_) || read_blocked_on_write_) fds[0].events |= POLLOUT;
+    fds[1] = {wake_fd_, POLLIN, 0};
+    int64_t timeout = options_.heartbeat_interval_ms;
+    if (!out_pending) timeout = std::max<int64_t>(0, last_tx_ms_ + options_.heartbeat_interval_ms - now);
+    if (can_read) timeout = std::min(timeout, std::max<int64_t>(0, last_rx_ms_ + options_.dead_after_ms + 1 - now));
+    if (flush_deadline >= 0) timeout = std::min(timeout, std::max<int64_t>(0, flush_deadline - now));
+    // Writes that did not block but left frames queued (new ones arrived): loop at once.
+    if (out_pending && !write_blocked_) timeout = 0;
+    int r = ::poll(fds, 2, int(timeout));
+    if (r > 0 && (fds[1].revents & POLLIN)) {
+      uint64_t v;
+      [[maybe_unused]] ssize_t n = ::read(wake_fd_, &v, sizeof v);
+    }
+  }
+  if (graceful) channel_->Shutdown();
+  std::lock_guard<std::mutex> l(mu_);
+  ended_ = true;
+  if (status_.ok()) status_ = Status::IOError("connection closed");
+  in_cv_.notify_all();
+  out_cv_.notify_all();
+}
+
+}  // namespace lifeline::wire

@@ -1,0 +1,118 @@
+// One replication stream: a Channel driven by its own I/O thread, which writes queued
+// frames, decodes incoming ones, sends heartbeats when the outbound direction is idle and
+// declares the path dead when nothing arrives for `dead_after_ms`.
+//
+// Concurrency model: one I/O thread per connection using poll() on the socket and an
+// eventfd (bounded by the server's connection limit; 32 streams per disk at most). The
+// application talks to it through two bounded queues: Send() blocks while the outbound
+// queue holds more than max_outbound_bytes, and the I/O thread stops reading (TCP
+// back-pressure) while the inbound queue holds more than max_inbound_bytes.
+// All public methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "wire/channel.h"
+#include "wire/frame.h"
+
+namespace lifeline::wire {
+
+struct ConnectionOptions {
+  int64_t heartbeat_interval_ms = 250;  // send a HEARTBEAT after this much outbound idleness
+  int64_t dead_after_ms = 1000;         // no byte from the peer for this long: path dead
+  size_t max_outbound_bytes = 16u << 20;
+  size_t max_inbound_bytes = 16u << 20;
+  uint32_t max_payload_bytes = kMaxPayloadBytes;
+  int64_t close_flush_ms = 2000;  // Close() waits this long at most for queued frames
+};
+
+struct ConnectionStats {
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t frames_sent = 0;
+  uint64_t frames_received = 0;  // heartbeats included
+  uint64_t heartbeats_received = 0;
+  int64_t rtt_us = -1;  // last heartbeat round trip, -1 before the first
+};
+
+class Connection {
+ public:
+  // Takes an established channel (TLS handshake done) and starts the I/O thread.
+  Connection(std::unique_ptr<Channel> channel, ConnectionOptions options);
+  ~Connection();  // Abort()s if still open, joins the I/O thread
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Queues a frame. Blocks while the outbound queue is over its bound, up to timeout_ms
+  // (-1: no limit): Busy on timeout. IOError/Corruption once the connection has failed.
+  Status Send(OutFrame frame, int64_t timeout_ms = -1);
+  // The next frame (heartbeats are consumed internally), nullopt on timeout (-1: wait
+  // forever). Queued frames are delivered before the error that ended the connection.
+  Result<std::optional<Frame>> Receive(int64_t timeout_ms);
+
+  // Sends what is queued (bounded by close_flush_ms), closes TLS and the socket.
+  void Close();
+  // Queues an ERROR frame carrying `reason`, then Close().
+  void CloseWithError(const Status& reason);
+  // Closes now, dropping queued frames.
+  void Abort();
+
+  bool alive() const;
+  // Ok while alive; afterwards why it ended (IOError "peer silent", Corruption, ...).
+  Status status() const;
+  const std::string& peer_identity() const { return peer_identity_; }
+  const std::string& peer_address() const { return peer_address_; }
+  ConnectionStats stats() const;
+
+ private:
+  void Run();
+  void Wake();
+  void Join();
+  // One pass of reads; false when the connection ended.
+  bool PumpReads(int64_t now_ms, bool* more);
+  bool PumpWrites(int64_t now_ms, bool* more);
+  void Fail(Status s);
+  void QueueHeartbeat(int64_t now_ms);
+
+  std::unique_ptr<Channel> channel_;
+  const ConnectionOptions options_;
+  const std::string peer_identity_;
+  const std::string peer_address_;
+  int wake_fd_ = -1;
+
+  mutable std::mutex mu_;
+  std::condition_variable out_cv_;  // senders wait for room
+  std::condition_variable in_cv_;   // receivers wait for frames
+  std::deque<OutFrame> out_queue_;
+  size_t out_bytes_ = 0;
+  std::deque<Frame> in_queue_;
+  size_t in_bytes_ = 0;
+  Status status_;
+  bool ended_ = false;     // I/O thread finished
+  bool closing_ = false;   // flush, then close
+  bool aborting_ = false;  // close now
+  ConnectionStats stats_;
+
+  // Owned by the I/O thread.
+  FrameDecoder decoder_;
+  size_t write_piece_ = 0;  // 0: head of out_queue_.front(), 1: its data
+  size_t write_offset_ = 0;
+  bool read_blocked_on_write_ = false;
+  bool write_blocked_ = false;
+  int64_t last_rx_ms_ = 0;
+  int64_t last_tx_ms_ = 0;
+  int64_t peer_heartbeat_ns_ = 0;
+  std::mutex join_mu_;
+  std::thread thread_;
+};
+
+}  // namespace lifeline::wire
