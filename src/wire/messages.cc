@@ -111,6 +111,13 @@ OutFrame Encode(const Ack& m) {
   return MakeFrame(FrameType::kAck, 0, std::move(s));
 }
 
+OutFrame EncodePointRecorded(uint64_t point_seq) {
+  std::string s;
+  ByteWriter w(&s);
+  w.U64(point_seq);
+  return MakeFrame(FrameType::kAck, kAckFlagPointRecorded, std::move(s));
+}
+
 OutFrame Encode(const PointMsg& m) {
   std::string s;
   ByteWriter w(&s);

@@ -75,6 +75,10 @@ struct WriteMsg {
 struct Ack {
   uint64_t durable_seq = 0;
 };
+// An ACK frame with this flag confirms instead that the recovery point at `durable_seq`
+// (a POINT the agent sent) is recorded; the agent stops resending it.
+inline constexpr uint16_t kAckFlagPointRecorded = 1;
+OutFrame EncodePointRecorded(uint64_t point_seq);
 
 enum class PointKind : uint8_t { kCrash = 0, kApp = 1, kGroup = 2, kUser = 3 };
 std::string_view PointKindName(PointKind kind);
