@@ -330,7 +330,9 @@ void JobRunner::RunJob(int64_t job_id, bool recovering) {
       (void)catalog_->AppendLog(job.id, -1, "warn",
                                 "interrupted at " + StepLabel(st) + ", which cannot resume: rolling back");
       Status rb = RollbackSteps(job, LastTouched(job));
-      finish(JobState::kRolledBack, "interrupted at " + StepLabel(st) + " by a restart; rolled back", rb);
+      finish(JobState::kRolledBack,
+             "interrupted at " + StepLabel(st) + " by a restart; the step cannot resume, so the job was rolled back",
+             rb);
       return;
     }
     note("resume");
