@@ -136,7 +136,7 @@ Status JobList(const ControlOptions& o) {
   if (Globals().json) {
     Json out = Json::array();
     for (const Job& j : jobs) out.push_back(JobJson(j, false));
-    std::cout << Json{{"jobs", out}}.dump(2) << "\n";
+    std::cout << Json{{"jobs", out}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
     return Status::Ok();
   }
   std::cerr << "ID     KIND            TARGET          STATE        PROGRESS  CREATED\n";
@@ -170,7 +170,7 @@ Status JobShow(const ControlOptions& o) {
     if (tty && !Globals().json) std::cerr << "\r\033[K";
   }
   if (Globals().json) {
-    std::cout << JobJson(job, true).dump(2) << "\n";
+    std::cout << JobJson(job, true).dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     PrintJobHuman(job);
   }
@@ -200,7 +200,7 @@ Status JobLog(const ControlOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     LL_ASSIGN_OR_RETURN(job, catalog->GetJob(o.job_id));
   }
-  if (Globals().json) std::cout << Json{{"job", o.job_id}, {"lines", all}}.dump(2) << "\n";
+  if (Globals().json) std::cout << Json{{"job", o.job_id}, {"lines", all}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   return Status::Ok();
 }
 
@@ -209,7 +209,7 @@ Status JobCancel(const ControlOptions& o) {
   LL_RETURN_IF_ERROR(catalog->RequestCancel(o.job_id));
   (void)catalog->Audit("cli", "job.cancel", "job/" + std::to_string(o.job_id), "cancel requested");
   if (Globals().json) {
-    std::cout << Json{{"job", o.job_id}, {"cancel_requested", true}}.dump(2) << "\n";
+    std::cout << Json{{"job", o.job_id}, {"cancel_requested", true}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     std::cerr << "job " << o.job_id << ": cancel requested; the vault rolls back its completed steps\n";
   }
@@ -242,7 +242,7 @@ Status PlanValidate(const ControlOptions& o) {
     for (const auto& i : issues) list.push_back({{"line", i.line}, {"column", i.column}, {"message", i.message}});
     Json out = {{"file", o.file}, {"valid", issues.empty()}, {"issues", list}};
     if (r.plan) out["plan"] = control::PlanToJson(*r.plan);
-    std::cout << out.dump(2) << "\n";
+    std::cout << out.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     control::PlanParseResult shown;
     shown.issues = issues;
@@ -283,7 +283,7 @@ Status PlanContinue(const ControlOptions& o) {
   LL_RETURN_IF_ERROR(catalog->PostSignal(o.job_id, step, "continue"));
   (void)catalog->Audit("cli", "plan.continue", "job/" + std::to_string(o.job_id), "step " + std::to_string(step + 1));
   if (Globals().json) {
-    std::cout << Json{{"job", o.job_id}, {"step", step + 1}, {"continued", true}}.dump(2) << "\n";
+    std::cout << Json{{"job", o.job_id}, {"step", step + 1}, {"continued", true}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   } else {
     std::cerr << "job " << o.job_id << ": step " << (step + 1) << " continued\n";
   }

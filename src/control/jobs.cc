@@ -192,14 +192,14 @@ Result<int64_t> JobRunner::Submit(const JobSpec& spec) {
   Job job;
   job.kind = spec.kind;
   job.target = spec.target;
-  job.params_json = spec.params.dump();
+  job.params_json = spec.params.dump(-1, ' ', false, Json::error_handler_t::replace);
   job.rollback_on_failure = spec.rollback_on_failure;
   std::vector<JobStep> steps;
   for (const StepSpec& s : spec.steps) {
     JobStep st;
     st.name = s.name;
     st.title = s.title.empty() ? s.name : s.title;
-    st.args_json = s.args.dump();
+    st.args_json = s.args.dump(-1, ' ', false, Json::error_handler_t::replace);
     steps.push_back(std::move(st));
   }
   LL_ASSIGN_OR_RETURN(int64_t id, catalog_->CreateJob(job, steps));

@@ -400,6 +400,30 @@ class Parser {
   }
 };
 
+// Offset of the first byte that breaks UTF-8, or npos. YAML text is UTF-8, and every
+// string here ends up in JSON, which must be valid UTF-8 too.
+size_t FindInvalidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return i;
+    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return i;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 std::string_view OperationName(Operation op) { return kOperationNames[static_cast<int>(op)]; }
@@ -473,6 +497,15 @@ PlanParseResult ParsePlanYaml(std::string_view yaml, const std::string& source) 
   Parser p;
   if (yaml.size() > kMaxPlanYamlBytes) {
     p.IssueAt(0, 0, "plan is " + std::to_string(yaml.size()) + " bytes, more than the 1 MiB limit");
+    result.issues = std::move(p.issues);
+    return result;
+  }
+  if (size_t bad = FindInvalidUtf8(yaml); bad != std::string_view::npos) {
+    std::string_view before = yaml.substr(0, bad);
+    int line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+    size_t nl = before.rfind('\n');
+    int column = static_cast<int>(bad - (nl == std::string_view::npos ? 0 : nl + 1)) + 1;
+    p.IssueAt(line, column, "not valid UTF-8 (byte offset " + std::to_string(bad) + ")");
     result.issues = std::move(p.issues);
     return result;
   }

@@ -206,3 +206,25 @@ TEST(PlanSuggest, EditDistance) {
 
 }  // namespace
 }  // namespace lifeline::control
+
+namespace lifeline::control {
+namespace {
+
+TEST(PlanParse, InvalidUtf8IsAnIssueNotAThrow) {
+  std::string yaml = "name: x\ngroups:\n  - machines: [a]\n    after:\n      - manual: {message: \"caf\xe9\"}\n";
+  PlanParseResult r = ParsePlanYaml(yaml, "p.yaml");
+  ASSERT_FALSE(r.plan.has_value());
+  EXPECT_NE(r.IssuesText("p.yaml").find("p.yaml:5:"), std::string::npos) << r.IssuesText("p.yaml");
+  EXPECT_NE(r.IssuesText("p.yaml").find("not valid UTF-8"), std::string::npos);
+  // Valid multi-byte text is fine and survives the JSON form.
+  std::string ok = "name: x\ngroups:\n  - machines: [a]\n    after:\n      - manual: {message: \"caf\xc3\xa9 \xe2\x9c\x93\"}\n";
+  auto plan = ParsePlan(ok, "p.yaml");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_NE(PlanToJson(*plan).dump().find("caf\xc3\xa9"), std::string::npos);
+  // Overlong encodings and surrogates are refused.
+  EXPECT_FALSE(ParsePlanYaml("name: \"\xc0\xaf\"\n", "p").plan.has_value());
+  EXPECT_FALSE(ParsePlanYaml("name: \"\xed\xa0\x80\"\n", "p").plan.has_value());
+}
+
+}  // namespace
+}  // namespace lifeline::control
