@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <set>
 #include <thread>
 
 #include "cli/commands.h"
@@ -262,6 +263,53 @@ Status PlanValidate(const ControlOptions& o) {
   return Status::Ok();
 }
 
+Status PlanImport(const ControlOptions& o) {
+  std::ifstream in(o.file, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + o.file);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  LL_ASSIGN_OR_RETURN(auto catalog, OpenCatalog(o));
+  LL_ASSIGN_OR_RETURN(std::vector<control::Machine> machines, catalog->ListMachines());
+  std::set<std::string> names;
+  for (const auto& m : machines) names.insert(m.name);
+  control::PlanContext ctx;
+  ctx.known_machines = &names;
+  auto plan = control::SavePlan(catalog.get(), ss.str(), o.file, ctx);
+  if (!plan.ok()) {
+    if (plan.status().code() != Code::kInvalidArgument) return plan.status();
+    // Issues in the plan are a failed check (exit 1), not a usage error.
+    Fail(plan.status());
+    SetExitCode(1);
+    return Status::Ok();
+  }
+  (void)catalog->Audit("cli", "plan.import", "plan/" + plan->name, o.file);
+  if (Globals().json) {
+    std::cout << Json{{"plan", plan->name}, {"imported", true}}.dump(2) << "\n";
+  } else {
+    std::cerr << "plan " << plan->name << " imported from " << o.file << "\n";
+  }
+  return Status::Ok();
+}
+
+Status PlanList(const ControlOptions& o) {
+  LL_ASSIGN_OR_RETURN(auto catalog, OpenCatalog(o));
+  LL_ASSIGN_OR_RETURN(std::vector<control::PlanRecord> plans, catalog->ListPlans());
+  Json out = Json::array();
+  for (const auto& p : plans) {
+    Json parsed = Json::parse(p.parsed_json, nullptr, false);
+    size_t groups = parsed.is_object() && parsed.contains("groups") ? parsed["groups"].size() : 0;
+    if (Globals().json) {
+      out.push_back({{"name", p.name}, {"groups", groups}, {"updated", TimeText(p.updated_unix_nanos)},
+                     {"plan", parsed.is_discarded() ? Json::object() : parsed}});
+    } else {
+      std::cerr << p.name << "  " << groups << " groups  updated " << TimeText(p.updated_unix_nanos) << "\n";
+    }
+  }
+  if (Globals().json) std::cout << Json{{"plans", out}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  if (!Globals().json && plans.empty()) std::cerr << "(no plans)\n";
+  return Status::Ok();
+}
+
 Status PlanContinue(const ControlOptions& o) {
   LL_ASSIGN_OR_RETURN(auto catalog, OpenCatalog(o));
   LL_ASSIGN_OR_RETURN(Job job, catalog->GetJob(o.job_id));
@@ -332,6 +380,15 @@ void RegisterControlCommands(CLI::App& app) {
   AddCommon(validate, &o);
   validate->add_option("FILE", o.file, "plan YAML")->required();
   validate->callback([] { RunCommand([] { return PlanValidate(o); }); });
+
+  CLI::App* import = plan->add_subcommand("import", "check a plan and store it in the catalog");
+  AddCommon(import, &o);
+  import->add_option("FILE", o.file, "plan YAML")->required();
+  import->callback([] { RunCommand([] { return PlanImport(o); }); });
+
+  CLI::App* plans = plan->add_subcommand("list", "plans stored in the catalog");
+  AddCommon(plans, &o);
+  plans->callback([] { RunCommand([] { return PlanList(o); }); });
 
   CLI::App* cont = plan->add_subcommand("continue", "let a plan job waiting at a manual step go on");
   AddCommon(cont, &o);

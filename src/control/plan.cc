@@ -652,4 +652,30 @@ Result<JobSpec> BuildPlanJob(const Plan& plan, Operation op, const PlanJobOption
   return job;
 }
 
+Result<Plan> SavePlan(Catalog* catalog, std::string_view yaml, const std::string& source,
+                      const PlanContext& context) {
+  LL_ASSIGN_OR_RETURN(Plan plan, ParsePlan(yaml, source));
+  std::vector<PlanIssue> issues = CheckPlanReferences(plan, context);
+  if (!issues.empty()) {
+    PlanParseResult r;
+    r.issues = std::move(issues);
+    return Status::InvalidArgument(r.IssuesText(source));
+  }
+  PlanRecord record;
+  record.name = plan.name;
+  record.yaml = std::string(yaml);
+  record.parsed_json = PlanToJson(plan).dump();
+  LL_RETURN_IF_ERROR(catalog->PutPlan(record));
+  return plan;
+}
+
+Result<Plan> LoadPlan(Catalog* catalog, const std::string& name) {
+  LL_ASSIGN_OR_RETURN(PlanRecord record, catalog->GetPlan(name));
+  auto plan = ParsePlan(record.yaml, "plan " + name);
+  if (!plan.ok()) {
+    return Status::Corruption("stored plan " + name + " no longer parses: " + plan.status().message());
+  }
+  return plan;
+}
+
 }  // namespace lifeline::control

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/status.h"
+#include "control/catalog.h"
 #include "control/jobs.h"
 
 namespace lifeline::control {
@@ -139,5 +140,13 @@ struct PlanJobOptions {
 // actions, the group's start, the after actions. Plan jobs do not roll back on failure
 // (a half-recovered site is better than none); each action's on_failure decides.
 Result<JobSpec> BuildPlanJob(const Plan& plan, Operation op, const PlanJobOptions& options = {});
+
+// Parses, checks and stores a plan in the catalog (its YAML and parsed form), replacing a
+// plan of the same name. InvalidArgument with every issue when it does not parse, or when
+// `context` finds unknown machines or network steps.
+Result<Plan> SavePlan(Catalog* catalog, std::string_view yaml, const std::string& source,
+                      const PlanContext& context = {});
+// Reads a stored plan back (parsed again from its YAML, so the checks of this version apply).
+Result<Plan> LoadPlan(Catalog* catalog, const std::string& name);
 
 }  // namespace lifeline::control

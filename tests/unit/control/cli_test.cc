@@ -134,6 +134,26 @@ TEST_F(CliTest, PlanValidate) {
   EXPECT_EQ(RunCli("plan validate " + dir_.File("nope.yaml")).exit_code, 10);
 }
 
+TEST_F(CliTest, PlanImportChecksMachinesThenStores) {
+  std::string good = std::string(LIFELINE_SOURCE_DIR) + "/examples/plans/drill-smoke.yaml";
+  Ran refused = RunCli("plan import --json " + good + Cat());
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.out.find("machine web1 is not protected by this vault"), std::string::npos) << refused.out;
+  for (const char* name : {"web1", "db1"}) {
+    Machine m;
+    m.name = name;
+    ASSERT_TRUE(catalog_->AddMachine(m).ok());
+  }
+  Ran ok = RunCli("plan import --json " + good + Cat());
+  ASSERT_EQ(ok.exit_code, 0) << ok.out;
+  auto plan = LoadPlan(catalog_.get(), "drill-smoke");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->Machines(), (std::vector<std::string>{"web1", "db1"}));
+  Ran list = RunCli("plan list --json" + Cat());
+  ASSERT_EQ(list.exit_code, 0);
+  EXPECT_EQ(Json::parse(list.out)["plans"][0]["name"], "drill-smoke");
+}
+
 TEST(PlanExamples, EveryExampleIsValid) {
   int count = 0;
   for (const auto& e : std::filesystem::directory_iterator(std::string(LIFELINE_SOURCE_DIR) + "/examples/plans")) {
