@@ -1,18 +1,18 @@
 // `lifeline job list|show|log|cancel` and `lifeline plan validate|continue`: control-plane
 // commands that work directly on a catalog file (--catalog, default $LIFELINE_HOME/catalog.db).
 // Single-threaded (a CLI process); the vault may hold the same catalog open meanwhile.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
+#include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
@@ -47,7 +47,8 @@ Result<std::unique_ptr<Catalog>> OpenCatalog(const ControlOptions& o) {
   std::string path = o.catalog.empty() ? DefaultCatalogPath() : o.catalog;
   // Reading commands must not create an empty catalog by mistake.
   if (!std::filesystem::exists(path)) {
-    return Status::NotFound("no catalog at " + path + " (pass --catalog PATH or set LIFELINE_HOME)");
+    return Status::NotFound("no catalog at " + path +
+                            " (pass --catalog PATH or set LIFELINE_HOME)");
   }
   return Catalog::Open(path);
 }
@@ -63,9 +64,14 @@ std::string TimeText(int64_t unix_nanos) {
 }
 
 Json StepJson(const control::JobStep& s) {
-  return {{"index", s.index},        {"name", s.name},         {"title", s.title},
-          {"state", control::StepStateName(s.state)}, {"progress_percent", s.progress_percent},
-          {"error", s.error},        {"attempts", s.attempts}, {"started", TimeText(s.started_unix_nanos)},
+  return {{"index", s.index},
+          {"name", s.name},
+          {"title", s.title},
+          {"state", control::StepStateName(s.state)},
+          {"progress_percent", s.progress_percent},
+          {"error", s.error},
+          {"attempts", s.attempts},
+          {"started", TimeText(s.started_unix_nanos)},
           {"finished", TimeText(s.finished_unix_nanos)}};
 }
 
@@ -92,8 +98,9 @@ Json JobJson(const Job& j, bool with_steps) {
 
 std::string Bar(int percent, int width = 30) {
   int filled = percent * width / 100;
-  return "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(width - filled), '-') + "] " +
-         std::to_string(percent) + "%";
+  return "[" + std::string(static_cast<size_t>(filled), '#') +
+         std::string(static_cast<size_t>(width - filled), '-') + "] " + std::to_string(percent) +
+         "%";
 }
 
 const control::JobStep* CurrentStep(const Job& j) {
@@ -107,9 +114,12 @@ const control::JobStep* CurrentStep(const Job& j) {
 }
 
 void PrintJobHuman(const Job& j) {
-  std::cerr << "job " << j.id << ": " << j.kind << " " << j.target << "  " << control::JobStateName(j.state)
-            << (j.cancel_requested && !control::IsFinal(j.state) ? " (cancel requested)" : "") << "\n";
-  std::cerr << "  " << Bar(j.ProgressPercent()) << "  created " << TimeText(j.created_unix_nanos) << "\n";
+  std::cerr << "job " << j.id << ": " << j.kind << " " << j.target << "  "
+            << control::JobStateName(j.state)
+            << (j.cancel_requested && !control::IsFinal(j.state) ? " (cancel requested)" : "")
+            << "\n";
+  std::cerr << "  " << Bar(j.ProgressPercent()) << "  created " << TimeText(j.created_unix_nanos)
+            << "\n";
   if (!j.error.empty()) std::cerr << "  error: " << j.error << "\n";
   for (const auto& s : j.steps) {
     std::cerr << "  " << (s.index + 1) << ". " << control::StepStateName(s.state);
@@ -121,7 +131,9 @@ void PrintJobHuman(const Job& j) {
   }
 }
 
-int FinalExitCode(JobState s) { return s == JobState::kDone ? 0 : (s == JobState::kCancelled ? 130 : 1); }
+int FinalExitCode(JobState s) {
+  return s == JobState::kDone ? 0 : (s == JobState::kCancelled ? 130 : 1);
+}
 
 Status JobList(const ControlOptions& o) {
   LL_ASSIGN_OR_RETURN(auto catalog, OpenCatalog(o));
@@ -143,10 +155,10 @@ Status JobList(const ControlOptions& o) {
   std::cerr << "ID     KIND            TARGET          STATE        PROGRESS  CREATED\n";
   for (const Job& j : jobs) {
     char line[256];
-    snprintf(line, sizeof line, "%-6lld %-15s %-15s %-12s %7d%%  %s\n", static_cast<long long>(j.id),
-             j.kind.substr(0, 15).c_str(), j.target.substr(0, 15).c_str(),
-             std::string(control::JobStateName(j.state)).c_str(), j.ProgressPercent(),
-             TimeText(j.created_unix_nanos).c_str());
+    snprintf(line, sizeof line, "%-6lld %-15s %-15s %-12s %7d%%  %s\n",
+             static_cast<long long>(j.id), j.kind.substr(0, 15).c_str(),
+             j.target.substr(0, 15).c_str(), std::string(control::JobStateName(j.state)).c_str(),
+             j.ProgressPercent(), TimeText(j.created_unix_nanos).c_str());
     std::cerr << line;
   }
   if (jobs.empty()) std::cerr << "(no jobs)\n";
@@ -185,15 +197,20 @@ Status JobLog(const ControlOptions& o) {
   int64_t after = 0;
   Json all = Json::array();
   while (true) {
-    LL_ASSIGN_OR_RETURN(std::vector<control::JobLogLine> lines, catalog->GetLog(o.job_id, after, 1000));
+    LL_ASSIGN_OR_RETURN(std::vector<control::JobLogLine> lines,
+                        catalog->GetLog(o.job_id, after, 1000));
     for (const auto& l : lines) {
       after = l.id;
       if (Globals().json) {
-        all.push_back({{"id", l.id}, {"time", TimeText(l.time_unix_nanos)}, {"step", l.step_index + 1},
-                       {"level", l.level}, {"text", l.text}});
+        all.push_back({{"id", l.id},
+                       {"time", TimeText(l.time_unix_nanos)},
+                       {"step", l.step_index + 1},
+                       {"level", l.level},
+                       {"text", l.text}});
       } else {
-        std::cerr << TimeText(l.time_unix_nanos) << " " << (l.step_index >= 0 ? "step " + std::to_string(l.step_index + 1) : "job")
-                  << " " << l.level << ": " << l.text << "\n";
+        std::cerr << TimeText(l.time_unix_nanos) << " "
+                  << (l.step_index >= 0 ? "step " + std::to_string(l.step_index + 1) : "job") << " "
+                  << l.level << ": " << l.text << "\n";
       }
     }
     if (!lines.empty()) continue;
@@ -201,7 +218,10 @@ Status JobLog(const ControlOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     LL_ASSIGN_OR_RETURN(job, catalog->GetJob(o.job_id));
   }
-  if (Globals().json) std::cout << Json{{"job", o.job_id}, {"lines", all}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  if (Globals().json)
+    std::cout << Json{{"job", o.job_id}, {"lines", all}}.dump(2, ' ', false,
+                                                              Json::error_handler_t::replace)
+              << "\n";
   return Status::Ok();
 }
 
@@ -210,9 +230,12 @@ Status JobCancel(const ControlOptions& o) {
   LL_RETURN_IF_ERROR(catalog->RequestCancel(o.job_id));
   (void)catalog->Audit("cli", "job.cancel", "job/" + std::to_string(o.job_id), "cancel requested");
   if (Globals().json) {
-    std::cout << Json{{"job", o.job_id}, {"cancel_requested", true}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    std::cout << Json{{"job", o.job_id}, {"cancel_requested", true}}.dump(
+                     2, ' ', false, Json::error_handler_t::replace)
+              << "\n";
   } else {
-    std::cerr << "job " << o.job_id << ": cancel requested; the vault rolls back its completed steps\n";
+    std::cerr << "job " << o.job_id
+              << ": cancel requested; the vault rolls back its completed steps\n";
   }
   return Status::Ok();
 }
@@ -240,7 +263,8 @@ Status PlanValidate(const ControlOptions& o) {
   }
   if (Globals().json) {
     Json list = Json::array();
-    for (const auto& i : issues) list.push_back({{"line", i.line}, {"column", i.column}, {"message", i.message}});
+    for (const auto& i : issues)
+      list.push_back({{"line", i.line}, {"column", i.column}, {"message", i.message}});
     Json out = {{"file", o.file}, {"valid", issues.empty()}, {"issues", list}};
     if (r.plan) out["plan"] = control::PlanToJson(*r.plan);
     std::cout << out.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
@@ -257,8 +281,9 @@ Status PlanValidate(const ControlOptions& o) {
   if (!Globals().json) {
     size_t actions = 0;
     for (const auto& g : r.plan->groups) actions += g.before.size() + g.after.size();
-    std::cerr << o.file << ": plan " << r.plan->name << " is valid: " << r.plan->groups.size() << " groups, "
-              << r.plan->Machines().size() << " machines, " << actions << " actions\n";
+    std::cerr << o.file << ": plan " << r.plan->name << " is valid: " << r.plan->groups.size()
+              << " groups, " << r.plan->Machines().size() << " machines, " << actions
+              << " actions\n";
   }
   return Status::Ok();
 }
@@ -299,13 +324,17 @@ Status PlanList(const ControlOptions& o) {
     Json parsed = Json::parse(p.parsed_json, nullptr, false);
     size_t groups = parsed.is_object() && parsed.contains("groups") ? parsed["groups"].size() : 0;
     if (Globals().json) {
-      out.push_back({{"name", p.name}, {"groups", groups}, {"updated", TimeText(p.updated_unix_nanos)},
+      out.push_back({{"name", p.name},
+                     {"groups", groups},
+                     {"updated", TimeText(p.updated_unix_nanos)},
                      {"plan", parsed.is_discarded() ? Json::object() : parsed}});
     } else {
-      std::cerr << p.name << "  " << groups << " groups  updated " << TimeText(p.updated_unix_nanos) << "\n";
+      std::cerr << p.name << "  " << groups << " groups  updated " << TimeText(p.updated_unix_nanos)
+                << "\n";
     }
   }
-  if (Globals().json) std::cout << Json{{"plans", out}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  if (Globals().json)
+    std::cout << Json{{"plans", out}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   if (!Globals().json && plans.empty()) std::cerr << "(no plans)\n";
   return Status::Ok();
 }
@@ -323,15 +352,19 @@ Status PlanContinue(const ControlOptions& o) {
       if (s.name == "plan.manual" && s.state == StepState::kRunning) step = s.index;
     }
   }
-  if (step < 0 || step >= static_cast<int>(job.steps.size()) || job.steps[static_cast<size_t>(step)].name != "plan.manual") {
+  if (step < 0 || step >= static_cast<int>(job.steps.size()) ||
+      job.steps[static_cast<size_t>(step)].name != "plan.manual") {
     return Status::FailedPrecondition("job " + std::to_string(o.job_id) +
                                       " is not waiting at a manual step (see `lifeline job show " +
                                       std::to_string(o.job_id) + "`)");
   }
   LL_RETURN_IF_ERROR(catalog->PostSignal(o.job_id, step, "continue"));
-  (void)catalog->Audit("cli", "plan.continue", "job/" + std::to_string(o.job_id), "step " + std::to_string(step + 1));
+  (void)catalog->Audit("cli", "plan.continue", "job/" + std::to_string(o.job_id),
+                       "step " + std::to_string(step + 1));
   if (Globals().json) {
-    std::cout << Json{{"job", o.job_id}, {"step", step + 1}, {"continued", true}}.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+    std::cout << Json{{"job", o.job_id}, {"step", step + 1}, {"continued", true}}.dump(
+                     2, ' ', false, Json::error_handler_t::replace)
+              << "\n";
   } else {
     std::cerr << "job " << o.job_id << ": step " << (step + 1) << " continued\n";
   }
@@ -360,7 +393,8 @@ void RegisterControlCommands(CLI::App& app) {
   CLI::App* show = job->add_subcommand("show", "show a job and its steps");
   AddCommon(show, &o);
   show->add_option("ID", o.job_id, "job id")->required();
-  show->add_flag("--follow,-f", o.follow, "draw a progress bar until the job ends; exit code from its outcome");
+  show->add_flag("--follow,-f", o.follow,
+                 "draw a progress bar until the job ends; exit code from its outcome");
   show->callback([] { RunCommand([] { return JobShow(o); }); });
 
   CLI::App* log = job->add_subcommand("log", "print a job's log");
@@ -384,17 +418,20 @@ void RegisterControlCommands(CLI::App& app) {
   CLI::App* import = plan->add_subcommand("import", "check a plan and store it in the catalog");
   AddCommon(import, &o);
   import->add_option("FILE", o.file, "plan YAML")->required();
-  import->callback([] { RunCommand([] { return PlanImport(o); }); });
+  import->callback([] { RunCommand([] { return PlanImport(o);
+});
+}  // namespace lifeline::cli
+);
 
-  CLI::App* plans = plan->add_subcommand("list", "plans stored in the catalog");
-  AddCommon(plans, &o);
-  plans->callback([] { RunCommand([] { return PlanList(o); }); });
+CLI::App* plans = plan->add_subcommand("list", "plans stored in the catalog");
+AddCommon(plans, &o);
+plans->callback([] { RunCommand([] { return PlanList(o); }); });
 
-  CLI::App* cont = plan->add_subcommand("continue", "let a plan job waiting at a manual step go on");
-  AddCommon(cont, &o);
-  cont->add_option("JOB", o.job_id, "job id")->required();
-  cont->add_option("--step", o.step, "step number (default: the manual step now waiting)");
-  cont->callback([] { RunCommand([] { return PlanContinue(o); }); });
+CLI::App* cont = plan->add_subcommand("continue", "let a plan job waiting at a manual step go on");
+AddCommon(cont, &o);
+cont->add_option("JOB", o.job_id, "job id")->required();
+cont->add_option("--step", o.step, "step number (default: the manual step now waiting)");
+cont->callback([] { RunCommand([] { return PlanContinue(o); }); });
 }
 
 }  // namespace lifeline::cli

@@ -144,7 +144,8 @@ Status CheckMachine(const Machine& m) {
   LL_RETURN_IF_ERROR(CheckName("machine", m.name));
   LL_RETURN_IF_ERROR(CheckName("launcher", m.launcher));
   LL_RETURN_IF_ERROR(CheckText("launcher config", m.launcher_config));
-  if (m.cpus < 1 || m.cpus > 256) return Status::InvalidArgument("machine " + m.name + ": cpus must be 1..256");
+  if (m.cpus < 1 || m.cpus > 256)
+    return Status::InvalidArgument("machine " + m.name + ": cpus must be 1..256");
   if (m.memory_mib < 16 || m.memory_mib > 16 * 1024 * 1024) {
     return Status::InvalidArgument("machine " + m.name + ": memory must be 16 MiB..16 TiB");
   }
@@ -234,8 +235,10 @@ Result<std::vector<T>> CollectRows(Stmt& s, T (*read)(const Stmt&)) {
   return out;
 }
 
-constexpr std::string_view kJobStateNames[] = {"pending", "running", "done", "failed", "cancelled", "rolled-back"};
-constexpr std::string_view kStepStateNames[] = {"pending", "running", "done", "failed", "rolled-back", "skipped"};
+constexpr std::string_view kJobStateNames[] = {"pending", "running",   "done",
+                                               "failed",  "cancelled", "rolled-back"};
+constexpr std::string_view kStepStateNames[] = {"pending", "running",     "done",
+                                                "failed",  "rolled-back", "skipped"};
 
 }  // namespace
 
@@ -279,8 +282,9 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, Clock* c
   LL_ASSIGN_OR_RETURN(auto db, Db::Open(path));
   // WAL lets the CLI read while the vault writes; FULL sync makes every committed step
   // state durable, which job resume after a crash relies on.
-  LL_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
-                              "PRAGMA foreign_keys=ON;"));
+  LL_RETURN_IF_ERROR(
+      db->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
+               "PRAGMA foreign_keys=ON;"));
   std::unique_ptr<Catalog> catalog(new Catalog(std::move(db), clock ? clock : Clock::System()));
   LL_RETURN_IF_ERROR(catalog->Migrate().WithContext("catalog " + path));
   return catalog;
@@ -288,12 +292,14 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path, Clock* c
 
 Status Catalog::Migrate() {
   std::lock_guard lock(mu_);
-  LL_RETURN_IF_ERROR(db_->Exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
+  LL_RETURN_IF_ERROR(
+      db_->Exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
   Transaction tx(db_.get());
   LL_RETURN_IF_ERROR(tx.Begin());
   int version = 0;
   {
-    LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT COALESCE(MAX(version),0) FROM schema_version"));
+    LL_ASSIGN_OR_RETURN(Stmt s,
+                        db_->Prepare("SELECT COALESCE(MAX(version),0) FROM schema_version"));
     LL_ASSIGN_OR_RETURN(bool row, s.Step());
     if (row) version = static_cast<int>(s.Int(0));
   }
@@ -329,14 +335,16 @@ Result<int64_t> Catalog::AddSite(const Site& site) {
   std::lock_guard lock(mu_);
   LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO sites(name, role, address) VALUES(?,?,?)"));
   Status st = s.Bind(1, site.name).Bind(2, site.role).Bind(3, site.address).Run();
-  if (st.code() == Code::kFailedPrecondition) return Status::FailedPrecondition("site " + site.name + " already exists");
+  if (st.code() == Code::kFailedPrecondition)
+    return Status::FailedPrecondition("site " + site.name + " already exists");
   LL_RETURN_IF_ERROR(st);
   return db_->LastInsertId();
 }
 
 Result<Site> Catalog::GetSite(const std::string& name) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT id, name, role, address FROM sites WHERE name=?"));
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare("SELECT id, name, role, address FROM sites WHERE name=?"));
   s.Bind(1, name);
   LL_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("site " + name + " not found");
@@ -345,8 +353,11 @@ Result<Site> Catalog::GetSite(const std::string& name) {
 
 Result<std::vector<Site>> Catalog::ListSites() {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT id, name, role, address FROM sites ORDER BY name LIMIT 10000"));
-  return CollectRows<Site>(s, [](const Stmt& r) { return Site{r.Int(0), r.Text(1), r.Text(2), r.Text(3)}; });
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT id, name, role, address FROM sites ORDER BY name LIMIT 10000"));
+  return CollectRows<Site>(s, [](const Stmt& r) {
+    return Site{r.Int(0), r.Text(1), r.Text(2), r.Text(3)};
+  });
 }
 
 // ---- policies ----
@@ -354,17 +365,26 @@ Result<std::vector<Site>> Catalog::ListSites() {
 Result<int64_t> Catalog::AddPolicy(const Policy& p) {
   LL_RETURN_IF_ERROR(CheckPolicy(p));
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "INSERT INTO policies(name, retention_seconds, crash_point_interval_seconds, "
-      "app_point_interval_seconds, app_pre_hook, app_post_hook, rpo_warning_seconds, "
-      "rpo_critical_seconds, streams, compression, bandwidth_limit_bytes_per_second) "
-      "VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
-  Status st = s.Bind(1, p.name).Bind(2, p.retention_seconds).Bind(3, p.crash_point_interval_seconds)
-                  .Bind(4, p.app_point_interval_seconds).Bind(5, p.app_pre_hook).Bind(6, p.app_post_hook)
-                  .Bind(7, p.rpo_warning_seconds).Bind(8, p.rpo_critical_seconds)
-                  .Bind(9, static_cast<int64_t>(p.streams)).Bind(10, p.compression)
-                  .Bind(11, p.bandwidth_limit_bytes_per_second).Run();
-  if (st.code() == Code::kFailedPrecondition) return Status::FailedPrecondition("policy " + p.name + " already exists");
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("INSERT INTO policies(name, retention_seconds, crash_point_interval_seconds, "
+                   "app_point_interval_seconds, app_pre_hook, app_post_hook, rpo_warning_seconds, "
+                   "rpo_critical_seconds, streams, compression, bandwidth_limit_bytes_per_second) "
+                   "VALUES(?,?,?,?,?,?,?,?,?,?,?)"));
+  Status st = s.Bind(1, p.name)
+                  .Bind(2, p.retention_seconds)
+                  .Bind(3, p.crash_point_interval_seconds)
+                  .Bind(4, p.app_point_interval_seconds)
+                  .Bind(5, p.app_pre_hook)
+                  .Bind(6, p.app_post_hook)
+                  .Bind(7, p.rpo_warning_seconds)
+                  .Bind(8, p.rpo_critical_seconds)
+                  .Bind(9, static_cast<int64_t>(p.streams))
+                  .Bind(10, p.compression)
+                  .Bind(11, p.bandwidth_limit_bytes_per_second)
+                  .Run();
+  if (st.code() == Code::kFailedPrecondition)
+    return Status::FailedPrecondition("policy " + p.name + " already exists");
   LL_RETURN_IF_ERROR(st);
   return db_->LastInsertId();
 }
@@ -372,23 +392,34 @@ Result<int64_t> Catalog::AddPolicy(const Policy& p) {
 Status Catalog::UpdatePolicy(const Policy& p) {
   LL_RETURN_IF_ERROR(CheckPolicy(p));
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "UPDATE policies SET name=?, retention_seconds=?, crash_point_interval_seconds=?, "
-      "app_point_interval_seconds=?, app_pre_hook=?, app_post_hook=?, rpo_warning_seconds=?, "
-      "rpo_critical_seconds=?, streams=?, compression=?, bandwidth_limit_bytes_per_second=? "
-      "WHERE id=?"));
-  LL_RETURN_IF_ERROR(s.Bind(1, p.name).Bind(2, p.retention_seconds).Bind(3, p.crash_point_interval_seconds)
-                         .Bind(4, p.app_point_interval_seconds).Bind(5, p.app_pre_hook).Bind(6, p.app_post_hook)
-                         .Bind(7, p.rpo_warning_seconds).Bind(8, p.rpo_critical_seconds)
-                         .Bind(9, static_cast<int64_t>(p.streams)).Bind(10, p.compression)
-                         .Bind(11, p.bandwidth_limit_bytes_per_second).Bind(12, p.id).Run());
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare(
+          "UPDATE policies SET name=?, retention_seconds=?, crash_point_interval_seconds=?, "
+          "app_point_interval_seconds=?, app_pre_hook=?, app_post_hook=?, rpo_warning_seconds=?, "
+          "rpo_critical_seconds=?, streams=?, compression=?, bandwidth_limit_bytes_per_second=? "
+          "WHERE id=?"));
+  LL_RETURN_IF_ERROR(s.Bind(1, p.name)
+                         .Bind(2, p.retention_seconds)
+                         .Bind(3, p.crash_point_interval_seconds)
+                         .Bind(4, p.app_point_interval_seconds)
+                         .Bind(5, p.app_pre_hook)
+                         .Bind(6, p.app_post_hook)
+                         .Bind(7, p.rpo_warning_seconds)
+                         .Bind(8, p.rpo_critical_seconds)
+                         .Bind(9, static_cast<int64_t>(p.streams))
+                         .Bind(10, p.compression)
+                         .Bind(11, p.bandwidth_limit_bytes_per_second)
+                         .Bind(12, p.id)
+                         .Run());
   if (db_->Changes() == 0) return Status::NotFound("policy " + std::to_string(p.id) + " not found");
   return Status::Ok();
 }
 
 Result<Policy> Catalog::GetPolicy(int64_t id) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kPolicyColumns + " FROM policies WHERE id=?"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare(std::string("SELECT ") + kPolicyColumns + " FROM policies WHERE id=?"));
   s.Bind(1, id);
   LL_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("policy " + std::to_string(id) + " not found");
@@ -397,7 +428,8 @@ Result<Policy> Catalog::GetPolicy(int64_t id) {
 
 Result<Policy> Catalog::GetPolicyByName(const std::string& name) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kPolicyColumns + " FROM policies WHERE name=?"));
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kPolicyColumns +
+                                           " FROM policies WHERE name=?"));
   s.Bind(1, name);
   LL_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("policy " + name + " not found");
@@ -418,7 +450,8 @@ Result<int64_t> Catalog::AddGroup(const std::string& name) {
   std::lock_guard lock(mu_);
   LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO consistency_groups(name) VALUES(?)"));
   Status st = s.Bind(1, name).Run();
-  if (st.code() == Code::kFailedPrecondition) return Status::FailedPrecondition("consistency group " + name + " already exists");
+  if (st.code() == Code::kFailedPrecondition)
+    return Status::FailedPrecondition("consistency group " + name + " already exists");
   LL_RETURN_IF_ERROR(st);
   return db_->LastInsertId();
 }
@@ -434,8 +467,11 @@ Result<ConsistencyGroup> Catalog::GetGroup(const std::string& name) {
 
 Result<std::vector<ConsistencyGroup>> Catalog::ListGroups() {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT id, name FROM consistency_groups ORDER BY name LIMIT 10000"));
-  return CollectRows<ConsistencyGroup>(s, [](const Stmt& r) { return ConsistencyGroup{r.Int(0), r.Text(1)}; });
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT id, name FROM consistency_groups ORDER BY name LIMIT 10000"));
+  return CollectRows<ConsistencyGroup>(s, [](const Stmt& r) {
+    return ConsistencyGroup{r.Int(0), r.Text(1)};
+  });
 }
 
 // ---- machines ----
@@ -446,9 +482,15 @@ Status Catalog::PutNicsLocked(int64_t machine_id, const std::vector<Nic>& nics) 
     LL_RETURN_IF_ERROR(d.Bind(1, machine_id).Run());
   }
   for (const Nic& n : nics) {
-    LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO nics(machine_id, idx, network, ip, mac) VALUES(?,?,?,?,?)"));
-    Status st = s.Bind(1, machine_id).Bind(2, static_cast<int64_t>(n.index)).Bind(3, n.network)
-                    .Bind(4, n.ip).Bind(5, n.mac).Run();
+    LL_ASSIGN_OR_RETURN(
+        Stmt s,
+        db_->Prepare("INSERT INTO nics(machine_id, idx, network, ip, mac) VALUES(?,?,?,?,?)"));
+    Status st = s.Bind(1, machine_id)
+                    .Bind(2, static_cast<int64_t>(n.index))
+                    .Bind(3, n.network)
+                    .Bind(4, n.ip)
+                    .Bind(5, n.mac)
+                    .Run();
     if (st.code() == Code::kFailedPrecondition) {
       return Status::InvalidArgument("NIC index " + std::to_string(n.index) + " given twice");
     }
@@ -462,16 +504,23 @@ Result<int64_t> Catalog::AddMachine(const Machine& m) {
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
   LL_RETURN_IF_ERROR(tx.Begin());
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "INSERT INTO machines(name, site_id, policy_id, group_id, state, direction, drill_state, "
-      "launcher, launcher_config, cpus, memory_mib, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare(
+          "INSERT INTO machines(name, site_id, policy_id, group_id, state, direction, drill_state, "
+          "launcher, launcher_config, cpus, memory_mib, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
   s.Bind(1, m.name);
   BindId(s, 2, m.site_id);
   BindId(s, 3, m.policy_id);
   BindId(s, 4, m.group_id);
-  s.Bind(5, m.state).Bind(6, m.direction).Bind(7, m.drill_state).Bind(8, m.launcher)
-      .Bind(9, m.launcher_config).Bind(10, static_cast<int64_t>(m.cpus))
-      .Bind(11, static_cast<int64_t>(m.memory_mib)).Bind(12, Now());
+  s.Bind(5, m.state)
+      .Bind(6, m.direction)
+      .Bind(7, m.drill_state)
+      .Bind(8, m.launcher)
+      .Bind(9, m.launcher_config)
+      .Bind(10, static_cast<int64_t>(m.cpus))
+      .Bind(11, static_cast<int64_t>(m.memory_mib))
+      .Bind(12, Now());
   Status st = s.Run();
   if (st.code() == Code::kFailedPrecondition) {
     return Status::FailedPrecondition("machine " + m.name +
@@ -484,17 +533,22 @@ Result<int64_t> Catalog::AddMachine(const Machine& m) {
   return id;
 }
 
-Result<Machine> Catalog::ReadMachineLocked(const std::string& where, int64_t id, const std::string& name) {
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kMachineColumns + " FROM machines WHERE " + where));
+Result<Machine> Catalog::ReadMachineLocked(const std::string& where, int64_t id,
+                                           const std::string& name) {
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kMachineColumns +
+                                           " FROM machines WHERE " + where));
   if (where == "id=?") {
     s.Bind(1, id);
   } else {
     s.Bind(1, name);
   }
   LL_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) return Status::NotFound("machine " + (name.empty() ? std::to_string(id) : name) + " not found");
+  if (!row)
+    return Status::NotFound("machine " + (name.empty() ? std::to_string(id) : name) + " not found");
   Machine m = ReadMachineRow(s);
-  LL_ASSIGN_OR_RETURN(Stmt n, db_->Prepare("SELECT idx, network, ip, mac FROM nics WHERE machine_id=? ORDER BY idx"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt n,
+      db_->Prepare("SELECT idx, network, ip, mac FROM nics WHERE machine_id=? ORDER BY idx"));
   n.Bind(1, m.id);
   while (true) {
     LL_ASSIGN_OR_RETURN(bool more, n.Step());
@@ -538,25 +592,33 @@ Status Catalog::UpdateMachineConfig(const Machine& m) {
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
   LL_RETURN_IF_ERROR(tx.Begin());
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "UPDATE machines SET policy_id=?, group_id=?, launcher=?, launcher_config=?, cpus=?, "
-      "memory_mib=?, updated=? WHERE id=?"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare(
+          "UPDATE machines SET policy_id=?, group_id=?, launcher=?, launcher_config=?, cpus=?, "
+          "memory_mib=?, updated=? WHERE id=?"));
   BindId(s, 1, m.policy_id);
   BindId(s, 2, m.group_id);
-  s.Bind(3, m.launcher).Bind(4, m.launcher_config).Bind(5, static_cast<int64_t>(m.cpus))
-      .Bind(6, static_cast<int64_t>(m.memory_mib)).Bind(7, Now()).Bind(8, m.id);
+  s.Bind(3, m.launcher)
+      .Bind(4, m.launcher_config)
+      .Bind(5, static_cast<int64_t>(m.cpus))
+      .Bind(6, static_cast<int64_t>(m.memory_mib))
+      .Bind(7, Now())
+      .Bind(8, m.id);
   LL_RETURN_IF_ERROR(s.Run());
   if (db_->Changes() == 0) return Status::NotFound("machine " + m.name + " not found");
   LL_RETURN_IF_ERROR(PutNicsLocked(m.id, m.nics));
   return tx.Commit();
 }
 
-Status Catalog::SetMachineState(int64_t id, const std::string& expected_state, const std::string& state,
-                                const std::string& direction) {
+Status Catalog::SetMachineState(int64_t id, const std::string& expected_state,
+                                const std::string& state, const std::string& direction) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "UPDATE machines SET state=?, direction=?, updated=? WHERE id=? AND state=?"));
-  LL_RETURN_IF_ERROR(s.Bind(1, state).Bind(2, direction).Bind(3, Now()).Bind(4, id).Bind(5, expected_state).Run());
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("UPDATE machines SET state=?, direction=?, updated=? WHERE id=? AND state=?"));
+  LL_RETURN_IF_ERROR(
+      s.Bind(1, state).Bind(2, direction).Bind(3, Now()).Bind(4, id).Bind(5, expected_state).Run());
   if (db_->Changes() == 0) {
     return Status::FailedPrecondition("machine " + std::to_string(id) + " is no longer in state " +
                                       expected_state + " (changed meanwhile, or gone)");
@@ -564,13 +626,16 @@ Status Catalog::SetMachineState(int64_t id, const std::string& expected_state, c
   return Status::Ok();
 }
 
-Status Catalog::SetDrillState(int64_t id, const std::string& expected, const std::string& drill_state) {
+Status Catalog::SetDrillState(int64_t id, const std::string& expected,
+                              const std::string& drill_state) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "UPDATE machines SET drill_state=?, updated=? WHERE id=? AND drill_state=?"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("UPDATE machines SET drill_state=?, updated=? WHERE id=? AND drill_state=?"));
   LL_RETURN_IF_ERROR(s.Bind(1, drill_state).Bind(2, Now()).Bind(3, id).Bind(4, expected).Run());
   if (db_->Changes() == 0) {
-    return Status::FailedPrecondition("machine " + std::to_string(id) + " drill state is no longer " + expected);
+    return Status::FailedPrecondition("machine " + std::to_string(id) +
+                                      " drill state is no longer " + expected);
   }
   return Status::Ok();
 }
@@ -589,12 +654,18 @@ Result<int64_t> Catalog::AddDisk(const Disk& d) {
   LL_RETURN_IF_ERROR(CheckText("disk path", d.path, 4096));
   if (d.path.empty()) return Status::InvalidArgument("disk path is empty");
   LL_RETURN_IF_ERROR(CheckText("store disk id", d.store_disk_id, 256));
-  if (d.size_bytes > static_cast<uint64_t>(INT64_MAX)) return Status::InvalidArgument("disk size too large");
+  if (d.size_bytes > static_cast<uint64_t>(INT64_MAX))
+    return Status::InvalidArgument("disk size too large");
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "INSERT INTO disks(machine_id, path, size_bytes, store_disk_id) VALUES(?,?,?,?)"));
-  Status st = s.Bind(1, d.machine_id).Bind(2, d.path).Bind(3, static_cast<int64_t>(d.size_bytes))
-                  .Bind(4, d.store_disk_id).Run();
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare(
+          "INSERT INTO disks(machine_id, path, size_bytes, store_disk_id) VALUES(?,?,?,?)"));
+  Status st = s.Bind(1, d.machine_id)
+                  .Bind(2, d.path)
+                  .Bind(3, static_cast<int64_t>(d.size_bytes))
+                  .Bind(4, d.store_disk_id)
+                  .Run();
   if (st.code() == Code::kFailedPrecondition) {
     return Status::FailedPrecondition("disk " + d.path + ": machine missing or disk already added");
   }
@@ -604,8 +675,9 @@ Result<int64_t> Catalog::AddDisk(const Disk& d) {
 
 Result<std::vector<Disk>> Catalog::ListDisks(int64_t machine_id) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "SELECT id, machine_id, path, size_bytes, store_disk_id FROM disks WHERE machine_id=? ORDER BY id LIMIT 10000"));
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare("SELECT id, machine_id, path, size_bytes, store_disk_id FROM "
+                                   "disks WHERE machine_id=? ORDER BY id LIMIT 10000"));
   s.Bind(1, machine_id);
   return CollectRows<Disk>(s, [](const Stmt& r) {
     return Disk{r.Int(0), r.Int(1), r.Text(2), static_cast<uint64_t>(r.Int(3)), r.Text(4)};
@@ -614,8 +686,9 @@ Result<std::vector<Disk>> Catalog::ListDisks(int64_t machine_id) {
 
 Result<Disk> Catalog::GetDisk(int64_t id) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "SELECT id, machine_id, path, size_bytes, store_disk_id FROM disks WHERE id=?"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("SELECT id, machine_id, path, size_bytes, store_disk_id FROM disks WHERE id=?"));
   s.Bind(1, id);
   LL_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("disk " + std::to_string(id) + " not found");
@@ -629,23 +702,31 @@ Result<int64_t> Catalog::AddPoint(const Point& p) {
     return Status::InvalidArgument("point kind must be crash-consistent, app-consistent or pit");
   }
   LL_RETURN_IF_ERROR(CheckText("point label", p.label, 1024));
-  if (p.tags.size() > static_cast<size_t>(kMaxTagsPerPoint)) return Status::InvalidArgument("more than 32 tags on a point");
-  if (p.seq > static_cast<uint64_t>(INT64_MAX)) return Status::InvalidArgument("point seq too large");
+  if (p.tags.size() > static_cast<size_t>(kMaxTagsPerPoint))
+    return Status::InvalidArgument("more than 32 tags on a point");
+  if (p.seq > static_cast<uint64_t>(INT64_MAX))
+    return Status::InvalidArgument("point seq too large");
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
   LL_RETURN_IF_ERROR(tx.Begin());
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "INSERT INTO points(disk_id, seq, time, kind, label, group_id, group_point) VALUES(?,?,?,?,?,?,?)"));
-  s.Bind(1, p.disk_id).Bind(2, static_cast<int64_t>(p.seq)).Bind(3, p.time_unix_nanos).Bind(4, p.kind).Bind(5, p.label);
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO points(disk_id, seq, time, kind, label, "
+                                           "group_id, group_point) VALUES(?,?,?,?,?,?,?)"));
+  s.Bind(1, p.disk_id)
+      .Bind(2, static_cast<int64_t>(p.seq))
+      .Bind(3, p.time_unix_nanos)
+      .Bind(4, p.kind)
+      .Bind(5, p.label);
   BindId(s, 6, p.group_id);
   s.Bind(7, p.group_point);
   Status st = s.Run();
-  if (st.code() == Code::kFailedPrecondition) return Status::NotFound("disk " + std::to_string(p.disk_id) + " not found");
+  if (st.code() == Code::kFailedPrecondition)
+    return Status::NotFound("disk " + std::to_string(p.disk_id) + " not found");
   LL_RETURN_IF_ERROR(st);
   int64_t id = db_->LastInsertId();
   for (const std::string& tag : p.tags) {
     LL_RETURN_IF_ERROR(CheckText("tag", tag, 256));
-    LL_ASSIGN_OR_RETURN(Stmt t, db_->Prepare("INSERT OR IGNORE INTO point_tags(point_id, tag) VALUES(?,?)"));
+    LL_ASSIGN_OR_RETURN(
+        Stmt t, db_->Prepare("INSERT OR IGNORE INTO point_tags(point_id, tag) VALUES(?,?)"));
     LL_RETURN_IF_ERROR(t.Bind(1, id).Bind(2, tag).Run());
   }
   LL_RETURN_IF_ERROR(tx.Commit());
@@ -674,14 +755,16 @@ Point ReadPointRow(const Stmt& s) {
   return p;
 }
 constexpr const char* kPointSelect =
-    "SELECT p.id, p.disk_id, p.seq, p.time, p.kind, p.label, COALESCE(p.group_id,0), p.group_point, "
+    "SELECT p.id, p.disk_id, p.seq, p.time, p.kind, p.label, COALESCE(p.group_id,0), "
+    "p.group_point, "
     "COALESCE((SELECT group_concat(tag, char(10)) FROM point_tags t WHERE t.point_id=p.id),'') "
     "FROM points p ";
 }  // namespace
 
 Result<std::vector<Point>> Catalog::ListPoints(int64_t disk_id, int limit) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string(kPointSelect) + "WHERE p.disk_id=? ORDER BY p.seq DESC LIMIT ?"));
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string(kPointSelect) +
+                                           "WHERE p.disk_id=? ORDER BY p.seq DESC LIMIT ?"));
   s.Bind(1, disk_id).Bind(2, static_cast<int64_t>(std::clamp(limit, 1, kMaxListRows)));
   return CollectRows<Point>(s, ReadPointRow);
 }
@@ -697,22 +780,26 @@ Result<Point> Catalog::GetPoint(int64_t id) {
 
 Status Catalog::AddPointTag(int64_t point_id, const std::string& tag) {
   LL_RETURN_IF_ERROR(CheckText("tag", tag, 256));
-  if (tag.empty() || tag.find('\n') != std::string::npos) return Status::InvalidArgument("tag is empty or holds a newline");
+  if (tag.empty() || tag.find('\n') != std::string::npos)
+    return Status::InvalidArgument("tag is empty or holds a newline");
   std::lock_guard lock(mu_);
   LL_ASSIGN_OR_RETURN(Stmt c, db_->Prepare("SELECT COUNT(*) FROM point_tags WHERE point_id=?"));
   c.Bind(1, point_id);
   LL_ASSIGN_OR_RETURN(bool row, c.Step());
   if (row && c.Int(0) >= kMaxTagsPerPoint) return Status::NoSpace("point already has 32 tags");
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT OR IGNORE INTO point_tags(point_id, tag) VALUES(?,?)"));
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare("INSERT OR IGNORE INTO point_tags(point_id, tag) VALUES(?,?)"));
   Status st = s.Bind(1, point_id).Bind(2, tag).Run();
-  if (st.code() == Code::kFailedPrecondition) return Status::NotFound("recovery point " + std::to_string(point_id) + " not found");
+  if (st.code() == Code::kFailedPrecondition)
+    return Status::NotFound("recovery point " + std::to_string(point_id) + " not found");
   return st;
 }
 
 Result<int> Catalog::DeletePointsBefore(int64_t disk_id, uint64_t seq) {
   std::lock_guard lock(mu_);
   LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM points WHERE disk_id=? AND seq<?"));
-  LL_RETURN_IF_ERROR(s.Bind(1, disk_id).Bind(2, static_cast<int64_t>(std::min<uint64_t>(seq, INT64_MAX))).Run());
+  LL_RETURN_IF_ERROR(
+      s.Bind(1, disk_id).Bind(2, static_cast<int64_t>(std::min<uint64_t>(seq, INT64_MAX))).Run());
   return db_->Changes();
 }
 
@@ -723,15 +810,17 @@ Status Catalog::PutPlan(const PlanRecord& p) {
   LL_RETURN_IF_ERROR(CheckText("plan YAML", p.yaml, kMaxPlanYamlBytes));
   LL_RETURN_IF_ERROR(CheckText("parsed plan", p.parsed_json, 4 * kMaxPlanYamlBytes));
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "INSERT INTO plans(name, yaml, parsed, updated) VALUES(?,?,?,?) "
-      "ON CONFLICT(name) DO UPDATE SET yaml=excluded.yaml, parsed=excluded.parsed, updated=excluded.updated"));
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare("INSERT INTO plans(name, yaml, parsed, updated) VALUES(?,?,?,?) "
+                                   "ON CONFLICT(name) DO UPDATE SET yaml=excluded.yaml, "
+                                   "parsed=excluded.parsed, updated=excluded.updated"));
   return s.Bind(1, p.name).Bind(2, p.yaml).Bind(3, p.parsed_json).Bind(4, Now()).Run();
 }
 
 Result<PlanRecord> Catalog::GetPlan(const std::string& name) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT id, name, yaml, parsed, updated FROM plans WHERE name=?"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT id, name, yaml, parsed, updated FROM plans WHERE name=?"));
   s.Bind(1, name);
   LL_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("recovery plan " + name + " not found");
@@ -740,7 +829,9 @@ Result<PlanRecord> Catalog::GetPlan(const std::string& name) {
 
 Result<std::vector<PlanRecord>> Catalog::ListPlans() {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT id, name, yaml, parsed, updated FROM plans ORDER BY name LIMIT 10000"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("SELECT id, name, yaml, parsed, updated FROM plans ORDER BY name LIMIT 10000"));
   return CollectRows<PlanRecord>(s, [](const Stmt& r) {
     return PlanRecord{r.Int(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4)};
   });
@@ -762,35 +853,47 @@ Result<int64_t> Catalog::CreateJob(const Job& job, const std::vector<JobStep>& s
   LL_RETURN_IF_ERROR(CheckText("job parameters", job.params_json));
   if (steps.empty()) return Status::InvalidArgument("a job needs at least one step");
   if (steps.size() > static_cast<size_t>(kMaxStepsPerJob)) {
-    return Status::InvalidArgument("a job may have at most 1000 steps, got " + std::to_string(steps.size()));
+    return Status::InvalidArgument("a job may have at most 1000 steps, got " +
+                                   std::to_string(steps.size()));
   }
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
   LL_RETURN_IF_ERROR(tx.Begin());
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "INSERT INTO jobs(kind, target, params, state, rollback_on_failure, created) VALUES(?,?,?,?,?,?)"));
-  LL_RETURN_IF_ERROR(s.Bind(1, job.kind).Bind(2, job.target).Bind(3, job.params_json)
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO jobs(kind, target, params, state, "
+                                           "rollback_on_failure, created) VALUES(?,?,?,?,?,?)"));
+  LL_RETURN_IF_ERROR(s.Bind(1, job.kind)
+                         .Bind(2, job.target)
+                         .Bind(3, job.params_json)
                          .Bind(4, JobStateName(JobState::kPending))
-                         .Bind(5, static_cast<int64_t>(job.rollback_on_failure ? 1 : 0)).Bind(6, Now()).Run());
+                         .Bind(5, static_cast<int64_t>(job.rollback_on_failure ? 1 : 0))
+                         .Bind(6, Now())
+                         .Run());
   int64_t id = db_->LastInsertId();
   for (size_t i = 0; i < steps.size(); ++i) {
     const JobStep& st = steps[i];
     LL_RETURN_IF_ERROR(CheckText("step name", st.name, kMaxNameBytes));
     LL_RETURN_IF_ERROR(CheckText("step title", st.title, 1024));
     LL_RETURN_IF_ERROR(CheckText("step arguments", st.args_json));
-    LL_ASSIGN_OR_RETURN(Stmt ins, db_->Prepare(
-        "INSERT INTO job_steps(job_id, idx, name, title, args, state) VALUES(?,?,?,?,?,?)"));
-    LL_RETURN_IF_ERROR(ins.Bind(1, id).Bind(2, static_cast<int64_t>(i)).Bind(3, st.name).Bind(4, st.title)
-                           .Bind(5, st.args_json).Bind(6, StepStateName(StepState::kPending)).Run());
+    LL_ASSIGN_OR_RETURN(
+        Stmt ins,
+        db_->Prepare(
+            "INSERT INTO job_steps(job_id, idx, name, title, args, state) VALUES(?,?,?,?,?,?)"));
+    LL_RETURN_IF_ERROR(ins.Bind(1, id)
+                           .Bind(2, static_cast<int64_t>(i))
+                           .Bind(3, st.name)
+                           .Bind(4, st.title)
+                           .Bind(5, st.args_json)
+                           .Bind(6, StepStateName(StepState::kPending))
+                           .Run());
   }
   LL_RETURN_IF_ERROR(tx.Commit());
   return id;
 }
 
 Result<std::vector<JobStep>> Catalog::ReadStepsLocked(int64_t job_id) {
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "SELECT job_id, idx, name, title, args, state, progress, error, attempts, started, finished "
-      "FROM job_steps WHERE job_id=? ORDER BY idx"));
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT job_id, idx, name, title, args, state, "
+                                           "progress, error, attempts, started, finished "
+                                           "FROM job_steps WHERE job_id=? ORDER BY idx"));
   s.Bind(1, job_id);
   std::vector<JobStep> out;
   while (true) {
@@ -815,7 +918,8 @@ Result<std::vector<JobStep>> Catalog::ReadStepsLocked(int64_t job_id) {
 
 Result<Job> Catalog::GetJob(int64_t id) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?"));
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id=?"));
   s.Bind(1, id);
   LL_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("job " + std::to_string(id) + " not found");
@@ -827,10 +931,13 @@ Result<Job> Catalog::GetJob(int64_t id) {
 Result<std::vector<Job>> Catalog::ListJobs(const JobFilter& f) {
   std::lock_guard lock(mu_);
   LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(std::string("SELECT ") + kJobColumns +
-      " FROM jobs WHERE (?1 = '' OR state = ?1) AND (?2 = '' OR kind = ?2) AND (?3 = '' OR target = ?3)"
-      " ORDER BY id DESC LIMIT ?4"));
+                                           " FROM jobs WHERE (?1 = '' OR state = ?1) AND (?2 = '' "
+                                           "OR kind = ?2) AND (?3 = '' OR target = ?3)"
+                                           " ORDER BY id DESC LIMIT ?4"));
   s.Bind(1, f.state ? std::string(JobStateName(*f.state)) : std::string())
-      .Bind(2, f.kind).Bind(3, f.target).Bind(4, static_cast<int64_t>(std::clamp(f.limit, 1, kMaxListRows)));
+      .Bind(2, f.kind)
+      .Bind(3, f.target)
+      .Bind(4, static_cast<int64_t>(std::clamp(f.limit, 1, kMaxListRows)));
   std::vector<Job> out;
   while (true) {
     LL_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -848,8 +955,10 @@ Result<std::vector<Job>> Catalog::ListUnfinishedJobs() {
   std::vector<int64_t> ids;
   {
     std::lock_guard lock(mu_);
-    LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-        "SELECT id FROM jobs WHERE state IN ('pending','running') ORDER BY id LIMIT 10000"));
+    LL_ASSIGN_OR_RETURN(
+        Stmt s,
+        db_->Prepare(
+            "SELECT id FROM jobs WHERE state IN ('pending','running') ORDER BY id LIMIT 10000"));
     while (true) {
       LL_ASSIGN_OR_RETURN(bool row, s.Step());
       if (!row) break;
@@ -866,11 +975,16 @@ Result<std::vector<Job>> Catalog::ListUnfinishedJobs() {
 
 Status Catalog::SetJobState(int64_t id, JobState state, const std::string& error) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "UPDATE jobs SET state=?1, error=?2, "
-      "started=CASE WHEN ?1='running' AND started=0 THEN ?3 ELSE started END, "
-      "finished=CASE WHEN ?1 IN ('pending','running') THEN 0 ELSE ?3 END WHERE id=?4"));
-  LL_RETURN_IF_ERROR(s.Bind(1, JobStateName(state)).Bind(2, error.substr(0, kMaxTextBytes)).Bind(3, Now()).Bind(4, id).Run());
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare(
+                  "UPDATE jobs SET state=?1, error=?2, "
+                  "started=CASE WHEN ?1='running' AND started=0 THEN ?3 ELSE started END, "
+                  "finished=CASE WHEN ?1 IN ('pending','running') THEN 0 ELSE ?3 END WHERE id=?4"));
+  LL_RETURN_IF_ERROR(s.Bind(1, JobStateName(state))
+                         .Bind(2, error.substr(0, kMaxTextBytes))
+                         .Bind(3, Now())
+                         .Bind(4, id)
+                         .Run());
   if (db_->Changes() == 0) return Status::NotFound("job " + std::to_string(id) + " not found");
   return Status::Ok();
 }
@@ -901,30 +1015,44 @@ Result<bool> Catalog::CancelRequested(int64_t id) {
 
 Status Catalog::UpdateStep(const JobStep& st) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "UPDATE job_steps SET state=?, progress=?, error=?, attempts=?, started=?, finished=? "
-      "WHERE job_id=? AND idx=?"));
-  LL_RETURN_IF_ERROR(s.Bind(1, StepStateName(st.state)).Bind(2, static_cast<int64_t>(std::clamp(st.progress_percent, 0, 100)))
-                         .Bind(3, st.error.substr(0, kMaxTextBytes)).Bind(4, static_cast<int64_t>(st.attempts))
-                         .Bind(5, st.started_unix_nanos).Bind(6, st.finished_unix_nanos)
-                         .Bind(7, st.job_id).Bind(8, static_cast<int64_t>(st.index)).Run());
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare(
+          "UPDATE job_steps SET state=?, progress=?, error=?, attempts=?, started=?, finished=? "
+          "WHERE job_id=? AND idx=?"));
+  LL_RETURN_IF_ERROR(s.Bind(1, StepStateName(st.state))
+                         .Bind(2, static_cast<int64_t>(std::clamp(st.progress_percent, 0, 100)))
+                         .Bind(3, st.error.substr(0, kMaxTextBytes))
+                         .Bind(4, static_cast<int64_t>(st.attempts))
+                         .Bind(5, st.started_unix_nanos)
+                         .Bind(6, st.finished_unix_nanos)
+                         .Bind(7, st.job_id)
+                         .Bind(8, static_cast<int64_t>(st.index))
+                         .Run());
   if (db_->Changes() == 0) {
-    return Status::NotFound("job " + std::to_string(st.job_id) + " step " + std::to_string(st.index) + " not found");
+    return Status::NotFound("job " + std::to_string(st.job_id) + " step " +
+                            std::to_string(st.index) + " not found");
   }
   return Status::Ok();
 }
 
 Status Catalog::SetStepProgress(int64_t job_id, int index, int percent) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("UPDATE job_steps SET progress=? WHERE job_id=? AND idx=?"));
-  return s.Bind(1, static_cast<int64_t>(std::clamp(percent, 0, 100))).Bind(2, job_id).Bind(3, static_cast<int64_t>(index)).Run();
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare("UPDATE job_steps SET progress=? WHERE job_id=? AND idx=?"));
+  return s.Bind(1, static_cast<int64_t>(std::clamp(percent, 0, 100)))
+      .Bind(2, job_id)
+      .Bind(3, static_cast<int64_t>(index))
+      .Run();
 }
 
-Status Catalog::AppendLog(int64_t job_id, int step_index, const std::string& level, const std::string& text) {
+Status Catalog::AppendLog(int64_t job_id, int step_index, const std::string& level,
+                          const std::string& text) {
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
   LL_RETURN_IF_ERROR(tx.Begin());
-  LL_ASSIGN_OR_RETURN(Stmt c, db_->Prepare("UPDATE jobs SET log_lines=log_lines+1 WHERE id=? RETURNING log_lines"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt c, db_->Prepare("UPDATE jobs SET log_lines=log_lines+1 WHERE id=? RETURNING log_lines"));
   c.Bind(1, job_id);
   LL_ASSIGN_OR_RETURN(bool row, c.Step());
   if (!row) return Status::NotFound("job " + std::to_string(job_id) + " not found");
@@ -935,50 +1063,74 @@ Status Catalog::AppendLog(int64_t job_id, int step_index, const std::string& lev
   std::string line = count == kMaxLogLinesPerJob + 1
                          ? "log limit of 10000 lines reached: later lines are dropped"
                          : text.substr(0, kMaxLogLineBytes);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO job_log(job_id, step, time, level, text) VALUES(?,?,?,?,?)"));
-  LL_RETURN_IF_ERROR(s.Bind(1, job_id).Bind(2, static_cast<int64_t>(step_index)).Bind(3, Now())
-                         .Bind(4, count == kMaxLogLinesPerJob + 1 ? std::string("warn") : level).Bind(5, line).Run());
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("INSERT INTO job_log(job_id, step, time, level, text) VALUES(?,?,?,?,?)"));
+  LL_RETURN_IF_ERROR(s.Bind(1, job_id)
+                         .Bind(2, static_cast<int64_t>(step_index))
+                         .Bind(3, Now())
+                         .Bind(4, count == kMaxLogLinesPerJob + 1 ? std::string("warn") : level)
+                         .Bind(5, line)
+                         .Run());
   return tx.Commit();
 }
 
 Result<std::vector<JobLogLine>> Catalog::GetLog(int64_t job_id, int64_t after_id, int limit) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "SELECT id, job_id, step, time, level, text FROM job_log WHERE job_id=? AND id>? ORDER BY id LIMIT ?"));
-  s.Bind(1, job_id).Bind(2, after_id).Bind(3, static_cast<int64_t>(std::clamp(limit, 1, kMaxListRows)));
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT id, job_id, step, time, level, text FROM "
+                                           "job_log WHERE job_id=? AND id>? ORDER BY id LIMIT ?"));
+  s.Bind(1, job_id)
+      .Bind(2, after_id)
+      .Bind(3, static_cast<int64_t>(std::clamp(limit, 1, kMaxListRows)));
   return CollectRows<JobLogLine>(s, [](const Stmt& r) {
-    return JobLogLine{r.Int(0), r.Int(1), static_cast<int>(r.Int(2)), r.Int(3), r.Text(4), r.Text(5)};
+    return JobLogLine{r.Int(0), r.Int(1),  static_cast<int>(r.Int(2)),
+                      r.Int(3), r.Text(4), r.Text(5)};
   });
 }
 
 Status Catalog::PostSignal(int64_t job_id, int step_index, const std::string& name) {
   LL_RETURN_IF_ERROR(CheckName("signal", name));
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "INSERT OR REPLACE INTO job_signals(job_id, step, name, time) VALUES(?,?,?,?)"));
-  Status st = s.Bind(1, job_id).Bind(2, static_cast<int64_t>(step_index)).Bind(3, name).Bind(4, Now()).Run();
-  if (st.code() == Code::kFailedPrecondition) return Status::NotFound("job " + std::to_string(job_id) + " not found");
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("INSERT OR REPLACE INTO job_signals(job_id, step, name, time) VALUES(?,?,?,?)"));
+  Status st = s.Bind(1, job_id)
+                  .Bind(2, static_cast<int64_t>(step_index))
+                  .Bind(3, name)
+                  .Bind(4, Now())
+                  .Run();
+  if (st.code() == Code::kFailedPrecondition)
+    return Status::NotFound("job " + std::to_string(job_id) + " not found");
   return st;
 }
 
 Result<bool> Catalog::TakeSignal(int64_t job_id, int step_index, const std::string& name) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM job_signals WHERE job_id=? AND step=? AND name=?"));
-  LL_RETURN_IF_ERROR(s.Bind(1, job_id).Bind(2, static_cast<int64_t>(step_index)).Bind(3, name).Run());
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare("DELETE FROM job_signals WHERE job_id=? AND step=? AND name=?"));
+  LL_RETURN_IF_ERROR(
+      s.Bind(1, job_id).Bind(2, static_cast<int64_t>(step_index)).Bind(3, name).Run());
   return db_->Changes() > 0;
 }
 
 // ---- audit ----
 
-Status Catalog::Audit(const std::string& actor, const std::string& action, const std::string& object,
-                      const std::string& detail) {
+Status Catalog::Audit(const std::string& actor, const std::string& action,
+                      const std::string& object, const std::string& detail) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT INTO audit(time, actor, action, object, detail) VALUES(?,?,?,?,?)"));
-  LL_RETURN_IF_ERROR(s.Bind(1, Now()).Bind(2, actor.substr(0, kMaxNameBytes)).Bind(3, action.substr(0, kMaxNameBytes))
-                         .Bind(4, object.substr(0, 512)).Bind(5, detail.substr(0, kMaxTextBytes)).Run());
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("INSERT INTO audit(time, actor, action, object, detail) VALUES(?,?,?,?,?)"));
+  LL_RETURN_IF_ERROR(s.Bind(1, Now())
+                         .Bind(2, actor.substr(0, kMaxNameBytes))
+                         .Bind(3, action.substr(0, kMaxNameBytes))
+                         .Bind(4, object.substr(0, 512))
+                         .Bind(5, detail.substr(0, kMaxTextBytes))
+                         .Run());
   // Prune now and then rather than on every insert: the bound is approximate by design.
   if (++audit_inserts_ % 1000 == 0) {
-    LL_ASSIGN_OR_RETURN(Stmt p, db_->Prepare("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?"));
+    LL_ASSIGN_OR_RETURN(
+        Stmt p, db_->Prepare("DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?"));
     LL_RETURN_IF_ERROR(p.Bind(1, static_cast<int64_t>(kMaxAuditRows)).Run());
   }
   return Status::Ok();
@@ -986,9 +1138,9 @@ Status Catalog::Audit(const std::string& actor, const std::string& action, const
 
 Result<std::vector<AuditEntry>> Catalog::ListAudit(const std::string& object_prefix, int limit) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare(
-      "SELECT id, time, actor, action, object, detail FROM audit "
-      "WHERE substr(object, 1, length(?1)) = ?1 ORDER BY id DESC LIMIT ?2"));
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT id, time, actor, action, object, detail FROM audit "
+                           "WHERE substr(object, 1, length(?1)) = ?1 ORDER BY id DESC LIMIT ?2"));
   s.Bind(1, object_prefix).Bind(2, static_cast<int64_t>(std::clamp(limit, 1, kMaxListRows)));
   return CollectRows<AuditEntry>(s, [](const Stmt& r) {
     return AuditEntry{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5)};

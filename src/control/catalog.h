@@ -21,8 +21,8 @@ class Db;
 
 // Bounds on what the catalog accepts, so no caller can grow it without limit.
 inline constexpr size_t kMaxNameBytes = 128;
-inline constexpr size_t kMaxTextBytes = 64 * 1024;          // labels, configs, messages
-inline constexpr size_t kMaxPlanYamlBytes = 1024 * 1024;    // a stored recovery plan
+inline constexpr size_t kMaxTextBytes = 64 * 1024;        // labels, configs, messages
+inline constexpr size_t kMaxPlanYamlBytes = 1024 * 1024;  // a stored recovery plan
 inline constexpr int kMaxLogLinesPerJob = 10000;
 inline constexpr size_t kMaxLogLineBytes = 4096;
 inline constexpr int kMaxStepsPerJob = 1000;
@@ -48,8 +48,8 @@ struct Policy {
   std::string app_post_hook;               // thaw
   int64_t rpo_warning_seconds = 30 * 60;
   int64_t rpo_critical_seconds = 60 * 60;
-  int streams = 4;                         // per disk, 1..32
-  std::string compression = "none";        // none | lz4 | zstd
+  int streams = 4;                               // per disk, 1..32
+  std::string compression = "none";              // none | lz4 | zstd
   int64_t bandwidth_limit_bytes_per_second = 0;  // 0: unlimited
 };
 
@@ -64,8 +64,8 @@ struct Machine {
   int64_t id = 0;
   std::string name;
   int64_t site_id = 0;
-  int64_t policy_id = 0;   // 0: none
-  int64_t group_id = 0;    // consistency group, 0: none
+  int64_t policy_id = 0;              // 0: none
+  int64_t group_id = 0;               // consistency group, 0: none
   std::string state = "enabling";     // lifecycle.h MachineState names
   std::string direction = "forward";  // "reverse" after a re-protect from the recovery site
   std::string drill_state = "none";   // lifecycle.h DrillState names
@@ -92,8 +92,8 @@ struct Point {
   int64_t time_unix_nanos = 0;
   std::string kind = "crash-consistent";  // crash-consistent | app-consistent | pit
   std::string label;
-  int64_t group_id = 0;       // consistency group the point was taken with, 0: none
-  std::string group_point;    // shared id of the points taken together, "" if none
+  int64_t group_id = 0;           // consistency group the point was taken with, 0: none
+  std::string group_point;        // shared id of the points taken together, "" if none
   std::vector<std::string> tags;  // e.g. "tested-at=2026-11-23T07:00:00Z"
 };
 
@@ -122,8 +122,8 @@ bool IsFinal(JobState s);
 struct JobStep {
   int64_t job_id = 0;
   int index = 0;
-  std::string name;            // registered step name (jobs.h StepRegistry)
-  std::string title;           // human description
+  std::string name;   // registered step name (jobs.h StepRegistry)
+  std::string title;  // human description
   std::string args_json = "{}";
   StepState state = StepState::kPending;
   int progress_percent = 0;
@@ -135,8 +135,8 @@ struct JobStep {
 
 struct Job {
   int64_t id = 0;
-  std::string kind;     // drill, failover, commit, reprotect, failback, plan-run, ...
-  std::string target;   // machine or plan name
+  std::string kind;    // drill, failover, commit, reprotect, failback, plan-run, ...
+  std::string target;  // machine or plan name
   std::string params_json = "{}";
   JobState state = JobState::kPending;
   bool cancel_requested = false;
@@ -155,7 +155,7 @@ struct JobLogLine {
   int64_t job_id = 0;
   int step_index = -1;  // -1: the job itself
   int64_t time_unix_nanos = 0;
-  std::string level;    // info | warn | error
+  std::string level;  // info | warn | error
   std::string text;
 };
 
@@ -163,8 +163,8 @@ struct AuditEntry {
   int64_t id = 0;
   int64_t time_unix_nanos = 0;
   std::string actor;
-  std::string action;   // e.g. "machine.state"
-  std::string object;   // e.g. "machine/web1"
+  std::string action;  // e.g. "machine.state"
+  std::string object;  // e.g. "machine/web1"
   std::string detail;
 };
 
@@ -211,7 +211,8 @@ class Catalog {
   Result<Machine> GetMachine(int64_t id);
   Result<Machine> GetMachineByName(const std::string& name);
   Result<std::vector<Machine>> ListMachines();
-  Status UpdateMachineConfig(const Machine& machine);  // policy, group, launcher, cpus, memory, NICs
+  Status UpdateMachineConfig(
+      const Machine& machine);  // policy, group, launcher, cpus, memory, NICs
   // Compare-and-set of the lifecycle fields: fails with FailedPrecondition when the stored
   // state is no longer `expected_state` (another actor moved the machine meanwhile).
   Status SetMachineState(int64_t id, const std::string& expected_state, const std::string& state,
@@ -248,7 +249,8 @@ class Catalog {
   Result<bool> CancelRequested(int64_t id);
   Status UpdateStep(const JobStep& step);  // state, progress, error, attempts, times
   Status SetStepProgress(int64_t job_id, int index, int percent);
-  Status AppendLog(int64_t job_id, int step_index, const std::string& level, const std::string& text);
+  Status AppendLog(int64_t job_id, int step_index, const std::string& level,
+                   const std::string& text);
   Result<std::vector<JobLogLine>> GetLog(int64_t job_id, int64_t after_id = 0, int limit = 1000);
 
   // Signals: `lifeline plan continue` posts one for a job's waiting manual step.

@@ -35,10 +35,18 @@ int64_t SteadyMs() {
 
 // ---- StepContext ----
 
-void StepContext::Log(const std::string& text) { (void)catalog_->AppendLog(job_.id, step_index_, "info", text); }
-void StepContext::Warn(const std::string& text) { (void)catalog_->AppendLog(job_.id, step_index_, "warn", text); }
-void StepContext::Error(const std::string& text) { (void)catalog_->AppendLog(job_.id, step_index_, "error", text); }
-void StepContext::Progress(int percent) { (void)catalog_->SetStepProgress(job_.id, step_index_, percent); }
+void StepContext::Log(const std::string& text) {
+  (void)catalog_->AppendLog(job_.id, step_index_, "info", text);
+}
+void StepContext::Warn(const std::string& text) {
+  (void)catalog_->AppendLog(job_.id, step_index_, "warn", text);
+}
+void StepContext::Error(const std::string& text) {
+  (void)catalog_->AppendLog(job_.id, step_index_, "error", text);
+}
+void StepContext::Progress(int percent) {
+  (void)catalog_->SetStepProgress(job_.id, step_index_, percent);
+}
 
 bool StepContext::Stopping() const { return runner_->stopping(); }
 
@@ -65,7 +73,8 @@ Result<bool> StepContext::WaitForSignal(const std::string& name, int64_t timeout
     if (got) return true;
     if (runner_->stopping()) return Status::Busy("the job runner is stopping");
     LL_ASSIGN_OR_RETURN(bool cancelled, catalog_->CancelRequested(job_.id));
-    if (cancelled) return Status::FailedPrecondition("job " + std::to_string(job_.id) + " was cancelled");
+    if (cancelled)
+      return Status::FailedPrecondition("job " + std::to_string(job_.id) + " was cancelled");
     int64_t left = deadline - SteadyMs();
     if (left <= 0) return false;
     runner_->WaitWake(std::min<int64_t>(left, runner_->options_.poll_interval_ms));
@@ -75,14 +84,16 @@ Result<bool> StepContext::WaitForSignal(const std::string& name, int64_t timeout
 // ---- StepRegistry ----
 
 Status StepRegistry::Register(const std::string& name, StepFactory factory) {
-  if (name.empty() || !factory) return Status::InvalidArgument("step registration needs a name and a factory");
+  if (name.empty() || !factory)
+    return Status::InvalidArgument("step registration needs a name and a factory");
   if (!factories_.emplace(name, std::move(factory)).second) {
     return Status::InvalidArgument("step " + name + " is already registered");
   }
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Step>> StepRegistry::Create(const std::string& name, const Json& args) const {
+Result<std::unique_ptr<Step>> StepRegistry::Create(const std::string& name,
+                                                   const Json& args) const {
   auto it = factories_.find(name);
   if (it == factories_.end()) return Status::NotFound("no step named " + name + " is registered");
   return it->second(args);
@@ -120,7 +131,8 @@ void JobRunner::Wake() {
 void JobRunner::WaitWake(int64_t ms) {
   std::unique_lock lock(mu_);
   uint64_t gen = wake_generation_;
-  cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_ || wake_generation_ != gen; });
+  cv_.wait_for(lock, std::chrono::milliseconds(ms),
+               [&] { return stopping_ || wake_generation_ != gen; });
 }
 
 Status JobRunner::Start() {
@@ -178,7 +190,8 @@ void JobRunner::WorkerLoop() {
 Result<int64_t> JobRunner::Submit(const JobSpec& spec) {
   for (const StepSpec& s : spec.steps) {
     if (!registry_->Has(s.name)) {
-      return Status::InvalidArgument("job " + spec.kind + ": no step named " + s.name + " is registered");
+      return Status::InvalidArgument("job " + spec.kind + ": no step named " + s.name +
+                                     " is registered");
     }
   }
   {
@@ -203,7 +216,8 @@ Result<int64_t> JobRunner::Submit(const JobSpec& spec) {
     steps.push_back(std::move(st));
   }
   LL_ASSIGN_OR_RETURN(int64_t id, catalog_->CreateJob(job, steps));
-  (void)catalog_->Audit(options_.actor, "job.submit", "job/" + std::to_string(id), spec.kind + " " + spec.target);
+  (void)catalog_->Audit(options_.actor, "job.submit", "job/" + std::to_string(id),
+                        spec.kind + " " + spec.target);
   Enqueue(id);
   return id;
 }
@@ -219,7 +233,8 @@ void JobRunner::Enqueue(int64_t job_id) {
 
 Status JobRunner::Cancel(int64_t job_id) {
   LL_RETURN_IF_ERROR(catalog_->RequestCancel(job_id));
-  (void)catalog_->Audit(options_.actor, "job.cancel", "job/" + std::to_string(job_id), "cancel requested");
+  (void)catalog_->Audit(options_.actor, "job.cancel", "job/" + std::to_string(job_id),
+                        "cancel requested");
   Wake();
   return Status::Ok();
 }
@@ -231,7 +246,8 @@ Result<Job> JobRunner::Wait(int64_t job_id, int64_t timeout_ms) {
     if (IsFinal(job.state)) return job;
     int64_t left = deadline - SteadyMs();
     if (left <= 0) {
-      return Status::Busy("job " + std::to_string(job_id) + " still " + std::string(JobStateName(job.state)));
+      return Status::Busy("job " + std::to_string(job_id) + " still " +
+                          std::string(JobStateName(job.state)));
     }
     WaitWake(std::min<int64_t>(left, options_.poll_interval_ms));
   }
@@ -268,7 +284,8 @@ Status JobRunner::RollbackSteps(Job& job, int last) {
       (void)catalog_->AppendLog(job.id, i, "info", "rolled back " + StepLabel(st));
       (void)MarkStep(st, StepState::kRolledBack);
     } else {
-      (void)catalog_->AppendLog(job.id, i, "error", "rollback of " + StepLabel(st) + " failed: " + s.ToString());
+      (void)catalog_->AppendLog(job.id, i, "error",
+                                "rollback of " + StepLabel(st) + " failed: " + s.ToString());
       (void)MarkStep(st, StepState::kFailed, "rollback failed: " + s.ToString());
       if (first_failure.ok()) first_failure = s.WithContext("rollback of " + StepLabel(st));
     }
@@ -279,7 +296,8 @@ Status JobRunner::RollbackSteps(Job& job, int last) {
 void JobRunner::RunJob(int64_t job_id, bool recovering) {
   auto loaded = catalog_->GetJob(job_id);
   if (!loaded.ok()) {
-    log::Error("jobs", "cannot load job " + std::to_string(job_id) + ": " + loaded.status().ToString());
+    log::Error("jobs",
+               "cannot load job " + std::to_string(job_id) + ": " + loaded.status().ToString());
     return;
   }
   Job job = std::move(*loaded);
@@ -292,9 +310,11 @@ void JobRunner::RunJob(int64_t job_id, bool recovering) {
   auto finish = [&](JobState state, std::string error, const Status& rollback) {
     if (!rollback.ok()) error += "; " + rollback.message();
     (void)catalog_->SetJobState(job.id, state, error);
-    (void)catalog_->AppendLog(job.id, -1, state == JobState::kDone ? "info" : "warn",
-                              "job " + std::string(JobStateName(state)) + (error.empty() ? "" : ": " + error));
-    (void)catalog_->Audit(options_.actor, "job." + std::string(JobStateName(state)), "job/" + std::to_string(job.id),
+    (void)catalog_->AppendLog(
+        job.id, -1, state == JobState::kDone ? "info" : "warn",
+        "job " + std::string(JobStateName(state)) + (error.empty() ? "" : ": " + error));
+    (void)catalog_->Audit(options_.actor, "job." + std::string(JobStateName(state)),
+                          "job/" + std::to_string(job.id),
                           job.kind + " " + job.target + (error.empty() ? "" : ": " + error));
   };
 
@@ -327,16 +347,19 @@ void JobRunner::RunJob(int64_t job_id, bool recovering) {
     auto step = registry_->Create(st.name, args.is_discarded() ? Json::object() : args);
     if (!step.ok() || !(*step)->Resumable()) {
       note("rollback");
-      (void)catalog_->AppendLog(job.id, -1, "warn",
-                                "interrupted at " + StepLabel(st) + ", which cannot resume: rolling back");
+      (void)catalog_->AppendLog(
+          job.id, -1, "warn",
+          "interrupted at " + StepLabel(st) + ", which cannot resume: rolling back");
       Status rb = RollbackSteps(job, LastTouched(job));
       finish(JobState::kRolledBack,
-             "interrupted at " + StepLabel(st) + " by a restart; the step cannot resume, so the job was rolled back",
+             "interrupted at " + StepLabel(st) +
+                 " by a restart; the step cannot resume, so the job was rolled back",
              rb);
       return;
     }
     note("resume");
-    (void)catalog_->AppendLog(job.id, -1, "info", "resuming at " + StepLabel(st) + " after a restart");
+    (void)catalog_->AppendLog(job.id, -1, "info",
+                              "resuming at " + StepLabel(st) + " after a restart");
   } else {
     note("start");
   }
@@ -357,12 +380,14 @@ void JobRunner::RunJob(int64_t job_id, bool recovering) {
     auto step = registry_->Create(st.name, args);
     if (!step.ok()) {
       (void)MarkStep(st, StepState::kFailed, step.status().ToString());
-      Status rb = job.rollback_on_failure ? RollbackSteps(job, static_cast<int>(i) - 1) : Status::Ok();
+      Status rb =
+          job.rollback_on_failure ? RollbackSteps(job, static_cast<int>(i) - 1) : Status::Ok();
       finish(JobState::kFailed, StepLabel(st) + ": " + step.status().message(), rb);
       return;
     }
     if (!MarkStep(st, StepState::kRunning).ok()) return;
-    (void)catalog_->AppendLog(job.id, st.index, "info", "started " + StepLabel(st) + ": " + st.title);
+    (void)catalog_->AppendLog(job.id, st.index, "info",
+                              "started " + StepLabel(st) + ": " + st.title);
     StepContext ctx(this, catalog_, job, st.index, args);
     Status s = (*step)->Run(ctx);
     if (s.ok()) {
@@ -370,11 +395,13 @@ void JobRunner::RunJob(int64_t job_id, bool recovering) {
       continue;
     }
     if (stopping()) {
-      (void)catalog_->AppendLog(job.id, st.index, "warn", StepLabel(st) + " interrupted: the runner stopped");
+      (void)catalog_->AppendLog(job.id, st.index, "warn",
+                                StepLabel(st) + " interrupted: the runner stopped");
       return;  // left "running", as a crash would leave it
     }
     (void)MarkStep(st, StepState::kFailed, s.ToString());
-    (void)catalog_->AppendLog(job.id, st.index, "error", StepLabel(st) + " failed: " + s.ToString());
+    (void)catalog_->AppendLog(job.id, st.index, "error",
+                              StepLabel(st) + " failed: " + s.ToString());
     cancelled = catalog_->CancelRequested(job.id);
     if (cancelled.ok() && *cancelled) {
       Status rb = RollbackSteps(job, static_cast<int>(i));

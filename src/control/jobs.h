@@ -30,8 +30,13 @@ class JobRunner;
 // What a running step sees: its arguments, the job, and ways to report and to wait.
 class StepContext {
  public:
-  StepContext(JobRunner* runner, Catalog* catalog, const Job& job, int step_index, nlohmann::json args)
-      : runner_(runner), catalog_(catalog), job_(job), step_index_(step_index), args_(std::move(args)) {}
+  StepContext(JobRunner* runner, Catalog* catalog, const Job& job, int step_index,
+              nlohmann::json args)
+      : runner_(runner),
+        catalog_(catalog),
+        job_(job),
+        step_index_(step_index),
+        args_(std::move(args)) {}
 
   int64_t job_id() const { return job_.id; }
   int step_index() const { return step_index_; }
@@ -106,10 +111,10 @@ struct JobSpec {
 };
 
 struct RunnerOptions {
-  int workers = 2;              // jobs that run at the same time
-  size_t max_queued_jobs = 256; // Submit answers Busy beyond this
-  int poll_interval_ms = 100;   // how often waiting steps look at the catalog
-  std::string actor = "vault";  // audit actor
+  int workers = 2;               // jobs that run at the same time
+  size_t max_queued_jobs = 256;  // Submit answers Busy beyond this
+  int poll_interval_ms = 100;    // how often waiting steps look at the catalog
+  std::string actor = "vault";   // audit actor
 };
 
 // What Start() did with each job it found unfinished in the catalog.
@@ -163,9 +168,9 @@ class JobRunner {
   const StepRegistry* registry_;
   RunnerOptions options_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;       // queue changes, stop, cancel, job finished
+  std::condition_variable cv_;  // queue changes, stop, cancel, job finished
   std::deque<int64_t> queue_;
-  std::set<int64_t> active_;         // queued or running here
+  std::set<int64_t> active_;  // queued or running here
   bool stopping_ = false;
   bool started_ = false;
   uint64_t wake_generation_ = 0;

@@ -29,14 +29,16 @@ Result<NbdTarget> ParseNbdUrl(const std::string& url) {
   if (url.rfind("nbd+unix://", 0) == 0) {
     std::string rest = url.substr(11);
     size_t q = rest.find("?socket=");
-    if (q == std::string::npos) return Status::InvalidArgument("NBD URL " + url + " has no ?socket=");
+    if (q == std::string::npos)
+      return Status::InvalidArgument("NBD URL " + url + " has no ?socket=");
     t.socket = rest.substr(q + 8);
     std::string path = rest.substr(0, q);
     if (!path.empty() && path[0] == '/') path = path.substr(1);
     t.exportname = path;
     return t;
   }
-  if (url.rfind("nbd://", 0) != 0) return Status::InvalidArgument("'" + url + "' is not an nbd:// or nbd+unix:// URL");
+  if (url.rfind("nbd://", 0) != 0)
+    return Status::InvalidArgument("'" + url + "' is not an nbd:// or nbd+unix:// URL");
   std::string rest = url.substr(6);
   size_t slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
@@ -45,7 +47,8 @@ Result<NbdTarget> ParseNbdUrl(const std::string& url) {
     size_t close = hostport.find(']');
     if (close == std::string::npos) return Status::InvalidArgument("bad IPv6 host in " + url);
     t.host = hostport.substr(1, close - 1);
-    if (close + 1 < hostport.size() && hostport[close + 1] == ':') t.port = hostport.substr(close + 2);
+    if (close + 1 < hostport.size() && hostport[close + 1] == ':')
+      t.port = hostport.substr(close + 2);
   } else {
     size_t colon = hostport.rfind(':');
     t.host = hostport.substr(0, colon);
@@ -65,7 +68,8 @@ Result<std::vector<std::string>> DriveArgs(const LaunchSpec& spec) {
   std::vector<std::string> out;
   for (size_t i = 0; i < spec.disks.size(); ++i) {
     const LaunchDisk& d = spec.disks[i];
-    if (d.format != "raw" && d.format != "qcow2") return Status::InvalidArgument("disk format must be raw or qcow2");
+    if (d.format != "raw" && d.format != "qcow2")
+      return Status::InvalidArgument("disk format must be raw or qcow2");
     std::string v;
     if (!d.nbd_url.empty()) {
       LL_ASSIGN_OR_RETURN(NbdTarget t, ParseNbdUrl(d.nbd_url));
@@ -73,13 +77,15 @@ Result<std::vector<std::string>> DriveArgs(const LaunchSpec& spec) {
       if (!t.socket.empty()) {
         v += ",file.server.type=unix,file.server.path=" + QemuEscape(t.socket);
       } else {
-        v += ",file.server.type=inet,file.server.host=" + QemuEscape(t.host) + ",file.server.port=" + t.port;
+        v += ",file.server.type=inet,file.server.host=" + QemuEscape(t.host) +
+             ",file.server.port=" + t.port;
       }
       if (!t.exportname.empty()) v += ",file.export=" + QemuEscape(t.exportname);
     } else if (!d.image_path.empty()) {
       v = "driver=" + d.format + ",file.driver=file,file.filename=" + QemuEscape(d.image_path);
     } else {
-      return Status::InvalidArgument("disk " + std::to_string(i) + " of " + spec.machine + " has neither an NBD URL nor a path");
+      return Status::InvalidArgument("disk " + std::to_string(i) + " of " + spec.machine +
+                                     " has neither an NBD URL nor a path");
     }
     v += ",if=virtio,cache=none";
     out.push_back("-drive");
@@ -100,8 +106,9 @@ Result<std::vector<std::string>> NicArgs(const LaunchSpec& spec, const QemuConfi
       } else if (config.nic_mode == "bridge") {
         auto it = config.bridges.find(n.network);
         if (it == config.bridges.end()) {
-          return Status::InvalidArgument("qemu launcher: no bridge configured for network " + n.network +
-                                         " (set bridges." + n.network + " in the launcher config)");
+          return Status::InvalidArgument("qemu launcher: no bridge configured for network " +
+                                         n.network + " (set bridges." + n.network +
+                                         " in the launcher config)");
         }
         v = "bridge,br=" + QemuEscape(it->second) + ",model=virtio-net-pci";
       } else {
@@ -118,7 +125,8 @@ Result<std::vector<std::string>> NicArgs(const LaunchSpec& spec, const QemuConfi
     if (n.ip.empty()) continue;
     out.push_back("-fw_cfg");
     out.push_back("name=opt/lifeline/nic" + std::to_string(i) + ",string=" +
-                  QemuEscape(n.ip + "/" + std::to_string(n.prefix_len) + (n.gateway.empty() ? "" : " gw " + n.gateway)));
+                  QemuEscape(n.ip + "/" + std::to_string(n.prefix_len) +
+                             (n.gateway.empty() ? "" : " gw " + n.gateway)));
   }
   return out;
 }
@@ -127,7 +135,8 @@ class ProcessLauncher : public Launcher {
  protected:
   Result<LaunchHandle> Spawn(const LaunchSpec& spec, std::vector<std::string> argv,
                              std::vector<std::pair<std::string, std::string>> env) {
-    if (spec.work_dir.empty()) return Status::InvalidArgument("launcher needs a work directory for its log");
+    if (spec.work_dir.empty())
+      return Status::InvalidArgument("launcher needs a work directory for its log");
     ProcessSpec ps;
     ps.argv = argv;
     ps.env = std::move(env);
@@ -173,9 +182,11 @@ class CommandLauncher final : public ProcessLauncher {
 
 Result<std::vector<std::string>> StringList(const Json& j, const char* what) {
   std::vector<std::string> out;
-  if (!j.is_array()) return Status::InvalidArgument(std::string(what) + " must be a list of strings");
+  if (!j.is_array())
+    return Status::InvalidArgument(std::string(what) + " must be a list of strings");
   for (const Json& s : j) {
-    if (!s.is_string()) return Status::InvalidArgument(std::string(what) + " must be a list of strings");
+    if (!s.is_string())
+      return Status::InvalidArgument(std::string(what) + " must be a list of strings");
     out.push_back(s.get<std::string>());
   }
   return out;
@@ -183,7 +194,9 @@ Result<std::vector<std::string>> StringList(const Json& j, const char* what) {
 
 }  // namespace
 
-Status Launcher::Stop(const LaunchHandle& handle, int64_t grace_ms) { return StopProcessGroup(handle.pid, grace_ms); }
+Status Launcher::Stop(const LaunchHandle& handle, int64_t grace_ms) {
+  return StopProcessGroup(handle.pid, grace_ms);
+}
 
 Result<LaunchStatus> Launcher::GetStatus(const LaunchHandle& handle) {
   auto code = PollPid(handle.pid);
@@ -196,8 +209,8 @@ Result<LaunchStatus> Launcher::GetStatus(const LaunchHandle& handle) {
 }
 
 std::vector<std::string> DefaultQemuTemplate() {
-  return {"{binary}", "-name", "{machine}", "-accel", "{accel}", "-smp", "{cpus}", "-m", "{memory_mib}",
-          "-nographic", "-no-reboot", "{drives}", "{nics}", "{extra}"};
+  return {"{binary}", "-name",        "{machine}",  "-accel",     "{accel}",  "-smp",   "{cpus}",
+          "-m",       "{memory_mib}", "-nographic", "-no-reboot", "{drives}", "{nics}", "{extra}"};
 }
 
 Result<QemuConfig> QemuConfig::FromJson(const Json& j) {
@@ -231,16 +244,20 @@ Result<QemuConfig> QemuConfig::FromJson(const Json& j) {
   return c;
 }
 
-Result<std::vector<std::string>> BuildQemuCommand(const LaunchSpec& spec, const QemuConfig& config) {
+Result<std::vector<std::string>> BuildQemuCommand(const LaunchSpec& spec,
+                                                  const QemuConfig& config) {
   if (spec.cpus < 1 || spec.cpus > 256) return Status::InvalidArgument("cpus must be 1..256");
   if (spec.memory_mib < 16) return Status::InvalidArgument("memory must be at least 16 MiB");
   LL_ASSIGN_OR_RETURN(std::vector<std::string> drives, DriveArgs(spec));
   LL_ASSIGN_OR_RETURN(std::vector<std::string> nics, NicArgs(spec, config));
-  const std::vector<std::string> tmpl = config.template_args.empty() ? DefaultQemuTemplate() : config.template_args;
-  std::map<std::string, std::string> scalars = {
-      {"{binary}", config.binary}, {"{machine}", spec.machine}, {"{accel}", config.accel},
-      {"{cpus}", std::to_string(spec.cpus)}, {"{memory_mib}", std::to_string(spec.memory_mib)},
-      {"{operation}", spec.operation}};
+  const std::vector<std::string> tmpl =
+      config.template_args.empty() ? DefaultQemuTemplate() : config.template_args;
+  std::map<std::string, std::string> scalars = {{"{binary}", config.binary},
+                                                {"{machine}", spec.machine},
+                                                {"{accel}", config.accel},
+                                                {"{cpus}", std::to_string(spec.cpus)},
+                                                {"{memory_mib}", std::to_string(spec.memory_mib)},
+                                                {"{operation}", spec.operation}};
   std::vector<std::string> out;
   for (const std::string& arg : tmpl) {
     if (arg == "{drives}") {
@@ -252,11 +269,14 @@ Result<std::vector<std::string>> BuildQemuCommand(const LaunchSpec& spec, const 
     } else {
       std::string s = arg;
       for (const auto& [k, v] : scalars) {
-        for (size_t pos = s.find(k); pos != std::string::npos; pos = s.find(k, pos + v.size())) s.replace(pos, k.size(), v);
+        for (size_t pos = s.find(k); pos != std::string::npos; pos = s.find(k, pos + v.size()))
+          s.replace(pos, k.size(), v);
       }
-      if (s.find('{') != std::string::npos && s.find('}') != std::string::npos && s.find("{}") == std::string::npos) {
+      if (s.find('{') != std::string::npos && s.find('}') != std::string::npos &&
+          s.find("{}") == std::string::npos) {
         size_t a = s.find('{');
-        return Status::InvalidArgument("qemu template: unknown placeholder in '" + arg + "' at " + std::to_string(a));
+        return Status::InvalidArgument("qemu template: unknown placeholder in '" + arg + "' at " +
+                                       std::to_string(a));
       }
       out.push_back(std::move(s));
     }
@@ -302,7 +322,8 @@ LauncherRegistry LauncherRegistry::WithBuiltins() {
   });
   (void)r.Register("command", [](const Json& config) -> Result<std::unique_ptr<Launcher>> {
     if (!config.is_object() || !config.contains("command")) {
-      return Status::InvalidArgument("command launcher config needs \"command\": [\"/path/to/start\", args...]");
+      return Status::InvalidArgument(
+          "command launcher config needs \"command\": [\"/path/to/start\", args...]");
     }
     std::vector<std::string> command;
     if (config["command"].is_string()) {
@@ -310,18 +331,25 @@ LauncherRegistry LauncherRegistry::WithBuiltins() {
     } else {
       LL_ASSIGN_OR_RETURN(command, StringList(config["command"], "command"));
     }
-    if (command.empty() || command[0].empty()) return Status::InvalidArgument("command launcher: empty command");
+    if (command.empty() || command[0].empty())
+      return Status::InvalidArgument("command launcher: empty command");
     std::map<std::string, std::string> env;
     if (config.contains("env")) {
-      if (!config["env"].is_object()) return Status::InvalidArgument("command launcher: env must be an object");
+      if (!config["env"].is_object())
+        return Status::InvalidArgument("command launcher: env must be an object");
       for (const auto& [k, v] : config["env"].items()) {
-        if (!v.is_string()) return Status::InvalidArgument("command launcher: env." + k + " must be a string");
-        if (k.rfind("LIFELINE_", 0) == 0) return Status::InvalidArgument("command launcher: env." + k + " uses the reserved LIFELINE_ prefix");
+        if (!v.is_string())
+          return Status::InvalidArgument("command launcher: env." + k + " must be a string");
+        if (k.rfind("LIFELINE_", 0) == 0)
+          return Status::InvalidArgument("command launcher: env." + k +
+                                         " uses the reserved LIFELINE_ prefix");
         env[k] = v.get<std::string>();
       }
     }
     for (const auto& [k, v] : config.items()) {
-      if (k != "command" && k != "env") return Status::InvalidArgument("command launcher config: unknown key '" + k + "' (command, env)");
+      if (k != "command" && k != "env")
+        return Status::InvalidArgument("command launcher config: unknown key '" + k +
+                                       "' (command, env)");
     }
     return std::unique_ptr<Launcher>(new CommandLauncher(std::move(command), std::move(env)));
   });
@@ -335,7 +363,8 @@ lifeline::Status LauncherRegistry::Register(const std::string& name, LauncherFac
   return lifeline::Status::Ok();
 }
 
-Result<std::unique_ptr<Launcher>> LauncherRegistry::Create(const std::string& name, const Json& config) const {
+Result<std::unique_ptr<Launcher>> LauncherRegistry::Create(const std::string& name,
+                                                           const Json& config) const {
   auto it = factories_.find(name);
   if (it == factories_.end()) {
     std::string names;

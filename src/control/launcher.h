@@ -11,10 +11,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 
@@ -27,8 +26,8 @@ struct LaunchDisk {
 };
 
 struct LaunchNic {
-  std::string network;     // target network name
-  std::string ip;          // assigned address (netmap.h)
+  std::string network;  // target network name
+  std::string ip;       // assigned address (netmap.h)
   int prefix_len = 0;
   std::string gateway;
   std::string mac;
@@ -36,12 +35,12 @@ struct LaunchNic {
 
 struct LaunchSpec {
   std::string machine;
-  std::string operation;   // drill, failover, failback
+  std::string operation;  // drill, failover, failback
   int cpus = 1;
   int memory_mib = 512;
   std::vector<LaunchDisk> disks;
   std::vector<LaunchNic> nics;
-  std::string work_dir;    // the launcher's log file goes here
+  std::string work_dir;  // the launcher's log file goes here
 };
 
 struct LaunchHandle {
@@ -66,14 +65,16 @@ class Launcher {
 };
 
 // Builds the launcher `name` from its JSON configuration (the machine's launcher_config).
-using LauncherFactory = std::function<Result<std::unique_ptr<Launcher>>(const nlohmann::json& config)>;
+using LauncherFactory =
+    std::function<Result<std::unique_ptr<Launcher>>(const nlohmann::json& config)>;
 
 class LauncherRegistry {
  public:
   // With `qemu` and `command` registered.
   static LauncherRegistry WithBuiltins();
   lifeline::Status Register(const std::string& name, LauncherFactory factory);
-  Result<std::unique_ptr<Launcher>> Create(const std::string& name, const nlohmann::json& config) const;
+  Result<std::unique_ptr<Launcher>> Create(const std::string& name,
+                                           const nlohmann::json& config) const;
   std::vector<std::string> Names() const;
 
  private:

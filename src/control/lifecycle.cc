@@ -37,48 +37,83 @@ constexpr DrillTransition kDrillTransitions[] = {
     {D::kDrillDoneCleanupPending, DE::kDrillCleanupDone, D::kNone},
 };
 
-constexpr std::string_view kStateNames[] = {"enabling",    "initial-replication", "protected",
-                                            "failover-in-progress", "failed-over", "committed",
-                                            "re-protecting", "disabled"};
-constexpr std::string_view kEventNames[] = {
-    "start-initial-replication", "initial-replication-done", "resync-required", "failover-start",
-    "failover-done", "failover-failed", "change-point", "cancel-failover", "commit",
-    "reprotect-start", "reprotect-done", "reprotect-failed", "disable", "enable"};
-constexpr std::string_view kDrillStateNames[] = {"none", "drill-running", "drill-done-cleanup-pending"};
-constexpr std::string_view kDrillEventNames[] = {"drill-start", "drill-stop", "drill-failed", "drill-cleanup-done"};
+constexpr std::string_view kStateNames[] = {
+    "enabling",    "initial-replication", "protected",     "failover-in-progress",
+    "failed-over", "committed",           "re-protecting", "disabled"};
+constexpr std::string_view kEventNames[] = {"start-initial-replication",
+                                            "initial-replication-done",
+                                            "resync-required",
+                                            "failover-start",
+                                            "failover-done",
+                                            "failover-failed",
+                                            "change-point",
+                                            "cancel-failover",
+                                            "commit",
+                                            "reprotect-start",
+                                            "reprotect-done",
+                                            "reprotect-failed",
+                                            "disable",
+                                            "enable"};
+constexpr std::string_view kDrillStateNames[] = {"none", "drill-running",
+                                                 "drill-done-cleanup-pending"};
+constexpr std::string_view kDrillEventNames[] = {"drill-start", "drill-stop", "drill-failed",
+                                                 "drill-cleanup-done"};
 
 // What an operator types for an event; empty for events only a job raises.
 std::string CommandFor(MachineEvent e, const std::string& m) {
   switch (e) {
-    case E::kFailoverStart: return "fail over (`lifeline failover start " + m + "`)";
-    case E::kChangePoint: return "change the recovery point (`lifeline failover change-point " + m + " --point ID`)";
-    case E::kCancelFailover: return "cancel the failover (`lifeline failover cancel " + m + "`)";
-    case E::kCommit: return "commit the failover (`lifeline failover commit " + m + "`)";
-    case E::kReprotectStart: return "re-protect (`lifeline machine reprotect " + m + "`)";
-    case E::kDisable: return "disable protection (`lifeline machine disable " + m + "`)";
-    case E::kEnable: return "enable protection (`lifeline machine enable " + m + "`)";
-    case E::kResyncRequired: return "force a full resync (`lifeline machine resync " + m + "`)";
-    default: return "";
+    case E::kFailoverStart:
+      return "fail over (`lifeline failover start " + m + "`)";
+    case E::kChangePoint:
+      return "change the recovery point (`lifeline failover change-point " + m + " --point ID`)";
+    case E::kCancelFailover:
+      return "cancel the failover (`lifeline failover cancel " + m + "`)";
+    case E::kCommit:
+      return "commit the failover (`lifeline failover commit " + m + "`)";
+    case E::kReprotectStart:
+      return "re-protect (`lifeline machine reprotect " + m + "`)";
+    case E::kDisable:
+      return "disable protection (`lifeline machine disable " + m + "`)";
+    case E::kEnable:
+      return "enable protection (`lifeline machine enable " + m + "`)";
+    case E::kResyncRequired:
+      return "force a full resync (`lifeline machine resync " + m + "`)";
+    default:
+      return "";
   }
 }
 
 // The verb phrase of an event for "cannot ..." messages.
 std::string_view Verb(MachineEvent e) {
   switch (e) {
-    case E::kStartInitialReplication: return "start initial replication";
-    case E::kInitialReplicationDone: return "finish initial replication";
-    case E::kResyncRequired: return "resync";
-    case E::kFailoverStart: return "fail over";
-    case E::kFailoverDone: return "finish a failover";
-    case E::kFailoverFailed: return "fail a failover";
-    case E::kChangePoint: return "change the recovery point";
-    case E::kCancelFailover: return "cancel a failover";
-    case E::kCommit: return "commit";
-    case E::kReprotectStart: return "re-protect";
-    case E::kReprotectDone: return "finish a re-protect";
-    case E::kReprotectFailed: return "fail a re-protect";
-    case E::kDisable: return "disable protection";
-    case E::kEnable: return "enable protection";
+    case E::kStartInitialReplication:
+      return "start initial replication";
+    case E::kInitialReplicationDone:
+      return "finish initial replication";
+    case E::kResyncRequired:
+      return "resync";
+    case E::kFailoverStart:
+      return "fail over";
+    case E::kFailoverDone:
+      return "finish a failover";
+    case E::kFailoverFailed:
+      return "fail a failover";
+    case E::kChangePoint:
+      return "change the recovery point";
+    case E::kCancelFailover:
+      return "cancel a failover";
+    case E::kCommit:
+      return "commit";
+    case E::kReprotectStart:
+      return "re-protect";
+    case E::kReprotectDone:
+      return "finish a re-protect";
+    case E::kReprotectFailed:
+      return "fail a re-protect";
+    case E::kDisable:
+      return "disable protection";
+    case E::kEnable:
+      return "enable protection";
   }
   return "?";
 }
@@ -137,7 +172,8 @@ std::string AllowedActionsHint(const std::string& machine, MachineState state) {
   return hint;
 }
 
-Result<MachineState> NextState(const std::string& machine, MachineState from, MachineEvent event, DrillState drill) {
+Result<MachineState> NextState(const std::string& machine, MachineState from, MachineEvent event,
+                               DrillState drill) {
   for (const Transition& t : kTransitions) {
     if (t.from != from || t.event != event) continue;
     // A running drill holds recovered copies of this machine; a failover or disable must
@@ -168,7 +204,8 @@ Result<DrillState> NextDrillState(const std::string& machine, DrillState from, D
     std::string why = machine_state == S::kEnabling || machine_state == S::kInitialReplication
                           ? " (no recovery point yet: wait for initial replication to finish)"
                           : " (a drill needs a protected machine)";
-    return Status::FailedPrecondition("machine " + machine + " is " + std::string(StateName(machine_state)) +
+    return Status::FailedPrecondition("machine " + machine + " is " +
+                                      std::string(StateName(machine_state)) +
                                       ": cannot start a drill" + why);
   }
   for (const DrillTransition& t : kDrillTransitions) {
@@ -177,9 +214,12 @@ Result<DrillState> NextDrillState(const std::string& machine, DrillState from, D
   std::string m = "machine " + machine + " drill state is " + std::string(DrillStateName(from)) +
                   ": cannot " + std::string(DrillEventName(event));
   switch (from) {
-    case D::kNone: m += ". No drill is running; start one with `lifeline drill start " + machine + "`"; break;
+    case D::kNone:
+      m += ". No drill is running; start one with `lifeline drill start " + machine + "`";
+      break;
     case D::kDrillRunning:
-      m += ". A drill is running; stop it and clean up with `lifeline drill cleanup " + machine + "`";
+      m += ". A drill is running; stop it and clean up with `lifeline drill cleanup " + machine +
+           "`";
       break;
     case D::kDrillDoneCleanupPending:
       m += ". The last drill awaits cleanup: run `lifeline drill cleanup " + machine + "`";
@@ -188,7 +228,8 @@ Result<DrillState> NextDrillState(const std::string& machine, DrillState from, D
   return Status::FailedPrecondition(m);
 }
 
-Result<MachineState> Lifecycle::SetState(const std::string& machine, MachineEvent event, const std::string& actor) {
+Result<MachineState> Lifecycle::SetState(const std::string& machine, MachineEvent event,
+                                         const std::string& actor) {
   LL_ASSIGN_OR_RETURN(Machine m, catalog_->GetMachineByName(machine));
   LL_ASSIGN_OR_RETURN(MachineState from, ParseMachineState(m.state));
   LL_ASSIGN_OR_RETURN(DrillState drill, ParseDrillState(m.drill_state));
@@ -201,15 +242,17 @@ Result<MachineState> Lifecycle::SetState(const std::string& machine, MachineEven
   }
   std::string direction = m.direction;
   if (event == E::kReprotectDone) direction = direction == "forward" ? "reverse" : "forward";
-  LL_RETURN_IF_ERROR(catalog_->SetMachineState(m.id, m.state, std::string(StateName(*next)), direction));
+  LL_RETURN_IF_ERROR(
+      catalog_->SetMachineState(m.id, m.state, std::string(StateName(*next)), direction));
   counts_[static_cast<int>(from) * kMachineStateCount + static_cast<int>(*next)]++;
   (void)catalog_->Audit(actor, "machine.state", "machine/" + machine,
-                        std::string(StateName(from)) + " -" + std::string(EventName(event)) + "-> " +
-                            std::string(StateName(*next)) + " (" + direction + ")");
+                        std::string(StateName(from)) + " -" + std::string(EventName(event)) +
+                            "-> " + std::string(StateName(*next)) + " (" + direction + ")");
   return *next;
 }
 
-Result<DrillState> Lifecycle::SetDrillState(const std::string& machine, DrillEvent event, const std::string& actor) {
+Result<DrillState> Lifecycle::SetDrillState(const std::string& machine, DrillEvent event,
+                                            const std::string& actor) {
   LL_ASSIGN_OR_RETURN(Machine m, catalog_->GetMachineByName(machine));
   LL_ASSIGN_OR_RETURN(MachineState state, ParseMachineState(m.state));
   LL_ASSIGN_OR_RETURN(DrillState from, ParseDrillState(m.drill_state));
@@ -220,10 +263,12 @@ Result<DrillState> Lifecycle::SetDrillState(const std::string& machine, DrillEve
                           std::string(DrillEventName(event)) + ": " + next.status().message());
     return next.status();
   }
-  LL_RETURN_IF_ERROR(catalog_->SetDrillState(m.id, m.drill_state, std::string(DrillStateName(*next))));
+  LL_RETURN_IF_ERROR(
+      catalog_->SetDrillState(m.id, m.drill_state, std::string(DrillStateName(*next))));
   drill_counts_[static_cast<int>(from) * 3 + static_cast<int>(*next)]++;
   (void)catalog_->Audit(actor, "drill.state", "machine/" + machine,
-                        std::string(DrillStateName(from)) + " -" + std::string(DrillEventName(event)) + "-> " +
+                        std::string(DrillStateName(from)) + " -" +
+                            std::string(DrillEventName(event)) + "-> " +
                             std::string(DrillStateName(*next)));
   return *next;
 }

@@ -32,15 +32,15 @@ inline constexpr int kMachineStateCount = 8;
 enum class MachineEvent : uint8_t {
   kStartInitialReplication,  // the agent connected and the full copy began
   kInitialReplicationDone,
-  kResyncRequired,           // the replica can no longer follow the source (e.g. disk resized)
-  kFailoverStart,            // also failback: a failover while the direction is reverse
+  kResyncRequired,  // the replica can no longer follow the source (e.g. disk resized)
+  kFailoverStart,   // also failback: a failover while the direction is reverse
   kFailoverDone,
   kFailoverFailed,
-  kChangePoint,              // before commit: fail over again to another recovery point
-  kCancelFailover,           // before commit: stop the recovered machine, resume replication
-  kCommit,                   // accept the failover: the other recovery points are dropped
+  kChangePoint,     // before commit: fail over again to another recovery point
+  kCancelFailover,  // before commit: stop the recovered machine, resume replication
+  kCommit,          // accept the failover: the other recovery points are dropped
   kReprotectStart,
-  kReprotectDone,            // replication now runs the other way
+  kReprotectDone,  // replication now runs the other way
   kReprotectFailed,
   kDisable,
   kEnable,
@@ -89,8 +89,10 @@ class Lifecycle {
 
   // Moves the machine by `event`, with a compare-and-set in the catalog and an audit entry.
   // Returns the new state. A reprotect-done flips the replication direction.
-  Result<MachineState> SetState(const std::string& machine, MachineEvent event, const std::string& actor);
-  Result<DrillState> SetDrillState(const std::string& machine, DrillEvent event, const std::string& actor);
+  Result<MachineState> SetState(const std::string& machine, MachineEvent event,
+                                const std::string& actor);
+  Result<DrillState> SetDrillState(const std::string& machine, DrillEvent event,
+                                   const std::string& actor);
 
   uint64_t TransitionCount(MachineState from, MachineState to) const;
   uint64_t DrillTransitionCount(DrillState from, DrillState to) const;

@@ -57,19 +57,22 @@ std::string IpAddress::ToString() const {
 
 Result<Cidr> Cidr::Parse(std::string_view text) {
   size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return Status::InvalidArgument("'" + std::string(text) + "' is not a CIDR (address/prefix)");
+  if (slash == std::string_view::npos)
+    return Status::InvalidArgument("'" + std::string(text) + "' is not a CIDR (address/prefix)");
   LL_ASSIGN_OR_RETURN(IpAddress ip, IpAddress::Parse(text.substr(0, slash)));
   std::string_view len = text.substr(slash + 1);
   int prefix = -1;
   auto [p, ec] = std::from_chars(len.data(), len.data() + len.size(), prefix);
   int bits = ip.v6 ? 128 : 32;
   if (ec != std::errc() || p != len.data() + len.size() || prefix < 0 || prefix > bits) {
-    return Status::InvalidArgument("'" + std::string(text) + "': prefix length must be 0.." + std::to_string(bits));
+    return Status::InvalidArgument("'" + std::string(text) + "': prefix length must be 0.." +
+                                   std::to_string(bits));
   }
   Cidr c{ip, prefix};
   if ((ToNumber(ip) & HostMask(bits, prefix)) != 0) {
     Cidr fixed{FromNumber(ToNumber(ip) & ~HostMask(bits, prefix), ip.v6), prefix};
-    return Status::InvalidArgument("'" + std::string(text) + "' has host bits set (did you mean " + fixed.ToString() + "?)");
+    return Status::InvalidArgument("'" + std::string(text) + "' has host bits set (did you mean " +
+                                   fixed.ToString() + "?)");
   }
   return c;
 }
@@ -86,10 +89,12 @@ bool Cidr::Contains(const IpAddress& ip) const {
 Status NetworkMap::AddMapping(NetworkMapping m) {
   if (m.source.empty()) return Status::InvalidArgument("network mapping without a source network");
   for (TargetNetwork* t : {&m.recovery, &m.drill}) {
-    if (t->name.empty()) return Status::InvalidArgument("network mapping " + m.source + ": target network without a name");
+    if (t->name.empty())
+      return Status::InvalidArgument("network mapping " + m.source +
+                                     ": target network without a name");
     if (t->gateway && !t->subnet.Contains(*t->gateway)) {
-      return Status::InvalidArgument("network " + t->name + ": gateway " + t->gateway->ToString() + " is outside " +
-                                     t->subnet.ToString());
+      return Status::InvalidArgument("network " + t->name + ": gateway " + t->gateway->ToString() +
+                                     " is outside " + t->subnet.ToString());
     }
   }
   if (!mappings_.emplace(m.source, m).second) {
@@ -101,15 +106,17 @@ Status NetworkMap::AddMapping(NetworkMapping m) {
 Status NetworkMap::AddStaticRule(StaticIpRule rule) {
   for (const StaticIpRule& r : rules_) {
     if (r.machine == rule.machine && r.nic_index == rule.nic_index && r.mode == rule.mode) {
-      return Status::InvalidArgument("two static rules for " + rule.machine + " NIC " + std::to_string(rule.nic_index) +
-                                     " (" + std::string(ModeName(rule.mode)) + ")");
+      return Status::InvalidArgument("two static rules for " + rule.machine + " NIC " +
+                                     std::to_string(rule.nic_index) + " (" +
+                                     std::string(ModeName(rule.mode)) + ")");
     }
   }
   rules_.push_back(rule);
   return Status::Ok();
 }
 
-Result<std::vector<NicAssignment>> NetworkMap::Assign(NetworkMode mode, const std::vector<NicRequest>& nics,
+Result<std::vector<NicAssignment>> NetworkMap::Assign(NetworkMode mode,
+                                                      const std::vector<NicRequest>& nics,
                                                       const std::set<IpAddress>& in_use) const {
   std::set<IpAddress> taken = in_use;
   std::vector<NicAssignment> out;
@@ -120,10 +127,12 @@ Result<std::vector<NicAssignment>> NetworkMap::Assign(NetworkMode mode, const st
       return Status::NotFound(who + ": source network " + nic.source_network +
                               " has no mapping: add one to the network mapping");
     }
-    const TargetNetwork& target = mode == NetworkMode::kDrill ? it->second.drill : it->second.recovery;
+    const TargetNetwork& target =
+        mode == NetworkMode::kDrill ? it->second.drill : it->second.recovery;
     const Cidr& subnet = target.subnet;
     auto is_free = [&](const IpAddress& ip) {
-      return !taken.count(ip) && !target.reserved.count(ip) && !(target.gateway && *target.gateway == ip);
+      return !taken.count(ip) && !target.reserved.count(ip) &&
+             !(target.gateway && *target.gateway == ip);
     };
     NicAssignment a;
     a.machine = nic.machine;
@@ -141,12 +150,13 @@ Result<std::vector<NicAssignment>> NetworkMap::Assign(NetworkMode mode, const st
       for (const StaticIpRule& r : rules_) {
         if (r.machine != nic.machine || r.nic_index != nic.nic_index || r.mode != mode) continue;
         if (!subnet.Contains(r.ip)) {
-          return Status::FailedPrecondition(who + ": static rule address " + r.ip.ToString() + " is outside " +
-                                            target.name + " (" + subnet.ToString() + ")");
+          return Status::FailedPrecondition(who + ": static rule address " + r.ip.ToString() +
+                                            " is outside " + target.name + " (" +
+                                            subnet.ToString() + ")");
         }
         if (!is_free(r.ip)) {
-          return Status::FailedPrecondition(who + ": static rule address " + r.ip.ToString() + " is already taken in " +
-                                            target.name);
+          return Status::FailedPrecondition(who + ": static rule address " + r.ip.ToString() +
+                                            " is already taken in " + target.name);
         }
         a.ip = r.ip;
         a.reason = "static rule";
@@ -180,7 +190,8 @@ Result<std::vector<NicAssignment>> NetworkMap::Assign(NetworkMode mode, const st
         if (v == last) break;
       }
       if (!done) {
-        return Status::NoSpace(who + ": no free address left in " + target.name + " (" + subnet.ToString() + ")");
+        return Status::NoSpace(who + ": no free address left in " + target.name + " (" +
+                               subnet.ToString() + ")");
       }
     }
     taken.insert(a.ip);

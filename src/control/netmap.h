@@ -41,12 +41,12 @@ struct Cidr {
 struct TargetNetwork {
   std::string name;
   Cidr subnet;
-  std::optional<IpAddress> gateway;   // never assigned to a NIC
-  std::set<IpAddress> reserved;       // never assigned to a NIC
+  std::optional<IpAddress> gateway;  // never assigned to a NIC
+  std::set<IpAddress> reserved;      // never assigned to a NIC
 };
 
 struct NetworkMapping {
-  std::string source;     // source network name
+  std::string source;  // source network name
   TargetNetwork recovery;
   TargetNetwork drill;
 };
@@ -70,11 +70,11 @@ struct NicRequest {
 struct NicAssignment {
   std::string machine;
   int nic_index = 0;
-  std::string network;     // target network name
+  std::string network;  // target network name
   IpAddress ip;
   int prefix_len = 0;
   std::optional<IpAddress> gateway;
-  std::string reason;      // "kept", "static rule", "next free"
+  std::string reason;  // "kept", "static rule", "next free"
 };
 
 class NetworkMap {

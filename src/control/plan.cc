@@ -24,17 +24,23 @@ bool ValidName(const std::string& s) {
 bool ValidEnvName(const std::string& s) {
   if (s.empty() || s.size() > 128 || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_';
+    return std::isupper(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '_';
   });
 }
 
 std::string_view TypeName(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a map";
-    default: return "nothing";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a map";
+    default:
+      return "nothing";
   }
 }
 
@@ -62,7 +68,8 @@ class Parser {
   bool Full() const { return issues.size() > static_cast<size_t>(kMaxPlanIssues); }
 
   // Checks that `n` is a map holding only `allowed` keys, each once.
-  bool CheckMap(const YAML::Node& n, const std::string& what, const std::vector<std::string>& allowed) {
+  bool CheckMap(const YAML::Node& n, const std::string& what,
+                const std::vector<std::string>& allowed) {
     if (!n.IsMap()) {
       Issue(n, what + " must be a map, got " + std::string(TypeName(n)));
       return false;
@@ -94,8 +101,8 @@ class Parser {
     return true;
   }
 
-  bool Str(const YAML::Node& parent, const std::string& key, const std::string& what, std::string* out,
-           bool required, size_t max_bytes = 4096) {
+  bool Str(const YAML::Node& parent, const std::string& key, const std::string& what,
+           std::string* out, bool required, size_t max_bytes = 4096) {
     YAML::Node n = parent[key];
     if (!n.IsDefined()) {
       if (required) Issue(parent, "missing '" + key + "' in " + what);
@@ -106,7 +113,8 @@ class Parser {
       return false;
     }
     if (n.Scalar().size() > max_bytes) {
-      Issue(n, "'" + key + "' in " + what + " is longer than " + std::to_string(max_bytes) + " bytes");
+      Issue(n,
+            "'" + key + "' in " + what + " is longer than " + std::to_string(max_bytes) + " bytes");
       return false;
     }
     *out = n.Scalar();
@@ -129,8 +137,8 @@ class Parser {
       return false;
     }
     if (v < min || v > max) {
-      Issue(n, "'" + key + "' in " + what + " must be " + std::to_string(min) + ".." + std::to_string(max) +
-                   ", got " + std::to_string(v));
+      Issue(n, "'" + key + "' in " + what + " must be " + std::to_string(min) + ".." +
+                   std::to_string(max) + ", got " + std::to_string(v));
       return false;
     }
     *out = v;
@@ -142,8 +150,14 @@ class Parser {
     if (!n.IsDefined()) return false;
     if (n.IsScalar()) {
       const std::string& s = n.Scalar();
-      if (s == "true" || s == "yes") { *out = true; return true; }
-      if (s == "false" || s == "no") { *out = false; return true; }
+      if (s == "true" || s == "yes") {
+        *out = true;
+        return true;
+      }
+      if (s == "false" || s == "no") {
+        *out = false;
+        return true;
+      }
     }
     Issue(n, "'" + key + "' in " + what + " must be true or false");
     return false;
@@ -158,13 +172,14 @@ class Parser {
       return false;
     }
     if (n.size() > max_items) {
-      Issue(n, "'" + key + "' in " + what + " has " + std::to_string(n.size()) + " items, at most " +
-                   std::to_string(max_items) + " allowed");
+      Issue(n, "'" + key + "' in " + what + " has " + std::to_string(n.size()) +
+                   " items, at most " + std::to_string(max_items) + " allowed");
       return false;
     }
     for (const YAML::Node& item : n) {
       if (!item.IsScalar()) {
-        Issue(item, "items of '" + key + "' in " + what + " must be strings, got " + std::string(TypeName(item)));
+        Issue(item, "items of '" + key + "' in " + what + " must be strings, got " +
+                        std::string(TypeName(item)));
         return false;
       }
       if (item.Scalar().size() > 4096) {
@@ -185,7 +200,8 @@ class Parser {
       return false;
     }
     if (n.size() > static_cast<size_t>(kMaxEnvVars)) {
-      Issue(n, "'" + key + "' in " + what + " has more than " + std::to_string(kMaxEnvVars) + " entries");
+      Issue(n, "'" + key + "' in " + what + " has more than " + std::to_string(kMaxEnvVars) +
+                   " entries");
       return false;
     }
     for (auto it = n.begin(); it != n.end(); ++it) {
@@ -217,13 +233,15 @@ class Parser {
       int v = 0;
       auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
       if (ec != std::errc() || p != digits.data() + digits.size() || v < 1 || v > kMaxRetries) {
-        Issue(n, "on_failure in " + what + ": retry count must be 1.." + std::to_string(kMaxRetries) + ", got '" + digits + "'");
+        Issue(n, "on_failure in " + what + ": retry count must be 1.." +
+                     std::to_string(kMaxRetries) + ", got '" + digits + "'");
         return;
       }
       out->policy = FailurePolicy::kRetry;
       out->retries = v;
     } else {
-      std::string m = "on_failure in " + what + " must be abort, continue or retry(N), got '" + s + "'";
+      std::string m =
+          "on_failure in " + what + " must be abort, continue or retry(N), got '" + s + "'";
       std::string sug = Suggest(s, {"abort", "continue"});
       if (!sug.empty()) m += " (did you mean '" + sug + "'?)";
       Issue(n, m);
@@ -232,33 +250,39 @@ class Parser {
 
   std::optional<Action> ParseAction(const YAML::Node& n, const std::string& where, int index) {
     std::string what = "action " + std::to_string(index + 1) + " of " + where;
-    if (!CheckMap(n, what, {"name", "script", "manual", "network", "on_failure", "operations"})) return std::nullopt;
+    if (!CheckMap(n, what, {"name", "script", "manual", "network", "on_failure", "operations"}))
+      return std::nullopt;
     Action a;
     a.line = n.Mark().line + 1;
     int kinds = 0;
     for (const char* k : {"script", "manual", "network"}) kinds += n[k].IsDefined() ? 1 : 0;
     if (kinds != 1) {
-      Issue(n, what + " needs exactly one of script, manual or network, got " + std::to_string(kinds));
+      Issue(n,
+            what + " needs exactly one of script, manual or network, got " + std::to_string(kinds));
       return std::nullopt;
     }
     if (Str(n, "name", what, &a.name, false, 128) && !ValidName(a.name)) {
-      Issue(n["name"], "name '" + a.name + "' in " + what + " may hold only letters, digits, '-', '_' and '.'");
+      Issue(n["name"], "name '" + a.name + "' in " + what +
+                           " may hold only letters, digits, '-', '_' and '.'");
     }
     if (n["script"].IsDefined()) {
       a.kind = ActionKind::kScript;
       const YAML::Node s = n["script"];
       std::string sw = "script of " + what;
       if (CheckMap(s, sw, {"path", "args", "env", "timeout_s", "idempotent"})) {
-        if (Str(s, "path", sw, &a.script.path, true) && (a.script.path.empty() || a.script.path[0] != '/')) {
+        if (Str(s, "path", sw, &a.script.path, true) &&
+            (a.script.path.empty() || a.script.path[0] != '/')) {
           Issue(s["path"], "script path '" + a.script.path + "' must be absolute");
         }
         StrList(s, "args", sw, &a.script.args, 64);
         if (StrMap(s, "env", sw, &a.script.env)) {
           for (const auto& [k, v] : a.script.env) {
             if (!ValidEnvName(k)) {
-              Issue(s["env"], "environment variable '" + k + "' in " + sw + " must be upper case letters, digits and '_'");
+              Issue(s["env"], "environment variable '" + k + "' in " + sw +
+                                  " must be upper case letters, digits and '_'");
             } else if (k.rfind("LIFELINE_", 0) == 0) {
-              Issue(s["env"], "environment variable '" + k + "' in " + sw + ": the LIFELINE_ prefix is reserved");
+              Issue(s["env"], "environment variable '" + k + "' in " + sw +
+                                  ": the LIFELINE_ prefix is reserved");
             }
           }
         }
@@ -290,7 +314,8 @@ class Parser {
       for (const std::string& op : ops) {
         auto parsed = ParseOperation(op);
         if (!parsed.ok()) {
-          std::string m = "operation '" + op + "' in " + what + " must be drill, failover or failback";
+          std::string m =
+              "operation '" + op + "' in " + what + " must be drill, failover or failback";
           std::string sug = Suggest(op, {"drill", "failover", "failback"});
           if (!sug.empty()) m += " (did you mean '" + sug + "'?)";
           Issue(n["operations"], m);
@@ -308,12 +333,13 @@ class Parser {
     YAML::Node n = group[key];
     if (!n.IsDefined() || n.IsNull()) return;
     if (!n.IsSequence()) {
-      Issue(n, "'" + key + "' of " + gwhat + " must be a list of actions, got " + std::string(TypeName(n)));
+      Issue(n, "'" + key + "' of " + gwhat + " must be a list of actions, got " +
+                   std::string(TypeName(n)));
       return;
     }
     if (n.size() > static_cast<size_t>(kMaxActionsPerSide)) {
-      Issue(n, "'" + key + "' of " + gwhat + " has " + std::to_string(n.size()) + " actions, at most " +
-                   std::to_string(kMaxActionsPerSide) + " allowed");
+      Issue(n, "'" + key + "' of " + gwhat + " has " + std::to_string(n.size()) +
+                   " actions, at most " + std::to_string(kMaxActionsPerSide) + " allowed");
       return;
     }
     int i = 0;
@@ -325,14 +351,17 @@ class Parser {
   }
 
   std::optional<Plan> ParseDocument(const YAML::Node& root) {
-    if (!CheckMap(root, "the plan", {"version", "name", "description", "groups"})) return std::nullopt;
+    if (!CheckMap(root, "the plan", {"version", "name", "description", "groups"}))
+      return std::nullopt;
     Plan plan;
     int64_t version = 1;
     if (Int(root, "version", "the plan", &version, 1, 1000) && version != 1) {
-      Issue(root["version"], "plan format version " + std::to_string(version) + " is not supported (this lifeline reads version 1)");
+      Issue(root["version"], "plan format version " + std::to_string(version) +
+                                 " is not supported (this lifeline reads version 1)");
     }
     if (Str(root, "name", "the plan", &plan.name, true, 128) && !ValidName(plan.name)) {
-      Issue(root["name"], "plan name '" + plan.name + "' may hold only letters, digits, '-', '_' and '.'");
+      Issue(root["name"],
+            "plan name '" + plan.name + "' may hold only letters, digits, '-', '_' and '.'");
     }
     Str(root, "description", "the plan", &plan.description, false, 4096);
     YAML::Node groups = root["groups"];
@@ -345,8 +374,10 @@ class Parser {
       return plan;
     }
     if (groups.size() > static_cast<size_t>(kMaxPlanGroups)) {
-      Issue(groups, std::to_string(groups.size()) + " groups: a plan has at most " + std::to_string(kMaxPlanGroups) +
-                        " groups (the Site Recovery limit; machines in one group start together, so merge groups "
+      Issue(groups, std::to_string(groups.size()) + " groups: a plan has at most " +
+                        std::to_string(kMaxPlanGroups) +
+                        " groups (the Site Recovery limit; machines in one group start together, "
+                        "so merge groups "
                         "that may start at the same time, or split the plan)");
       return plan;
     }
@@ -360,12 +391,14 @@ class Parser {
       PlanGroup group;
       group.line = g.Mark().line + 1;
       if (Str(g, "name", gwhat, &group.name, false, 128)) {
-        if (!ValidName(group.name)) Issue(g["name"], "group name '" + group.name + "' is not a valid name");
+        if (!ValidName(group.name))
+          Issue(g["name"], "group name '" + group.name + "' is not a valid name");
         gwhat = "group '" + group.name + "'";
       } else {
         group.name = "group-" + std::to_string(gi);
       }
-      if (!group_names.insert(group.name).second) Issue(g, "two groups are named '" + group.name + "'");
+      if (!group_names.insert(group.name).second)
+        Issue(g, "two groups are named '" + group.name + "'");
       StrList(g, "machines", gwhat, &group.machines, kMaxPlanMachines + 1);
       for (const std::string& m : group.machines) {
         if (!ValidName(m)) {
@@ -374,7 +407,8 @@ class Parser {
         }
         auto [it, fresh] = machine_group.emplace(m, gi);
         if (!fresh) {
-          Issue(g["machines"], "machine " + m + " is in group " + std::to_string(it->second) + " and in " + gwhat +
+          Issue(g["machines"], "machine " + m + " is in group " + std::to_string(it->second) +
+                                   " and in " + gwhat +
                                    ": a machine starts once per plan, keep it in one group");
         }
       }
@@ -386,7 +420,9 @@ class Parser {
       for (const auto* side : {&group.before, &group.after}) {
         for (const Action& a : *side) {
           if (!action_names.insert(a.name).second) {
-            IssueAt(a.line, 0, "two actions are named '" + a.name + "': action names must be unique in a plan");
+            IssueAt(
+                a.line, 0,
+                "two actions are named '" + a.name + "': action names must be unique in a plan");
           }
         }
       }
@@ -394,7 +430,8 @@ class Parser {
     }
     if (machine_group.size() > static_cast<size_t>(kMaxPlanMachines)) {
       Issue(groups, std::to_string(machine_group.size()) + " machines: a plan holds at most " +
-                        std::to_string(kMaxPlanMachines) + " machines (the Site Recovery limit); split it into several plans");
+                        std::to_string(kMaxPlanMachines) +
+                        " machines (the Site Recovery limit); split it into several plans");
     }
     return plan;
   }
@@ -406,7 +443,11 @@ size_t FindInvalidUtf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
     if (len == 0 || i + len > s.size()) return i;
     uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
     for (size_t k = 1; k < len; ++k) {
@@ -415,8 +456,8 @@ size_t FindInvalidUtf8(std::string_view s) {
       cp = (cp << 6) | (cc & 0x3f);
     }
     // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
       return i;
     }
     i += len;
@@ -432,16 +473,22 @@ Result<Operation> ParseOperation(std::string_view name) {
   for (int i = 0; i < 3; ++i) {
     if (kOperationNames[i] == name) return static_cast<Operation>(i);
   }
-  return Status::InvalidArgument("operation must be drill, failover or failback, got '" + std::string(name) + "'");
+  return Status::InvalidArgument("operation must be drill, failover or failback, got '" +
+                                 std::string(name) + "'");
 }
 
-std::string_view ActionKindName(ActionKind kind) { return kActionKindNames[static_cast<int>(kind)]; }
+std::string_view ActionKindName(ActionKind kind) {
+  return kActionKindNames[static_cast<int>(kind)];
+}
 
 std::string OnFailure::ToString() const {
   switch (policy) {
-    case FailurePolicy::kAbort: return "abort";
-    case FailurePolicy::kContinue: return "continue";
-    case FailurePolicy::kRetry: return "retry(" + std::to_string(retries) + ")";
+    case FailurePolicy::kAbort:
+      return "abort";
+    case FailurePolicy::kContinue:
+      return "continue";
+    case FailurePolicy::kRetry:
+      return "retry(" + std::to_string(retries) + ")";
   }
   return "abort";
 }
@@ -540,13 +587,16 @@ Result<Plan> ParsePlan(std::string_view yaml, const std::string& source) {
 std::vector<PlanIssue> CheckPlanReferences(const Plan& plan, const PlanContext& context) {
   std::vector<PlanIssue> issues;
   std::vector<std::string> machines, steps;
-  if (context.known_machines) machines.assign(context.known_machines->begin(), context.known_machines->end());
-  if (context.network_steps) steps.assign(context.network_steps->begin(), context.network_steps->end());
+  if (context.known_machines)
+    machines.assign(context.known_machines->begin(), context.known_machines->end());
+  if (context.network_steps)
+    steps.assign(context.network_steps->begin(), context.network_steps->end());
   for (const PlanGroup& g : plan.groups) {
     if (context.known_machines) {
       for (const std::string& m : g.machines) {
         if (context.known_machines->count(m)) continue;
-        std::string msg = "group '" + g.name + "': machine " + m + " is not protected by this vault";
+        std::string msg =
+            "group '" + g.name + "': machine " + m + " is not protected by this vault";
         std::string s = Suggest(m, machines);
         if (!s.empty()) msg += " (did you mean '" + s + "'?)";
         issues.push_back({g.line, 0, msg});
@@ -555,8 +605,10 @@ std::vector<PlanIssue> CheckPlanReferences(const Plan& plan, const PlanContext& 
     if (context.network_steps) {
       for (const auto* side : {&g.before, &g.after}) {
         for (const Action& a : *side) {
-          if (a.kind != ActionKind::kNetwork || context.network_steps->count(a.network.step)) continue;
-          std::string msg = "action '" + a.name + "': no network step named '" + a.network.step + "'";
+          if (a.kind != ActionKind::kNetwork || context.network_steps->count(a.network.step))
+            continue;
+          std::string msg =
+              "action '" + a.name + "': no network step named '" + a.network.step + "'";
           std::string s = Suggest(a.network.step, steps);
           if (!s.empty()) msg += " (did you mean '" + s + "'?)";
           issues.push_back({a.line, 0, msg});
@@ -569,14 +621,20 @@ std::vector<PlanIssue> CheckPlanReferences(const Plan& plan, const PlanContext& 
 
 namespace {
 Json ActionToJson(const Action& a) {
-  Json j = {{"name", a.name}, {"kind", ActionKindName(a.kind)}, {"on_failure", a.on_failure.ToString()}, {"line", a.line}};
+  Json j = {{"name", a.name},
+            {"kind", ActionKindName(a.kind)},
+            {"on_failure", a.on_failure.ToString()},
+            {"line", a.line}};
   Json ops = Json::array();
   for (Operation op : a.operations) ops.push_back(OperationName(op));
   j["operations"] = ops;
   switch (a.kind) {
     case ActionKind::kScript:
-      j["script"] = {{"path", a.script.path}, {"args", a.script.args}, {"env", a.script.env},
-                     {"timeout_s", a.script.timeout_seconds}, {"idempotent", a.script.idempotent}};
+      j["script"] = {{"path", a.script.path},
+                     {"args", a.script.args},
+                     {"env", a.script.env},
+                     {"timeout_s", a.script.timeout_seconds},
+                     {"idempotent", a.script.idempotent}};
       break;
     case ActionKind::kManual:
       j["manual"] = {{"message", a.manual.message}, {"timeout_s", a.manual.timeout_seconds}};
@@ -602,7 +660,11 @@ Json PlanToJson(const Plan& plan) {
     Json before = Json::array(), after = Json::array();
     for (const Action& a : g.before) before.push_back(ActionToJson(a));
     for (const Action& a : g.after) after.push_back(ActionToJson(a));
-    groups.push_back({{"name", g.name}, {"machines", g.machines}, {"before", before}, {"after", after}, {"line", g.line}});
+    groups.push_back({{"name", g.name},
+                      {"machines", g.machines},
+                      {"before", before},
+                      {"after", after},
+                      {"line", g.line}});
   }
   return {{"name", plan.name}, {"description", plan.description}, {"groups", groups}};
 }
@@ -618,12 +680,14 @@ Result<JobSpec> BuildPlanJob(const Plan& plan, Operation op, const PlanJobOption
   if (op != Operation::kDrill && !all.empty()) {
     Json a = base;
     a["machines"] = all;
-    job.steps.push_back({Expand(options.shutdown_step, op), "shut down the source machines (" + std::to_string(all.size()) + ")", a});
+    job.steps.push_back({Expand(options.shutdown_step, op),
+                         "shut down the source machines (" + std::to_string(all.size()) + ")", a});
   }
   if (!all.empty()) {
     Json a = base;
     a["machines"] = all;
-    job.steps.push_back({Expand(options.prepare_step, op), "prepare the disks of " + std::to_string(all.size()) + " machines", a});
+    job.steps.push_back({Expand(options.prepare_step, op),
+                         "prepare the disks of " + std::to_string(all.size()) + " machines", a});
   }
   auto add_actions = [&](const PlanGroup& g, const std::vector<Action>& actions, const char* side) {
     for (const Action& a : actions) {
@@ -633,7 +697,8 @@ Result<JobSpec> BuildPlanJob(const Plan& plan, Operation op, const PlanJobOption
       args["machines"] = g.machines;
       args["side"] = side;
       args["action"] = ActionToJson(a);
-      std::string title = std::string(ActionKindName(a.kind)) + " '" + a.name + "' " + side + " group '" + g.name + "'";
+      std::string title = std::string(ActionKindName(a.kind)) + " '" + a.name + "' " + side +
+                          " group '" + g.name + "'";
       job.steps.push_back({"plan." + std::string(ActionKindName(a.kind)), title, args});
     }
   };
@@ -643,12 +708,17 @@ Result<JobSpec> BuildPlanJob(const Plan& plan, Operation op, const PlanJobOption
       Json a = base;
       a["group"] = g.name;
       a["machines"] = g.machines;
-      job.steps.push_back({Expand(options.start_group_step, op), "start group '" + g.name + "' (" + std::to_string(g.machines.size()) + " machines)", a});
+      job.steps.push_back(
+          {Expand(options.start_group_step, op),
+           "start group '" + g.name + "' (" + std::to_string(g.machines.size()) + " machines)", a});
     }
     add_actions(g, g.after, "after");
   }
-  if (job.steps.empty()) return Status::InvalidArgument("plan " + plan.name + " has nothing to do for a " + std::string(OperationName(op)));
-  if (job.steps.size() > static_cast<size_t>(kMaxStepsPerJob)) return Status::InvalidArgument("plan " + plan.name + " makes too many steps");
+  if (job.steps.empty())
+    return Status::InvalidArgument("plan " + plan.name + " has nothing to do for a " +
+                                   std::string(OperationName(op)));
+  if (job.steps.size() > static_cast<size_t>(kMaxStepsPerJob))
+    return Status::InvalidArgument("plan " + plan.name + " makes too many steps");
   return job;
 }
 
@@ -673,7 +743,8 @@ Result<Plan> LoadPlan(Catalog* catalog, const std::string& name) {
   LL_ASSIGN_OR_RETURN(PlanRecord record, catalog->GetPlan(name));
   auto plan = ParsePlan(record.yaml, "plan " + name);
   if (!plan.ok()) {
-    return Status::Corruption("stored plan " + name + " no longer parses: " + plan.status().message());
+    return Status::Corruption("stored plan " + name +
+                              " no longer parses: " + plan.status().message());
   }
   return plan;
 }

@@ -6,13 +6,12 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "control/catalog.h"
@@ -25,7 +24,7 @@ namespace lifeline::control {
 // azure-to-azure-common-questions.md, see docs/recovery.md); the others are our bounds.
 inline constexpr int kMaxPlanGroups = 7;
 inline constexpr int kMaxPlanMachines = 100;
-inline constexpr int kMaxActionsPerSide = 20;     // before or after one group
+inline constexpr int kMaxActionsPerSide = 20;  // before or after one group
 inline constexpr int64_t kMaxScriptTimeoutSeconds = 24 * 3600;
 inline constexpr int64_t kDefaultScriptTimeoutSeconds = 600;
 inline constexpr int64_t kMaxManualTimeoutSeconds = 7 * 24 * 3600;
@@ -44,7 +43,7 @@ enum class FailurePolicy : uint8_t { kAbort, kContinue, kRetry };
 
 struct OnFailure {
   FailurePolicy policy = FailurePolicy::kAbort;
-  int retries = 0;  // kRetry: extra attempts, 1..10
+  int retries = 0;               // kRetry: extra attempts, 1..10
   std::string ToString() const;  // "abort", "continue", "retry(3)"
 };
 
@@ -62,7 +61,7 @@ struct ManualAction {
 };
 
 struct NetworkAction {
-  std::string step;                         // a name in the NetworkStepRegistry
+  std::string step;  // a name in the NetworkStepRegistry
   std::map<std::string, std::string> args;
 };
 
@@ -90,19 +89,19 @@ struct Plan {
   std::string name;
   std::string description;
   std::vector<PlanGroup> groups;
-  std::string source;  // file name used in messages
+  std::string source;                         // file name used in messages
   std::vector<std::string> Machines() const;  // in group order
 };
 
 struct PlanIssue {
-  int line = 0;    // 1-based; 0 when the issue concerns the whole file
+  int line = 0;  // 1-based; 0 when the issue concerns the whole file
   int column = 0;
   std::string message;
 };
 
 struct PlanParseResult {
-  std::optional<Plan> plan;         // set only when there are no issues
-  std::vector<PlanIssue> issues;    // at most kMaxPlanIssues
+  std::optional<Plan> plan;       // set only when there are no issues
+  std::vector<PlanIssue> issues;  // at most kMaxPlanIssues
   // "plan.yaml:12:7: unknown key 'timout_s' in script (did you mean 'timeout_s'?)", one a line.
   std::string IssuesText(const std::string& source) const;
 };

@@ -60,14 +60,16 @@ Status WithPolicy(StepContext& ctx, const ActionArgs& a, const PlanStepOptions& 
     if (last.ok()) return last;
     if (ctx.ShouldStop()) return last;  // stop or cancel: no retry, no "continue"
     if (i < attempts) {
-      ctx.Warn("action '" + a.name + "' attempt " + std::to_string(i) + " of " + std::to_string(attempts) +
-               " failed: " + last.message() + "; retrying in " + std::to_string(backoff) + " ms");
+      ctx.Warn("action '" + a.name + "' attempt " + std::to_string(i) + " of " +
+               std::to_string(attempts) + " failed: " + last.message() + "; retrying in " +
+               std::to_string(backoff) + " ms");
       if (!ctx.SleepMs(backoff)) return last;
       backoff = std::min<int64_t>(backoff * 2, 30000);
     }
   }
   if (a.on_failure.policy == FailurePolicy::kContinue) {
-    ctx.Warn("action '" + a.name + "' failed: " + last.message() + "; on_failure is continue, so the plan goes on");
+    ctx.Warn("action '" + a.name + "' failed: " + last.message() +
+             "; on_failure is continue, so the plan goes on");
     return Status::Ok();
   }
   return last.WithContext("action '" + a.name + "'");
@@ -83,10 +85,12 @@ class ScriptStep final : public Step {
     ProcessSpec spec;
     spec.argv.push_back(s.value("path", ""));
     if (s.contains("args")) {
-      for (const Json& arg : s["args"]) spec.argv.push_back(arg.is_string() ? arg.get<std::string>() : arg.dump());
+      for (const Json& arg : s["args"])
+        spec.argv.push_back(arg.is_string() ? arg.get<std::string>() : arg.dump());
     }
     if (s.contains("env")) {
-      for (const auto& [k, v] : s["env"].items()) spec.env.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
+      for (const auto& [k, v] : s["env"].items())
+        spec.env.emplace_back(k, v.is_string() ? v.get<std::string>() : v.dump());
     }
     spec.env.emplace_back("LIFELINE_PLAN", a_.plan);
     spec.env.emplace_back("LIFELINE_GROUP", a_.group);
@@ -133,7 +137,8 @@ class ManualStep final : public Step {
       ctx.Log("manual action '" + a_.name + "': " + m.value("message", "") +
               " - when done, run `lifeline plan continue " + std::to_string(ctx.job_id()) + "`");
       LL_ASSIGN_OR_RETURN(bool got, ctx.WaitForSignal("continue", timeout_ms));
-      if (!got) return Status::Busy("nobody continued within " + std::to_string(timeout_ms / 1000) + " s");
+      if (!got)
+        return Status::Busy("nobody continued within " + std::to_string(timeout_ms / 1000) + " s");
       ctx.Log("manual action '" + a_.name + "' continued by the operator");
       return Status::Ok();
     });
@@ -150,7 +155,8 @@ class NetworkPlanStep final : public Step {
     const Json& n = a_.action["network"];
     name_ = n.value("step", "");
     if (n.contains("args")) {
-      for (const auto& [k, v] : n["args"].items()) args_[k] = v.is_string() ? v.get<std::string>() : v.dump();
+      for (const auto& [k, v] : n["args"].items())
+        args_[k] = v.is_string() ? v.get<std::string>() : v.dump();
     }
   }
   bool Resumable() const override {
@@ -160,7 +166,8 @@ class NetworkPlanStep final : public Step {
   Status Run(StepContext& ctx) override {
     const NetworkStep* s = o_.network ? o_.network->Find(name_) : nullptr;
     return WithPolicy(ctx, a_, o_, [&](int) -> Status {
-      if (s == nullptr || !s->run) return Status::NotFound("no network step named '" + name_ + "' is registered");
+      if (s == nullptr || !s->run)
+        return Status::NotFound("no network step named '" + name_ + "' is registered");
       ctx.Log("network step " + name_);
       return s->run(ctx, args_);
     });

@@ -18,7 +18,8 @@ namespace lifeline::control {
 // model's `net plan` produces these names; their implementations register here.
 struct NetworkStep {
   std::function<Status(StepContext& ctx, const std::map<std::string, std::string>& args)> run;
-  std::function<Status(StepContext& ctx, const std::map<std::string, std::string>& args)> rollback;  // optional
+  std::function<Status(StepContext& ctx, const std::map<std::string, std::string>& args)>
+      rollback;  // optional
   bool idempotent = false;
 };
 

@@ -33,16 +33,19 @@ int DecodeWaitStatus(int status) {
 }  // namespace
 
 Result<Process> Process::Spawn(const ProcessSpec& spec) {
-  if (spec.argv.empty() || spec.argv[0].empty()) return Status::InvalidArgument("no command to run");
+  if (spec.argv.empty() || spec.argv[0].empty())
+    return Status::InvalidArgument("no command to run");
   // Environment: ours, with the spec's variables added or replaced.
   std::map<std::string, std::string> env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv(*e);
     size_t eq = kv.find('=');
-    if (eq != std::string_view::npos) env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
+    if (eq != std::string_view::npos)
+      env[std::string(kv.substr(0, eq))] = std::string(kv.substr(eq + 1));
   }
   for (const auto& [k, v] : spec.env) {
-    if (k.empty() || k.find('=') != std::string::npos) return Status::InvalidArgument("bad environment variable name '" + k + "'");
+    if (k.empty() || k.find('=') != std::string::npos)
+      return Status::InvalidArgument("bad environment variable name '" + k + "'");
     env[k] = v;
   }
   std::vector<std::string> env_strings;
@@ -69,7 +72,8 @@ Result<Process> Process::Spawn(const ProcessSpec& spec) {
     if (out_fd >= 0) close(out_fd);
   };
   // Own process group: a timeout or stop kills the script and everything it started.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawnattr_setpgroup(&attr, 0);
   sigset_t empty, all;
   sigemptyset(&empty);
@@ -106,8 +110,12 @@ Result<Process> Process::Spawn(const ProcessSpec& spec) {
 }
 
 Process::Process(Process&& o) noexcept
-    : pid_(o.pid_), output_fd_(o.output_fd_), exited_(o.exited_), detached_(o.detached_),
-      exit_code_(o.exit_code_), partial_(std::move(o.partial_)) {
+    : pid_(o.pid_),
+      output_fd_(o.output_fd_),
+      exited_(o.exited_),
+      detached_(o.detached_),
+      exit_code_(o.exit_code_),
+      partial_(std::move(o.partial_)) {
   o.pid_ = -1;
   o.output_fd_ = -1;
 }
@@ -209,7 +217,9 @@ Result<int> Process::Wait(int64_t timeout_ms, const std::function<void(std::stri
       // Whatever the leader did, the rest of its group goes too.
       kill(-pid_, SIGKILL);
       FlushPartial(on_line);
-      if (timed_out) return Status::Busy("timed out after " + std::to_string(timeout_ms / 1000) + " s: process group killed");
+      if (timed_out)
+        return Status::Busy("timed out after " + std::to_string(timeout_ms / 1000) +
+                            " s: process group killed");
       return Status::Busy("stopped: process group killed");
     }
   }
@@ -228,7 +238,8 @@ Result<int> PollPid(pid_t pid) {
 Status StopProcessGroup(pid_t pid, int64_t grace_ms) {
   if (pid <= 0) return Status::InvalidArgument("bad pid");
   if (kill(-pid, SIGTERM) != 0 && errno == ESRCH) {
-    if (kill(pid, SIGTERM) != 0 && errno == ESRCH) return Status::NotFound("process " + std::to_string(pid) + " not found");
+    if (kill(pid, SIGTERM) != 0 && errno == ESRCH)
+      return Status::NotFound("process " + std::to_string(pid) + " not found");
   }
   int64_t deadline = SteadyMs() + grace_ms;
   while (SteadyMs() < deadline) {

@@ -17,9 +17,9 @@
 namespace lifeline::control {
 
 struct ProcessSpec {
-  std::vector<std::string> argv;                            // argv[0] looked up in PATH
-  std::vector<std::pair<std::string, std::string>> env;     // added to (or replacing in) ours
-  std::string cwd;                                          // "" : inherit
+  std::vector<std::string> argv;                         // argv[0] looked up in PATH
+  std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) ours
+  std::string cwd;                                       // "" : inherit
   std::string output_path;  // stdout+stderr appended here; "" : captured through a pipe
 };
 

@@ -30,7 +30,8 @@ Result<bool> Stmt::Step() {
   if (rc == SQLITE_DONE) return false;
   sqlite3* db = sqlite3_db_handle(stmt_);
   std::string m = std::string("catalog: ") + sqlite3_errmsg(db);
-  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return Status::Busy(m + " (catalog locked by another process)");
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    return Status::Busy(m + " (catalog locked by another process)");
   if (rc == SQLITE_CONSTRAINT) return Status::FailedPrecondition(m);
   if (rc == SQLITE_FULL) return Status::NoSpace(m);
   if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return Status::Corruption(m);
@@ -55,8 +56,9 @@ bool Stmt::IsNull(int column) const { return sqlite3_column_type(stmt_, column) 
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& path) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string m = "catalog " + path + ": " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     sqlite3_close(raw);
@@ -100,7 +102,8 @@ Result<Stmt> Db::Prepare(const std::string& sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return Stmt(it->second);
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+  if (sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+      SQLITE_OK) {
     return ErrorStatus("catalog: prepare");
   }
   cache_.emplace(sql, stmt);

@@ -45,7 +45,8 @@ TEST_F(CatalogTest, RefusesNewerSchema) {
   catalog_.reset();
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(dir_.File("catalog.db").c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_version VALUES(99)", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_version VALUES(99)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
   sqlite3_close(db);
   auto c = Catalog::Open(dir_.File("catalog.db"), &clock_);
   ASSERT_FALSE(c.ok());

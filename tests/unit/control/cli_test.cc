@@ -130,7 +130,8 @@ TEST_F(CliTest, PlanValidate) {
   Json b = Json::parse(bad.out);
   EXPECT_FALSE(b["valid"].get<bool>());
   EXPECT_EQ(b["issues"][0]["line"], 4);
-  EXPECT_NE(b["issues"][0]["message"].get<std::string>().find("did you mean 'before'"), std::string::npos);
+  EXPECT_NE(b["issues"][0]["message"].get<std::string>().find("did you mean 'before'"),
+            std::string::npos);
   EXPECT_EQ(RunCli("plan validate " + dir_.File("nope.yaml")).exit_code, 10);
 }
 
@@ -138,7 +139,8 @@ TEST_F(CliTest, PlanImportChecksMachinesThenStores) {
   std::string good = std::string(LIFELINE_SOURCE_DIR) + "/examples/plans/drill-smoke.yaml";
   Ran refused = RunCli("plan import --json " + good + Cat());
   EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_NE(refused.out.find("machine web1 is not protected by this vault"), std::string::npos) << refused.out;
+  EXPECT_NE(refused.out.find("machine web1 is not protected by this vault"), std::string::npos)
+      << refused.out;
   for (const char* name : {"web1", "db1"}) {
     Machine m;
     m.name = name;
@@ -156,7 +158,8 @@ TEST_F(CliTest, PlanImportChecksMachinesThenStores) {
 
 TEST(PlanExamples, EveryExampleIsValid) {
   int count = 0;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(LIFELINE_SOURCE_DIR) + "/examples/plans")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(LIFELINE_SOURCE_DIR) + "/examples/plans")) {
     if (e.path().extension() != ".yaml") continue;
     auto plan = ParsePlan(testing::ReadFile(e.path()), e.path().filename());
     EXPECT_TRUE(plan.ok()) << plan.status().ToString();

@@ -29,7 +29,8 @@ struct World {
 
 class TestStep final : public Step {
  public:
-  TestStep(World* w, std::string id, bool resumable) : w_(w), id_(std::move(id)), resumable_(resumable) {}
+  TestStep(World* w, std::string id, bool resumable)
+      : w_(w), id_(std::move(id)), resumable_(resumable) {}
   bool Resumable() const override { return resumable_; }
   Status Run(StepContext& ctx) override {
     w_->Add("run:" + id_);
@@ -67,9 +68,11 @@ class TestStep final : public Step {
 class JobsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_OK(registry_.Register("test.step", [this](const Json& args) -> Result<std::unique_ptr<Step>> {
-      return std::unique_ptr<Step>(new TestStep(&world_, args.value("id", "?"), args.value("resumable", false)));
-    }));
+    ASSERT_OK(
+        registry_.Register("test.step", [this](const Json& args) -> Result<std::unique_ptr<Step>> {
+          return std::unique_ptr<Step>(
+              new TestStep(&world_, args.value("id", "?"), args.value("resumable", false)));
+        }));
     Open();
   }
   void Open() {
@@ -86,7 +89,8 @@ class JobsTest : public ::testing::Test {
     JobSpec spec;
     spec.kind = "test";
     spec.target = "m1";
-    for (auto& [id, resumable] : steps) spec.steps.push_back({"test.step", "step " + id, {{"id", id}, {"resumable", resumable}}});
+    for (auto& [id, resumable] : steps)
+      spec.steps.push_back({"test.step", "step " + id, {{"id", id}, {"resumable", resumable}}});
     return spec;
   }
   void WaitBlocked(const std::string& id) {
@@ -123,7 +127,8 @@ class JobsTest : public ::testing::Test {
 
 TEST_F(JobsTest, RunsStepsInOrder) {
   ASSERT_OK(runner_->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t id, runner_->Submit(Spec({{"A", false}, {"B", false}, {"C", false}})));
+  ASSERT_OK_AND_ASSIGN(int64_t id,
+                       runner_->Submit(Spec({{"A", false}, {"B", false}, {"C", false}})));
   ASSERT_OK_AND_ASSIGN(Job job, runner_->Wait(id, 10000));
   EXPECT_EQ(job.state, JobState::kDone);
   EXPECT_EQ(job.ProgressPercent(), 100);
@@ -137,11 +142,13 @@ TEST_F(JobsTest, RunsStepsInOrder) {
 TEST_F(JobsTest, FailedStepRollsBackInReverse) {
   world_.mode["C"] = "fail";
   ASSERT_OK(runner_->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t id, runner_->Submit(Spec({{"A", false}, {"B", false}, {"C", false}, {"D", false}})));
+  ASSERT_OK_AND_ASSIGN(
+      int64_t id, runner_->Submit(Spec({{"A", false}, {"B", false}, {"C", false}, {"D", false}})));
   ASSERT_OK_AND_ASSIGN(Job job, runner_->Wait(id, 10000));
   EXPECT_EQ(job.state, JobState::kFailed);
   EXPECT_NE(job.error.find("step 3 (test.step) failed"), std::string::npos) << job.error;
-  std::vector<std::string> expect = {"run:A", "run:B", "run:C", "rollback:C", "rollback:B", "rollback:A"};
+  std::vector<std::string> expect = {"run:A",      "run:B",      "run:C",
+                                     "rollback:C", "rollback:B", "rollback:A"};
   EXPECT_EQ(world_.events, expect);
   EXPECT_EQ(job.steps[3].state, StepState::kPending);
   EXPECT_EQ(job.steps[0].state, StepState::kRolledBack);
@@ -163,7 +170,8 @@ TEST_F(JobsTest, FailureWithoutRollbackKeepsCompletedSteps) {
 TEST_F(JobsTest, CancelStopsTheStepAndRollsBack) {
   world_.mode["B"] = "block";
   ASSERT_OK(runner_->Start());
-  ASSERT_OK_AND_ASSIGN(int64_t id, runner_->Submit(Spec({{"A", false}, {"B", false}, {"C", false}})));
+  ASSERT_OK_AND_ASSIGN(int64_t id,
+                       runner_->Submit(Spec({{"A", false}, {"B", false}, {"C", false}})));
   WaitBlocked("B");
   ASSERT_OK(runner_->Cancel(id));
   ASSERT_OK_AND_ASSIGN(Job job, runner_->Wait(id, 10000));

@@ -19,7 +19,8 @@ LaunchSpec TwoDiskSpec(const std::string& work_dir) {
   s.operation = "drill";
   s.cpus = 2;
   s.memory_mib = 1024;
-  s.disks = {{"nbd://127.0.0.1:10809/web1-disk0", "", "raw"}, {"", "/var/lib/lifeline/web,1.img", "raw"}};
+  s.disks = {{"nbd://127.0.0.1:10809/web1-disk0", "", "raw"},
+             {"", "/var/lib/lifeline/web,1.img", "raw"}};
   s.nics = {{"lan-drill", "10.1.0.5", 24, "10.1.0.1", "52:54:00:12:34:56"}};
   s.work_dir = work_dir;
   return s;
@@ -44,34 +45,46 @@ bool WaitExit(Launcher& l, const LaunchHandle& h, int64_t ms, LaunchStatus* st) 
 }
 
 TEST(QemuCommand, DefaultTemplate) {
-  ASSERT_OK_AND_ASSIGN(std::vector<std::string> argv, BuildQemuCommand(TwoDiskSpec("/tmp"), QemuConfig{}));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> argv,
+                       BuildQemuCommand(TwoDiskSpec("/tmp"), QemuConfig{}));
   std::string cmd = Joined(argv);
   EXPECT_EQ(argv[0], "qemu-system-x86_64");
   EXPECT_NE(cmd.find("-accel tcg"), std::string::npos) << cmd;
   EXPECT_NE(cmd.find("-smp 2 -m 1024"), std::string::npos) << cmd;
-  EXPECT_NE(cmd.find("-drive driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=127.0.0.1,"
-                     "file.server.port=10809,file.export=web1-disk0,if=virtio,cache=none"),
-            std::string::npos)
+  EXPECT_NE(
+      cmd.find("-drive driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=127.0.0.1,"
+               "file.server.port=10809,file.export=web1-disk0,if=virtio,cache=none"),
+      std::string::npos)
       << cmd;
   // A comma in a path is doubled for qemu's option parser.
   EXPECT_NE(cmd.find("file.filename=/var/lib/lifeline/web,,1.img"), std::string::npos) << cmd;
   EXPECT_NE(cmd.find("-nic none"), std::string::npos) << cmd;
-  EXPECT_NE(cmd.find("-fw_cfg name=opt/lifeline/nic0,string=10.1.0.5/24 gw 10.1.0.1"), std::string::npos) << cmd;
+  EXPECT_NE(cmd.find("-fw_cfg name=opt/lifeline/nic0,string=10.1.0.5/24 gw 10.1.0.1"),
+            std::string::npos)
+      << cmd;
 }
 
 TEST(QemuCommand, ConfigTemplateBridgesAndUnixSockets) {
-  ASSERT_OK_AND_ASSIGN(QemuConfig c, QemuConfig::FromJson(Json{{"accel", "kvm"},
-                                                               {"nic_mode", "bridge"},
-                                                               {"bridges", {{"lan-drill", "br-drill"}}},
-                                                               {"template", {"{binary}", "-machine", "q35,accel={accel}", "-m", "{memory_mib}M", "{drives}", "{nics}", "{extra}"}},
-                                                               {"extra_args", {"-display", "none"}}}));
+  ASSERT_OK_AND_ASSIGN(
+      QemuConfig c, QemuConfig::FromJson(Json{{"accel", "kvm"},
+                                              {"nic_mode", "bridge"},
+                                              {"bridges", {{"lan-drill", "br-drill"}}},
+                                              {"template",
+                                               {"{binary}", "-machine", "q35,accel={accel}", "-m",
+                                                "{memory_mib}M", "{drives}", "{nics}", "{extra}"}},
+                                              {"extra_args", {"-display", "none"}}}));
   LaunchSpec s = TwoDiskSpec("/tmp");
   s.disks = {{"nbd+unix:///exp0?socket=/run/lifeline/nbd.sock", "", "raw"}};
   ASSERT_OK_AND_ASSIGN(std::vector<std::string> argv, BuildQemuCommand(s, c));
   std::string cmd = Joined(argv);
   EXPECT_NE(cmd.find("q35,accel=kvm -m 1024M"), std::string::npos) << cmd;
-  EXPECT_NE(cmd.find("file.server.type=unix,file.server.path=/run/lifeline/nbd.sock,file.export=exp0"), std::string::npos) << cmd;
-  EXPECT_NE(cmd.find("-nic bridge,br=br-drill,model=virtio-net-pci,mac=52:54:00:12:34:56"), std::string::npos) << cmd;
+  EXPECT_NE(
+      cmd.find("file.server.type=unix,file.server.path=/run/lifeline/nbd.sock,file.export=exp0"),
+      std::string::npos)
+      << cmd;
+  EXPECT_NE(cmd.find("-nic bridge,br=br-drill,model=virtio-net-pci,mac=52:54:00:12:34:56"),
+            std::string::npos)
+      << cmd;
   EXPECT_NE(cmd.find("-display none"), std::string::npos) << cmd;
 }
 
@@ -81,7 +94,8 @@ TEST(QemuCommand, Errors) {
   ASSERT_OK_AND_ASSIGN(QemuConfig bridge, QemuConfig::FromJson(Json{{"nic_mode", "bridge"}}));
   auto r = BuildQemuCommand(TwoDiskSpec("/tmp"), bridge);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("no bridge configured for network lan-drill"), std::string::npos);
+  EXPECT_NE(r.status().message().find("no bridge configured for network lan-drill"),
+            std::string::npos);
   LaunchSpec s = TwoDiskSpec("/tmp");
   s.disks = {{"http://x/y", "", "raw"}};
   EXPECT_FALSE(BuildQemuCommand(s, QemuConfig{}).ok());
@@ -108,23 +122,29 @@ TEST(Launchers, RegistryByName) {
 TEST(CommandLauncher, RecordsItsEnvironment) {
   TempDir dir;
   std::string script = dir.File("start.sh");
-  WriteFile(script, "#!/bin/sh\nenv | grep -E '^(LIFELINE_|SITE=)' | sort > \"$PWD/env.txt\"\necho started\n", true);
+  WriteFile(
+      script,
+      "#!/bin/sh\nenv | grep -E '^(LIFELINE_|SITE=)' | sort > \"$PWD/env.txt\"\necho started\n",
+      true);
   LauncherRegistry r = LauncherRegistry::WithBuiltins();
-  ASSERT_OK_AND_ASSIGN(auto launcher, r.Create("command", Json{{"command", {script}}, {"env", {{"SITE", "dr"}}}}));
+  ASSERT_OK_AND_ASSIGN(auto launcher,
+                       r.Create("command", Json{{"command", {script}}, {"env", {{"SITE", "dr"}}}}));
   ASSERT_OK_AND_ASSIGN(LaunchHandle h, launcher->Start(TwoDiskSpec(dir.path())));
   EXPECT_GT(h.pid, 0);
   LaunchStatus st;
   ASSERT_TRUE(WaitExit(*launcher, h, 5000, &st));
   EXPECT_EQ(st.exit_code, 0);
   std::string env = ReadFile(dir.File("env.txt"));
-  for (const char* line : {"LIFELINE_MACHINE=web1", "LIFELINE_OPERATION=drill", "LIFELINE_CPUS=2",
-                           "LIFELINE_MEMORY_MIB=1024", "LIFELINE_DISK_COUNT=2",
-                           "LIFELINE_DISK_0=nbd://127.0.0.1:10809/web1-disk0",
-                           "LIFELINE_DISK_0_URL=nbd://127.0.0.1:10809/web1-disk0",
-                           "LIFELINE_DISK_1=/var/lib/lifeline/web,1.img", "LIFELINE_DISK_1_PATH=/var/lib/lifeline/web,1.img",
-                           "LIFELINE_NIC_COUNT=1", "LIFELINE_NIC_0_IP=10.1.0.5", "LIFELINE_NIC_0_PREFIX=24",
-                           "LIFELINE_NIC_0_NETWORK=lan-drill", "LIFELINE_NIC_0_GATEWAY=10.1.0.1",
-                           "LIFELINE_NIC_0_MAC=52:54:00:12:34:56", "SITE=dr"}) {
+  for (const char* line :
+       {"LIFELINE_MACHINE=web1", "LIFELINE_OPERATION=drill", "LIFELINE_CPUS=2",
+        "LIFELINE_MEMORY_MIB=1024", "LIFELINE_DISK_COUNT=2",
+        "LIFELINE_DISK_0=nbd://127.0.0.1:10809/web1-disk0",
+        "LIFELINE_DISK_0_URL=nbd://127.0.0.1:10809/web1-disk0",
+        "LIFELINE_DISK_1=/var/lib/lifeline/web,1.img",
+        "LIFELINE_DISK_1_PATH=/var/lib/lifeline/web,1.img", "LIFELINE_NIC_COUNT=1",
+        "LIFELINE_NIC_0_IP=10.1.0.5", "LIFELINE_NIC_0_PREFIX=24",
+        "LIFELINE_NIC_0_NETWORK=lan-drill", "LIFELINE_NIC_0_GATEWAY=10.1.0.1",
+        "LIFELINE_NIC_0_MAC=52:54:00:12:34:56", "SITE=dr"}) {
     EXPECT_NE(env.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << env;
   }
   EXPECT_NE(ReadFile(h.log_path).find("started"), std::string::npos);
@@ -146,9 +166,11 @@ TEST(QemuLauncher, StartsAndStopsARealQemu) {
   TempDir dir;
   LauncherRegistry r = LauncherRegistry::WithBuiltins();
   // No guest to boot: -S holds the CPU, so this checks the launcher, not a kernel.
-  ASSERT_OK_AND_ASSIGN(auto launcher, r.Create("qemu", Json{{"template", {"{binary}", "-accel", "{accel}", "-nodefaults",
-                                                                          "-display", "none", "-S", "-m", "{memory_mib}",
-                                                                          "{drives}", "{nics}"}}}));
+  ASSERT_OK_AND_ASSIGN(
+      auto launcher,
+      r.Create("qemu", Json{{"template",
+                             {"{binary}", "-accel", "{accel}", "-nodefaults", "-display", "none",
+                              "-S", "-m", "{memory_mib}", "{drives}", "{nics}"}}}));
   LaunchSpec s = TwoDiskSpec(dir.path());
   std::string image = dir.File("disk.img");
   WriteFile(image, std::string(1 << 20, '\0'));

@@ -39,7 +39,8 @@ TEST_F(LifecycleTest, EveryAllowedTransition) {
     std::string name = MachineIn(t.from);
     uint64_t before = lifecycle_->TransitionCount(t.from, t.to);
     auto next = lifecycle_->SetState(name, t.event, "test");
-    ASSERT_TRUE(next.ok()) << StateName(t.from) << " + " << EventName(t.event) << ": " << next.status().ToString();
+    ASSERT_TRUE(next.ok()) << StateName(t.from) << " + " << EventName(t.event) << ": "
+                           << next.status().ToString();
     EXPECT_EQ(*next, t.to);
     auto m = catalog_->GetMachineByName(name);
     ASSERT_TRUE(m.ok());
@@ -55,7 +56,8 @@ TEST_F(LifecycleTest, EveryAllowedTransition) {
 
 TEST_F(LifecycleTest, EveryPairOutsideTheTableIsRefused) {
   std::set<std::pair<int, int>> allowed;
-  for (const Transition& t : MachineTransitions()) allowed.insert({static_cast<int>(t.from), static_cast<int>(t.event)});
+  for (const Transition& t : MachineTransitions())
+    allowed.insert({static_cast<int>(t.from), static_cast<int>(t.event)});
   int refused = 0;
   for (int s = 0; s < kMachineStateCount; ++s) {
     for (int e = 0; e < kMachineEventCount; ++e) {
@@ -67,13 +69,15 @@ TEST_F(LifecycleTest, EveryPairOutsideTheTableIsRefused) {
       ASSERT_FALSE(next.ok());
       EXPECT_EQ(next.status().code(), Code::kFailedPrecondition);
       // The message names the current state.
-      EXPECT_NE(next.status().message().find("is " + std::string(StateName(static_cast<MachineState>(s)))),
+      EXPECT_NE(next.status().message().find("is " +
+                                             std::string(StateName(static_cast<MachineState>(s)))),
                 std::string::npos)
           << next.status().message();
       ++refused;
     }
   }
-  EXPECT_EQ(refused, kMachineStateCount * kMachineEventCount - static_cast<int>(MachineTransitions().size()));
+  EXPECT_EQ(refused, kMachineStateCount * kMachineEventCount -
+                         static_cast<int>(MachineTransitions().size()));
 }
 
 TEST_F(LifecycleTest, RefusalsSayWhatToDo) {
@@ -94,25 +98,32 @@ TEST_F(LifecycleTest, RefusalsSayWhatToDo) {
   std::string busy = MachineIn(MachineState::kInitialReplication);
   r = lifecycle_->SetState(busy, MachineEvent::kFailoverStart, "test");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("wait for its running job"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("wait for its running job"), std::string::npos)
+      << r.status().message();
 
   std::string prot = MachineIn(MachineState::kProtected);
   r = lifecycle_->SetState(prot, MachineEvent::kCommit, "test");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("lifeline failover start " + prot), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("lifeline failover start " + prot), std::string::npos)
+      << r.status().message();
 }
 
 TEST_F(LifecycleTest, FullCycleReversesDirectionAndBack) {
   std::string m = MachineIn(MachineState::kEnabling);
-  const MachineEvent cycle[] = {MachineEvent::kStartInitialReplication, MachineEvent::kInitialReplicationDone,
-                                MachineEvent::kFailoverStart, MachineEvent::kFailoverDone, MachineEvent::kCommit,
-                                MachineEvent::kReprotectStart, MachineEvent::kReprotectDone};
+  const MachineEvent cycle[] = {MachineEvent::kStartInitialReplication,
+                                MachineEvent::kInitialReplicationDone,
+                                MachineEvent::kFailoverStart,
+                                MachineEvent::kFailoverDone,
+                                MachineEvent::kCommit,
+                                MachineEvent::kReprotectStart,
+                                MachineEvent::kReprotectDone};
   for (MachineEvent e : cycle) ASSERT_TRUE(lifecycle_->SetState(m, e, "test").ok()) << EventName(e);
   auto got = catalog_->GetMachineByName(m);
   EXPECT_EQ(got->state, "protected");
   EXPECT_EQ(got->direction, "reverse");
   // Failback: the same events again bring replication back to its first direction.
-  for (size_t i = 2; i < std::size(cycle); ++i) ASSERT_TRUE(lifecycle_->SetState(m, cycle[i], "test").ok());
+  for (size_t i = 2; i < std::size(cycle); ++i)
+    ASSERT_TRUE(lifecycle_->SetState(m, cycle[i], "test").ok());
   got = catalog_->GetMachineByName(m);
   EXPECT_EQ(got->direction, "forward");
   EXPECT_EQ(lifecycle_->TransitionCount(MachineState::kReprotecting, MachineState::kProtected), 2u);
@@ -127,8 +138,10 @@ TEST_F(LifecycleTest, DrillBesideTheLifecycle) {
   EXPECT_NE(again.status().message().find("drill-running"), std::string::npos);
   auto fo = lifecycle_->SetState(m, MachineEvent::kFailoverStart, "t");
   ASSERT_FALSE(fo.ok());
-  EXPECT_NE(fo.status().message().find("lifeline drill cleanup " + m), std::string::npos) << fo.status().message();
-  ASSERT_EQ(*lifecycle_->SetDrillState(m, DrillEvent::kDrillStop, "t"), DrillState::kDrillDoneCleanupPending);
+  EXPECT_NE(fo.status().message().find("lifeline drill cleanup " + m), std::string::npos)
+      << fo.status().message();
+  ASSERT_EQ(*lifecycle_->SetDrillState(m, DrillEvent::kDrillStop, "t"),
+            DrillState::kDrillDoneCleanupPending);
   // The machine itself stayed protected through the drill.
   EXPECT_EQ(catalog_->GetMachineByName(m)->state, "protected");
   ASSERT_EQ(*lifecycle_->SetDrillState(m, DrillEvent::kDrillCleanupDone, "t"), DrillState::kNone);
@@ -149,7 +162,8 @@ TEST_F(LifecycleTest, DrillRefusals) {
   for (const DrillTransition& t : DrillTransitions()) {
     EXPECT_TRUE(NextDrillState("x", t.from, t.event, MachineState::kProtected).ok());
   }
-  EXPECT_EQ(lifecycle_->SetState("ghost", MachineEvent::kCommit, "t").status().code(), Code::kNotFound);
+  EXPECT_EQ(lifecycle_->SetState("ghost", MachineEvent::kCommit, "t").status().code(),
+            Code::kNotFound);
 }
 
 }  // namespace

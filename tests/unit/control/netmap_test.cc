@@ -51,7 +51,9 @@ TEST(NetworkMap, TakenAddressFallsToStaticRuleThenNextFree) {
   ASSERT_TRUE(map.AddStaticRule({"web1", 0, NetworkMode::kRecovery, Ip("10.0.0.50")}).ok());
   std::set<IpAddress> in_use = {Ip("10.0.0.5"), Ip("10.0.0.3")};
   auto r = map.Assign(NetworkMode::kRecovery,
-                      {{"web1", 0, "lan", Ip("10.0.0.5")}, {"web2", 0, "lan", Ip("10.0.0.5")}, {"web3", 0, "lan", std::nullopt}},
+                      {{"web1", 0, "lan", Ip("10.0.0.5")},
+                       {"web2", 0, "lan", Ip("10.0.0.5")},
+                       {"web3", 0, "lan", std::nullopt}},
                       in_use);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ((*r)[0].ip.ToString(), "10.0.0.50");
@@ -97,7 +99,8 @@ TEST(NetworkMap, Errors) {
   auto outside = map.Assign(NetworkMode::kDrill, {{"web1", 0, "lan", std::nullopt}}, {});
   ASSERT_FALSE(outside.ok());
   EXPECT_EQ(outside.status().code(), Code::kFailedPrecondition);
-  EXPECT_FALSE(map.AddStaticRule({"web1", 0, NetworkMode::kDrill, Ip("172.16.0.3")}).ok());  // duplicate rule
+  EXPECT_FALSE(map.AddStaticRule({"web1", 0, NetworkMode::kDrill, Ip("172.16.0.3")})
+                   .ok());  // duplicate rule
   NetworkMapping dup;
   dup.source = "lan";
   dup.recovery = {"x", Net("10.9.0.0/24"), std::nullopt, {}};
@@ -115,13 +118,16 @@ TEST(NetworkMap, IPv6) {
   m.recovery = {"v6-dr", Net("fd00:10::/64"), Ip("fd00:10::1"), {}};
   m.drill = {"v6-drill", Net("fd00:20::/126"), std::nullopt, {}};
   ASSERT_TRUE(map.AddMapping(m).ok());
-  auto r = map.Assign(NetworkMode::kRecovery,
-                      {{"a", 0, "v6lan", Ip("fd00:10::25")}, {"b", 0, "v6lan", Ip("fd00:10::25")}}, {});
+  auto r =
+      map.Assign(NetworkMode::kRecovery,
+                 {{"a", 0, "v6lan", Ip("fd00:10::25")}, {"b", 0, "v6lan", Ip("fd00:10::25")}}, {});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)[0].ip.ToString(), "fd00:10::25");
   EXPECT_EQ((*r)[1].ip.ToString(), "fd00:10::2");  // ::0 anycast and ::1 gateway skipped
   auto d = map.Assign(NetworkMode::kDrill,
-                      {{"a", 0, "v6lan", std::nullopt}, {"b", 0, "v6lan", std::nullopt}, {"c", 0, "v6lan", std::nullopt},
+                      {{"a", 0, "v6lan", std::nullopt},
+                       {"b", 0, "v6lan", std::nullopt},
+                       {"c", 0, "v6lan", std::nullopt},
                        {"d", 0, "v6lan", std::nullopt}},
                       {});
   ASSERT_FALSE(d.ok());  // /126 holds ::1..::3 only
@@ -135,7 +141,8 @@ TEST(NetworkMap, PointToPointPrefixes) {
   m.recovery = {"r", Net("192.0.2.0/31"), std::nullopt, {}};
   m.drill = {"d", Net("192.0.2.8/32"), std::nullopt, {}};
   ASSERT_TRUE(map.AddMapping(m).ok());
-  auto r = map.Assign(NetworkMode::kRecovery, {{"a", 0, "p2p", std::nullopt}, {"b", 0, "p2p", std::nullopt}}, {});
+  auto r = map.Assign(NetworkMode::kRecovery,
+                      {{"a", 0, "p2p", std::nullopt}, {"b", 0, "p2p", std::nullopt}}, {});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ((*r)[0].ip.ToString(), "192.0.2.0");
   EXPECT_EQ((*r)[1].ip.ToString(), "192.0.2.1");

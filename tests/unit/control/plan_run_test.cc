@@ -37,11 +37,12 @@ class PlanRunTest : public ::testing::Test {
     auto c = Catalog::Open(dir_.File("catalog.db"), &clock_);
     ASSERT_TRUE(c.ok());
     catalog_ = std::move(*c);
-    for (const char* name : {"drill.prepare", "drill.start-group", "failover.shutdown", "failover.prepare",
-                             "failover.start-group"}) {
-      ASSERT_OK(registry_.Register(name, [this, name](const Json& args) -> Result<std::unique_ptr<Step>> {
-        return std::unique_ptr<Step>(new RecordMachines(&started_, args));
-      }));
+    for (const char* name : {"drill.prepare", "drill.start-group", "failover.shutdown",
+                             "failover.prepare", "failover.start-group"}) {
+      ASSERT_OK(
+          registry_.Register(name, [this, name](const Json& args) -> Result<std::unique_ptr<Step>> {
+            return std::unique_ptr<Step>(new RecordMachines(&started_, args));
+          }));
     }
     NetworkStep connect;
     connect.run = [this](StepContext& ctx, const std::map<std::string, std::string>& args) {
@@ -88,11 +89,16 @@ class PlanRunTest : public ::testing::Test {
 
 TEST_F(PlanRunTest, ScriptGetsThePlanEnvironmentAndGroupsStartInOrder) {
   std::string script = dir_.File("env.sh");
-  WriteFile(script, "#!/bin/sh\nenv | grep -E '^(LIFELINE_|DB_ROLE)' | sort > \"$OUT\"\necho hello from script\n", true);
-  std::string yaml = "name: web\ngroups:\n  - name: data\n    machines: [db1, db2]\n    before:\n"
-                     "      - name: record\n        script:\n          path: " + script +
-                     "\n          env: {DB_ROLE: primary, OUT: " + dir_.File("env.txt") + "}\n"
-                     "  - name: app\n    machines: [app1]\n";
+  WriteFile(
+      script,
+      "#!/bin/sh\nenv | grep -E '^(LIFELINE_|DB_ROLE)' | sort > \"$OUT\"\necho hello from script\n",
+      true);
+  std::string yaml =
+      "name: web\ngroups:\n  - name: data\n    machines: [db1, db2]\n    before:\n"
+      "      - name: record\n        script:\n          path: " +
+      script + "\n          env: {DB_ROLE: primary, OUT: " + dir_.File("env.txt") +
+      "}\n"
+      "  - name: app\n    machines: [app1]\n";
   ASSERT_OK_AND_ASSIGN(Job job, Run(yaml, Operation::kFailover));
   ASSERT_EQ(job.state, JobState::kDone) << job.error << "\n" << LogText(job.id);
   std::string env = ReadFile(dir_.File("env.txt"));
@@ -103,8 +109,9 @@ TEST_F(PlanRunTest, ScriptGetsThePlanEnvironmentAndGroupsStartInOrder) {
   EXPECT_NE(env.find("LIFELINE_JOB_ID=" + std::to_string(job.id) + "\n"), std::string::npos) << env;
   EXPECT_NE(env.find("DB_ROLE=primary\n"), std::string::npos) << env;
   EXPECT_NE(LogText(job.id).find("[record] hello from script"), std::string::npos);
-  std::vector<std::string> expect = {"all:[\"db1\",\"db2\",\"app1\"]", "all:[\"db1\",\"db2\",\"app1\"]",
-                                     "data:[\"db1\",\"db2\"]", "app:[\"app1\"]"};
+  std::vector<std::string> expect = {"all:[\"db1\",\"db2\",\"app1\"]",
+                                     "all:[\"db1\",\"db2\",\"app1\"]", "data:[\"db1\",\"db2\"]",
+                                     "app:[\"app1\"]"};
   EXPECT_EQ(started_, expect);
 }
 
@@ -112,8 +119,10 @@ TEST_F(PlanRunTest, TimeoutKillsTheWholeProcessGroup) {
   std::string script = dir_.File("hang.sh");
   std::string pidfile = dir_.File("child.pid");
   WriteFile(script, "#!/bin/sh\nsleep 60 &\necho $! > " + pidfile + "\nwait\n", true);
-  std::string yaml = "name: p\ngroups:\n  - machines: [a]\n    before:\n      - name: hang\n        script: {path: " +
-                     script + ", timeout_s: 1}\n";
+  std::string yaml =
+      "name: p\ngroups:\n  - machines: [a]\n    before:\n      - name: hang\n        script: "
+      "{path: " +
+      script + ", timeout_s: 1}\n";
   auto start = std::chrono::steady_clock::now();
   ASSERT_OK_AND_ASSIGN(Job job, Run(yaml, Operation::kDrill));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -136,9 +145,12 @@ TEST_F(PlanRunTest, TimeoutKillsTheWholeProcessGroup) {
 TEST_F(PlanRunTest, RetryThenSucceed) {
   std::string counter = dir_.File("count");
   std::string script = dir_.File("flaky.sh");
-  WriteFile(script, "#!/bin/sh\necho x >> " + counter + "\n[ \"$LIFELINE_ATTEMPT\" -ge 3 ]\n", true);
-  std::string yaml = "name: p\ngroups:\n  - machines: [a]\n    after:\n      - name: flaky\n        script: {path: " +
-                     script + "}\n        on_failure: retry(2)\n";
+  WriteFile(script, "#!/bin/sh\necho x >> " + counter + "\n[ \"$LIFELINE_ATTEMPT\" -ge 3 ]\n",
+            true);
+  std::string yaml =
+      "name: p\ngroups:\n  - machines: [a]\n    after:\n      - name: flaky\n        script: "
+      "{path: " +
+      script + "}\n        on_failure: retry(2)\n";
   ASSERT_OK_AND_ASSIGN(Job job, Run(yaml, Operation::kDrill));
   EXPECT_EQ(job.state, JobState::kDone) << job.error;
   EXPECT_EQ(ReadFile(counter), "x\nx\nx\n");
@@ -146,9 +158,11 @@ TEST_F(PlanRunTest, RetryThenSucceed) {
 }
 
 TEST_F(PlanRunTest, ContinueAndAbort) {
-  std::string yaml = "name: p\ngroups:\n  - machines: [a]\n    before:\n      - name: bad\n        script: {path: /bin/false}\n"
-                     "        on_failure: continue\n  - machines: [b]\n    before:\n      - name: worse\n"
-                     "        script: {path: /bin/false}\n";
+  std::string yaml =
+      "name: p\ngroups:\n  - machines: [a]\n    before:\n      - name: bad\n        script: {path: "
+      "/bin/false}\n"
+      "        on_failure: continue\n  - machines: [b]\n    before:\n      - name: worse\n"
+      "        script: {path: /bin/false}\n";
   ASSERT_OK_AND_ASSIGN(Job job, Run(yaml, Operation::kDrill));
   EXPECT_EQ(job.state, JobState::kFailed);
   EXPECT_NE(job.error.find("action 'worse'"), std::string::npos) << job.error;
@@ -159,8 +173,9 @@ TEST_F(PlanRunTest, ContinueAndAbort) {
 }
 
 TEST_F(PlanRunTest, ManualStepWaitsForContinue) {
-  std::string yaml = "name: p\ngroups:\n  - machines: [a]\n    after:\n      - name: look\n"
-                     "        manual: {message: check the app}\n";
+  std::string yaml =
+      "name: p\ngroups:\n  - machines: [a]\n    after:\n      - name: look\n"
+      "        manual: {message: check the app}\n";
   ASSERT_OK_AND_ASSIGN(Plan plan, ParsePlan(yaml, "p"));
   ASSERT_OK_AND_ASSIGN(JobSpec spec, BuildPlanJob(plan, Operation::kDrill));
   ASSERT_OK_AND_ASSIGN(int64_t id, runner_->Submit(spec));
@@ -175,16 +190,19 @@ TEST_F(PlanRunTest, ManualStepWaitsForContinue) {
 }
 
 TEST_F(PlanRunTest, ManualTimeoutFollowsOnFailure) {
-  std::string yaml = "name: p\ngroups:\n  - machines: [a]\n    after:\n      - name: look\n"
-                     "        manual: {message: m, timeout_s: 1}\n        on_failure: continue\n";
+  std::string yaml =
+      "name: p\ngroups:\n  - machines: [a]\n    after:\n      - name: look\n"
+      "        manual: {message: m, timeout_s: 1}\n        on_failure: continue\n";
   ASSERT_OK_AND_ASSIGN(Job job, Run(yaml, Operation::kDrill));
   EXPECT_EQ(job.state, JobState::kDone);
   EXPECT_NE(LogText(job.id).find("nobody continued within 1 s"), std::string::npos);
 }
 
 TEST_F(PlanRunTest, NetworkStepsResolveThroughTheRegistry) {
-  std::string yaml = "name: p\ngroups:\n  - machines: [a]\n    after:\n      - network: {step: connect-circuit, args: {circuit: er-hk}}\n"
-                     "      - name: missing\n        network: {step: no-such-step}\n";
+  std::string yaml =
+      "name: p\ngroups:\n  - machines: [a]\n    after:\n      - network: {step: connect-circuit, "
+      "args: {circuit: er-hk}}\n"
+      "      - name: missing\n        network: {step: no-such-step}\n";
   ASSERT_OK_AND_ASSIGN(Job job, Run(yaml, Operation::kFailover));
   EXPECT_EQ(job.state, JobState::kFailed);
   EXPECT_EQ(network_calls_, std::vector<std::string>{"er-hk"});

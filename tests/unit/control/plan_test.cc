@@ -86,8 +86,11 @@ TEST(PlanParse, TopLevelTypoSuggests) {
 
 TEST(PlanParse, WrongTypesNameTheLine) {
   std::string issues = Issues(
-      "name: x\ngroups:\n  - machines: a\n  - machines: [b]\n    before:\n      - script: {path: /x, timeout_s: ten}\n");
-  EXPECT_NE(issues.find("plan.yaml:3:15: 'machines' in group 1 must be a list, got a scalar"), std::string::npos) << issues;
+      "name: x\ngroups:\n  - machines: a\n  - machines: [b]\n    before:\n      - script: {path: "
+      "/x, timeout_s: ten}\n");
+  EXPECT_NE(issues.find("plan.yaml:3:15: 'machines' in group 1 must be a list, got a scalar"),
+            std::string::npos)
+      << issues;
   EXPECT_NE(issues.find("plan.yaml:6:39: 'timeout_s'"), std::string::npos) << issues;
   EXPECT_NE(issues.find("must be an integer, got 'ten'"), std::string::npos) << issues;
 }
@@ -107,31 +110,45 @@ TEST(PlanParse, MachineLimit) {
   for (int i = 0; i < 101; ++i) yaml += (i ? ", m" : "m") + std::to_string(i);
   yaml += "]\n";
   std::string issues = Issues(yaml);
-  EXPECT_NE(issues.find("101 machines: a plan holds at most 100 machines"), std::string::npos) << issues;
+  EXPECT_NE(issues.find("101 machines: a plan holds at most 100 machines"), std::string::npos)
+      << issues;
 }
 
 TEST(PlanParse, MachineInTwoGroups) {
-  std::string issues = Issues("name: x\ngroups:\n  - machines: [a, b]\n  - name: second\n    machines: [b]\n");
-  EXPECT_NE(issues.find("machine b is in group 1 and in group 'second'"), std::string::npos) << issues;
+  std::string issues =
+      Issues("name: x\ngroups:\n  - machines: [a, b]\n  - name: second\n    machines: [b]\n");
+  EXPECT_NE(issues.find("machine b is in group 1 and in group 'second'"), std::string::npos)
+      << issues;
 }
 
 TEST(PlanParse, ActionShapes) {
   std::string base = "name: x\ngroups:\n  - machines: [a]\n    before:\n      - ";
-  EXPECT_NE(Issues(base + "{script: {path: /a}, manual: {message: m}}\n").find("exactly one of script, manual or network, got 2"),
+  EXPECT_NE(Issues(base + "{script: {path: /a}, manual: {message: m}}\n")
+                .find("exactly one of script, manual or network, got 2"),
             std::string::npos);
   EXPECT_NE(Issues(base + "{on_failure: abort}\n").find("got 0"), std::string::npos);
-  EXPECT_NE(Issues(base + "{script: {path: run.sh}}\n").find("must be absolute"), std::string::npos);
-  EXPECT_NE(Issues(base + "{script: {path: /a, env: {LIFELINE_PLAN: x}}}\n").find("reserved"), std::string::npos);
-  EXPECT_NE(Issues(base + "{script: {path: /a, env: {lower: x}}}\n").find("upper case"), std::string::npos);
-  EXPECT_NE(Issues(base + "{script: {path: /a}, on_failure: retry(11)}\n").find("retry count must be 1..10"),
+  EXPECT_NE(Issues(base + "{script: {path: run.sh}}\n").find("must be absolute"),
             std::string::npos);
-  EXPECT_NE(Issues(base + "{script: {path: /a}, on_failure: contine}\n").find("did you mean 'continue'"),
+  EXPECT_NE(Issues(base + "{script: {path: /a, env: {LIFELINE_PLAN: x}}}\n").find("reserved"),
             std::string::npos);
-  EXPECT_NE(Issues(base + "{script: {path: /a}, operations: [dril]}\n").find("did you mean 'drill'"), std::string::npos);
-  EXPECT_NE(Issues(base + "{script: {path: /a, timeout_s: 0}}\n").find("must be 1..86400"), std::string::npos);
+  EXPECT_NE(Issues(base + "{script: {path: /a, env: {lower: x}}}\n").find("upper case"),
+            std::string::npos);
+  EXPECT_NE(Issues(base + "{script: {path: /a}, on_failure: retry(11)}\n")
+                .find("retry count must be 1..10"),
+            std::string::npos);
+  EXPECT_NE(
+      Issues(base + "{script: {path: /a}, on_failure: contine}\n").find("did you mean 'continue'"),
+      std::string::npos);
+  EXPECT_NE(
+      Issues(base + "{script: {path: /a}, operations: [dril]}\n").find("did you mean 'drill'"),
+      std::string::npos);
+  EXPECT_NE(Issues(base + "{script: {path: /a, timeout_s: 0}}\n").find("must be 1..86400"),
+            std::string::npos);
   EXPECT_NE(Issues(base + "{manual: {}}\n").find("missing 'message'"), std::string::npos);
-  EXPECT_NE(Issues(base + "{network: {step: 'bad name'}}\n").find("not a valid name"), std::string::npos);
-  EXPECT_NE(Issues(base + "{script: {path: /a, idempotent: maybe}}\n").find("true or false"), std::string::npos);
+  EXPECT_NE(Issues(base + "{network: {step: 'bad name'}}\n").find("not a valid name"),
+            std::string::npos);
+  EXPECT_NE(Issues(base + "{script: {path: /a, idempotent: maybe}}\n").find("true or false"),
+            std::string::npos);
 }
 
 TEST(PlanParse, SyntaxAndDocumentErrors) {
@@ -139,14 +156,18 @@ TEST(PlanParse, SyntaxAndDocumentErrors) {
   EXPECT_NE(Issues("name: x\ngroups: [\n").find("YAML syntax"), std::string::npos);
   EXPECT_NE(Issues("").find("empty"), std::string::npos);
   EXPECT_NE(Issues("- a\n- b\n").find("the plan must be a map"), std::string::npos);
-  EXPECT_NE(Issues("name: x\nname: y\ngroups: [{machines: [a]}]\n").find("duplicate key 'name'"), std::string::npos);
-  EXPECT_NE(Issues("version: 2\nname: x\ngroups: [{machines: [a]}]\n").find("version 2 is not supported"),
+  EXPECT_NE(Issues("name: x\nname: y\ngroups: [{machines: [a]}]\n").find("duplicate key 'name'"),
             std::string::npos);
+  EXPECT_NE(
+      Issues("version: 2\nname: x\ngroups: [{machines: [a]}]\n").find("version 2 is not supported"),
+      std::string::npos);
   EXPECT_NE(Issues("name: x\ngroups: []\n").find("non-empty list"), std::string::npos);
-  EXPECT_NE(Issues("name: x\ngroups: [{name: g}]\n").find("no machines and no actions"), std::string::npos);
+  EXPECT_NE(Issues("name: x\ngroups: [{name: g}]\n").find("no machines and no actions"),
+            std::string::npos);
   EXPECT_NE(Issues(std::string(kMaxPlanYamlBytes + 1, '#')).find("1 MiB"), std::string::npos);
   // Deep nesting is a clean error, not a crash.
-  EXPECT_FALSE(ParsePlanYaml(std::string(5000, '[') + std::string(5000, ']'), "p").plan.has_value());
+  EXPECT_FALSE(
+      ParsePlanYaml(std::string(5000, '[') + std::string(5000, ']'), "p").plan.has_value());
 }
 
 TEST(PlanParse, IssuesAreBounded) {
@@ -163,10 +184,12 @@ TEST(PlanReferences, UnknownMachinesAndNetworkSteps) {
   std::set<std::string> steps = {"connect-circuits"};
   auto issues = CheckPlanReferences(*plan, {&machines, &steps});
   ASSERT_EQ(issues.size(), 2u);
-  EXPECT_NE(issues[0].message.find("machine app1 is not protected by this vault (did you mean 'app-1'?)"),
-            std::string::npos)
+  EXPECT_NE(
+      issues[0].message.find("machine app1 is not protected by this vault (did you mean 'app-1'?)"),
+      std::string::npos)
       << issues[0].message;
-  EXPECT_NE(issues[1].message.find("did you mean 'connect-circuits'"), std::string::npos) << issues[1].message;
+  EXPECT_NE(issues[1].message.find("did you mean 'connect-circuits'"), std::string::npos)
+      << issues[1].message;
 }
 
 TEST(PlanJob, FailoverOrder) {
@@ -177,8 +200,9 @@ TEST(PlanJob, FailoverOrder) {
   ASSERT_OK_AND_ASSIGN(JobSpec job, BuildPlanJob(*plan, Operation::kFailover, o));
   std::vector<std::string> names;
   for (const StepSpec& s : job.steps) names.push_back(s.name);
-  std::vector<std::string> expect = {"failover.shutdown", "failover.prepare", "plan.script", "failover.start-group",
-                                     "failover.start-group", "plan.manual", "plan.network"};
+  std::vector<std::string> expect = {"failover.shutdown",    "failover.prepare",     "plan.script",
+                                     "failover.start-group", "failover.start-group", "plan.manual",
+                                     "plan.network"};
   EXPECT_EQ(names, expect);
   EXPECT_EQ(job.kind, "plan-failover");
   EXPECT_FALSE(job.rollback_on_failure);
@@ -192,8 +216,8 @@ TEST(PlanJob, DrillSkipsShutdownAndFailoverOnlyActions) {
   ASSERT_OK_AND_ASSIGN(JobSpec job, BuildPlanJob(*plan, Operation::kDrill));
   std::vector<std::string> names;
   for (const StepSpec& s : job.steps) names.push_back(s.name);
-  std::vector<std::string> expect = {"drill.prepare", "drill.start-group", "drill.start-group", "plan.manual",
-                                     "plan.network"};
+  std::vector<std::string> expect = {"drill.prepare", "drill.start-group", "drill.start-group",
+                                     "plan.manual", "plan.network"};
   EXPECT_EQ(names, expect);
 }
 
@@ -211,13 +235,16 @@ namespace lifeline::control {
 namespace {
 
 TEST(PlanParse, InvalidUtf8IsAnIssueNotAThrow) {
-  std::string yaml = "name: x\ngroups:\n  - machines: [a]\n    after:\n      - manual: {message: \"caf\xe9\"}\n";
+  std::string yaml =
+      "name: x\ngroups:\n  - machines: [a]\n    after:\n      - manual: {message: \"caf\xe9\"}\n";
   PlanParseResult r = ParsePlanYaml(yaml, "p.yaml");
   ASSERT_FALSE(r.plan.has_value());
   EXPECT_NE(r.IssuesText("p.yaml").find("p.yaml:5:"), std::string::npos) << r.IssuesText("p.yaml");
   EXPECT_NE(r.IssuesText("p.yaml").find("not valid UTF-8"), std::string::npos);
   // Valid multi-byte text is fine and survives the JSON form.
-  std::string ok = "name: x\ngroups:\n  - machines: [a]\n    after:\n      - manual: {message: \"caf\xc3\xa9 \xe2\x9c\x93\"}\n";
+  std::string ok =
+      "name: x\ngroups:\n  - machines: [a]\n    after:\n      - manual: {message: \"caf\xc3\xa9 "
+      "\xe2\x9c\x93\"}\n";
   auto plan = ParsePlan(ok, "p.yaml");
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   EXPECT_NE(PlanToJson(*plan).dump().find("caf\xc3\xa9"), std::string::npos);

@@ -47,16 +47,15 @@ inline void WriteFile(const std::string& path, const std::string& text, bool exe
   if (executable) std::filesystem::permissions(path, std::filesystem::perms::owner_all);
 }
 
-#define ASSERT_OK(expr)                                  \
-  do {                                                   \
-    auto ll_s_ = (expr);                                 \
-    ASSERT_TRUE(ll_s_.ok()) << ll_s_.ToString();         \
+#define ASSERT_OK(expr)                          \
+  do {                                           \
+    auto ll_s_ = (expr);                         \
+    ASSERT_TRUE(ll_s_.ok()) << ll_s_.ToString(); \
   } while (0)
 
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                               \
-  auto LL_CONCAT(ll_r_, __LINE__) = (expr);                           \
-  ASSERT_TRUE(LL_CONCAT(ll_r_, __LINE__).ok())                        \
-      << LL_CONCAT(ll_r_, __LINE__).status().ToString();              \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                           \
+  auto LL_CONCAT(ll_r_, __LINE__) = (expr);                                                       \
+  ASSERT_TRUE(LL_CONCAT(ll_r_, __LINE__).ok()) << LL_CONCAT(ll_r_, __LINE__).status().ToString(); \
   lhs = std::move(LL_CONCAT(ll_r_, __LINE__)).value()
 
 }  // namespace lifeline::control::testing
