@@ -499,11 +499,28 @@ Status Catalog::PutNicsLocked(int64_t machine_id, const std::vector<Nic>& nics) 
   return Status::Ok();
 }
 
+Status Catalog::CheckGroupRoomLocked(int64_t group_id, int64_t machine_id) {
+  if (group_id == 0) return Status::Ok();
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT COUNT(*), (SELECT name FROM consistency_groups WHERE id=?1) "
+                           "FROM machines WHERE group_id=?1 AND id<>?2"));
+  s.Bind(1, group_id).Bind(2, machine_id);
+  LL_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (row && s.Int(0) >= kMaxMachinesPerGroup) {
+    return Status::FailedPrecondition("consistency group " + s.Text(1) + " already holds " +
+                                      std::to_string(kMaxMachinesPerGroup) +
+                                      " machines, the most a group may hold: put the machine in "
+                                      "another group, or split the application");
+  }
+  return Status::Ok();
+}
+
 Result<int64_t> Catalog::AddMachine(const Machine& m) {
   LL_RETURN_IF_ERROR(CheckMachine(m));
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
   LL_RETURN_IF_ERROR(tx.Begin());
+  LL_RETURN_IF_ERROR(CheckGroupRoomLocked(m.group_id, 0));
   LL_ASSIGN_OR_RETURN(
       Stmt s,
       db_->Prepare(
@@ -592,6 +609,7 @@ Status Catalog::UpdateMachineConfig(const Machine& m) {
   std::lock_guard lock(mu_);
   Transaction tx(db_.get());
   LL_RETURN_IF_ERROR(tx.Begin());
+  LL_RETURN_IF_ERROR(CheckGroupRoomLocked(m.group_id, m.id));
   LL_ASSIGN_OR_RETURN(
       Stmt s,
       db_->Prepare(

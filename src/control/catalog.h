@@ -30,6 +30,9 @@ inline constexpr int kMaxListRows = 10000;
 inline constexpr int kMaxTagsPerPoint = 32;
 inline constexpr int kMaxNicsPerMachine = 16;
 inline constexpr int kMaxStreamsPerDisk = 32;  // UploadThreadsPerVM maximum (dr-anchors §1.4)
+// Site Recovery's multi-VM consistency groups hold at most 16 machines (dr-anchors §1.6);
+// a group point holds every member's writes for a moment, so the bound protects them.
+inline constexpr int kMaxMachinesPerGroup = 16;
 
 struct Site {
   int64_t id = 0;
@@ -268,6 +271,7 @@ class Catalog {
   Catalog(std::unique_ptr<Db> db, Clock* clock);
   Status Migrate();
   Status PutNicsLocked(int64_t machine_id, const std::vector<Nic>& nics);
+  Status CheckGroupRoomLocked(int64_t group_id, int64_t machine_id);
   Result<Machine> ReadMachineLocked(const std::string& where, int64_t id, const std::string& name);
   Result<std::vector<JobStep>> ReadStepsLocked(int64_t job_id);
   int64_t Now() const { return clock_->NowUnixNanos(); }

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <thread>
+
 #include "test_util.h"
 
 namespace lifeline::control {
@@ -98,6 +100,58 @@ TEST_F(CatalogTest, DuplicatesAndMissingReferencesAreRefused) {
   EXPECT_EQ(catalog_->GetMachineByName("nope").status().code(), Code::kNotFound);
   Machine badname = MakeMachine("web 1");
   EXPECT_EQ(catalog_->AddMachine(badname).status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(CatalogTest, ConsistencyGroupHoldsAtMost16Machines) {
+  ASSERT_OK_AND_ASSIGN(int64_t gid, catalog_->AddGroup("erp"));
+  for (int i = 0; i < kMaxMachinesPerGroup; ++i) {
+    Machine m = MakeMachine("erp" + std::to_string(i));
+    m.group_id = gid;
+    ASSERT_TRUE(catalog_->AddMachine(m).ok()) << i;
+  }
+  Machine extra = MakeMachine("erp-extra");
+  extra.group_id = gid;
+  auto r = catalog_->AddMachine(extra);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("consistency group erp already holds 16 machines"),
+            std::string::npos)
+      << r.status().message();
+  // Moving a machine into the full group is refused too; updating a member is fine.
+  extra.group_id = 0;
+  ASSERT_OK_AND_ASSIGN(int64_t extra_id, catalog_->AddMachine(extra));
+  extra.id = extra_id;
+  extra.group_id = gid;
+  EXPECT_EQ(catalog_->UpdateMachineConfig(extra).code(), Code::kFailedPrecondition);
+  ASSERT_OK_AND_ASSIGN(Machine member, catalog_->GetMachineByName("erp0"));
+  member.cpus = 4;
+  EXPECT_TRUE(catalog_->UpdateMachineConfig(member).ok());
+}
+
+TEST_F(CatalogTest, TwoConnectionsWriteTheSameCatalog) {
+  // The vault and a CLI process hold the catalog at once; WAL and the busy timeout keep
+  // every write.
+  auto other = Catalog::Open(dir_.File("catalog.db"), &clock_);
+  ASSERT_TRUE(other.ok());
+  Job job;
+  job.kind = "k";
+  std::vector<JobStep> steps(1);
+  steps[0].name = "a";
+  ASSERT_OK_AND_ASSIGN(int64_t id, catalog_->CreateJob(job, steps));
+  constexpr int kLines = 300;
+  std::thread writer([&] {
+    for (int i = 0; i < kLines; ++i) (void)(*other)->AppendLog(id, 0, "info", "b");
+  });
+  for (int i = 0; i < kLines; ++i) ASSERT_OK(catalog_->AppendLog(id, 0, "info", "a"));
+  writer.join();
+  ASSERT_OK_AND_ASSIGN(std::vector<JobLogLine> log, catalog_->GetLog(id, 0, 10000));
+  EXPECT_EQ(log.size(), 2u * kLines);
+  // Reopening applies no migration twice.
+  catalog_.reset();
+  other->reset();
+  auto again = Catalog::Open(dir_.File("catalog.db"), &clock_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*(*again)->SchemaVersion(), Catalog::kSchemaVersion);
 }
 
 TEST_F(CatalogTest, PolicyValidation) {

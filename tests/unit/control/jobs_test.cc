@@ -281,6 +281,28 @@ TEST_F(JobsTest, SubmitChecksNamesAndQueueBound) {
   EXPECT_EQ(registry_.Register("test.step", nullptr).code(), Code::kInvalidArgument);
 }
 
+TEST_F(JobsTest, JobsRunSideBySide) {
+  // Two workers: a job waiting (like a manual step) does not hold up the next one.
+  world_.mode["slow"] = "block";
+  ASSERT_OK(runner_->Start());
+  ASSERT_OK_AND_ASSIGN(int64_t slow, runner_->Submit(Spec({{"slow", false}})));
+  WaitBlocked("slow");
+  std::vector<int64_t> quick;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_OK_AND_ASSIGN(int64_t id, runner_->Submit(Spec({{"q" + std::to_string(i), false}})));
+    quick.push_back(id);
+  }
+  for (int64_t id : quick) {
+    ASSERT_OK_AND_ASSIGN(Job j, runner_->Wait(id, 10000));
+    EXPECT_EQ(j.state, JobState::kDone);
+  }
+  ASSERT_OK_AND_ASSIGN(Job still, catalog_->GetJob(slow));
+  EXPECT_EQ(still.state, JobState::kRunning);
+  ASSERT_OK(runner_->Cancel(slow));
+  ASSERT_OK_AND_ASSIGN(Job cancelled, runner_->Wait(slow, 10000));
+  EXPECT_EQ(cancelled.state, JobState::kCancelled);
+}
+
 TEST_F(JobsTest, WaitTimesOutOnARunningJob) {
   world_.mode["A"] = "block";
   ASSERT_OK(runner_->Start());
