@@ -46,7 +46,7 @@ Reply OkReply(const Request& q) {
 
 Reply DoRead(const Request& q, const ExecContext& ctx) {
   Reply r;
-  r.data.reset(new uint8_t[q.length]);
+  r.data = ctx.pool ? ctx.pool->Get(q.length) : BufferPool::Plain(q.length);
   r.size = q.length;
   Status s = ctx.target->backend->Read(q.offset, MutableByteSpan(r.data.get(), q.length));
   if (!s.ok()) {

@@ -16,7 +16,7 @@ namespace lifeline::nbd {
 // A reply ready to send: `header` then `size` bytes of `data` (READ payload only).
 struct Reply {
   std::string header;
-  std::unique_ptr<uint8_t[]> data;
+  PooledBuffer data;
   size_t size = 0;
 };
 
@@ -25,6 +25,7 @@ struct ExecContext {
   bool structured = false;
   uint32_t meta_context_id = 0;  // id to put in BLOCK_STATUS chunks
   size_t max_extents = 1024;     // bound on extents per BLOCK_STATUS reply
+  BufferPool* pool = nullptr;    // READ buffers; null: plain heap
 };
 
 // REQUIRES: `request` came from Session::PopRequest of a session bound to ctx.target.

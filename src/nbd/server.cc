@@ -32,10 +32,10 @@ constexpr size_t kReadBufferBytes = 256 << 10;
 class Server::Connection {
  public:
   Connection(std::unique_ptr<SocketStream> socket, const ExportRegistry* registry,
-             const ServerOptions& options)
+             const ServerOptions& options, BufferPool* pool)
       : options_(options),
         session_(SessionConfig{registry, options.limits, options.tls != nullptr,
-                               options.tls_required}),
+                               options.tls_required, pool}),
         socket_(std::move(socket)),
         stream_(socket_.get()),
         rbuf_(new uint8_t[kReadBufferBytes]) {}
@@ -177,6 +177,7 @@ void Server::Connection::Run() {
   exec_.target = session_.bound_export().get();
   exec_.structured = session_.structured_replies();
   exec_.meta_context_id = session_.meta_context_id();
+  exec_.pool = session_.pool();
   log::Info("nbd", "client attached to export '" + exec_.target->name + "'");
   int threads = stream_->concurrent() ? std::max(1, options_.threads_per_connection) : 1;
   std::vector<std::thread> helpers;
@@ -293,7 +294,7 @@ void Server::AcceptLoop() {
         continue;  // the SocketStream closes the descriptor
       }
       ++accepted_;
-      connections_.push_back(std::make_unique<Connection>(std::move(socket), registry_, options_));
+      connections_.push_back(std::make_unique<Connection>(std::move(socket), registry_, options_, &pool_));
       connections_.back()->Start();
     }
   }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "nbd/buffer_pool.h"
 #include "nbd/export_registry.h"
 #include "nbd/session.h"
 
@@ -67,6 +68,7 @@ class Server {
 
   const ExportRegistry* registry_;
   ServerOptions options_;
+  BufferPool pool_;  // payload buffers shared by all connections
   std::vector<int> listen_fds_;
   std::string unix_path_;
   uint16_t tcp_port_ = 0;

@@ -433,7 +433,8 @@ void Session::OnRequestHeader() {
 
   if (pending_.type == kCmdWrite) {
     if (err == 0) {
-      pending_.payload.reset(new uint8_t[pending_.length]);
+      pending_.payload = config_.pool ? config_.pool->Get(pending_.length)
+                                      : BufferPool::Plain(pending_.length);
       payload_filled_ = 0;
       SetState(State::kRequestPayload);
       return;

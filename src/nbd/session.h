@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "nbd/buffer_pool.h"
 #include "nbd/export_registry.h"
 
 namespace lifeline::nbd {
@@ -33,6 +34,7 @@ struct SessionConfig {
   SessionLimits limits;
   bool tls_available = false;  // answer STARTTLS with ACK (the driver can do TLS)
   bool tls_required = false;   // FORCEDTLS: only STARTTLS and ABORT before TLS is up
+  BufferPool* pool = nullptr;  // WRITE payload buffers; null: plain heap
 };
 
 // A framed, validated transmission request. `error` != 0 means the session already
@@ -45,7 +47,7 @@ struct Request {
   uint64_t offset = 0;
   uint32_t length = 0;
   uint32_t error = 0;
-  std::unique_ptr<uint8_t[]> payload;  // WRITE data (length bytes) when error == 0
+  PooledBuffer payload;  // WRITE data (length bytes) when error == 0
 };
 
 class Session {
@@ -98,6 +100,7 @@ class Session {
   uint32_t meta_context_id() const { return meta_id_; }  // 0: none selected
   uint16_t transmission_flags() const { return TransmissionFlags(export_->read_only); }
   const SessionLimits& limits() const { return config_.limits; }
+  BufferPool* pool() const { return config_.pool; }
 
   static constexpr uint32_t kBaseAllocationId = 1;
 
