@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <condition_variable>
 #include <cstring>
 
@@ -263,6 +264,9 @@ Status Server::ListenUnix(const std::string& path) {
 Status Server::Start() {
   if (listen_fds_.empty()) return Status::FailedPrecondition("server has no listening socket");
   if (wake_fd_ < 0) return Status::IOError("eventfd failed");
+  // OpenSSL writes with write(2), not send(MSG_NOSIGNAL): a peer that hangs up mid-reply
+  // must cost that connection, not the process.
+  ::signal(SIGPIPE, SIG_IGN);
   accept_thread_ = std::thread([this] { AcceptLoop(); });
   return Status::Ok();
 }

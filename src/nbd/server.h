@@ -54,7 +54,8 @@ class Server {
   Status ListenUnix(const std::string& path);
   uint16_t tcp_port() const { return tcp_port_; }
 
-  // Starts the accept thread. REQUIRES: at least one Listen* succeeded.
+  // Starts the accept thread. REQUIRES: at least one Listen* succeeded. Sets SIGPIPE to
+  // ignored for the process (TLS writes use write(2)).
   Status Start();
   // Stops accepting, disconnects every client, waits for their threads. Idempotent.
   void Stop();
