@@ -26,7 +26,12 @@
 namespace lifeline::nbd {
 namespace {
 
-constexpr size_t kReadBufferBytes = 256 << 10;
+// Socket reads for headers are small: one read still carries several 4 KiB requests, but
+// most of a large WRITE payload then arrives by a direct read into its own buffer
+// (PayloadSink) instead of being copied out of this one; a copy costs as much CPU as the
+// page-cache write itself.
+constexpr size_t kReadBufferBytes = 16 << 10;
+constexpr size_t kDirectPayloadBytes = 4 << 10;
 
 }  // namespace
 
@@ -145,7 +150,7 @@ void Server::Connection::Worker() {
         if (rpos_ == rlen_) {
           // A large WRITE payload goes straight from the socket into its buffer.
           MutableByteSpan sink = session_.PayloadSink();
-          if (sink.size() >= 64 * 1024) {
+          if (sink.size() >= kDirectPayloadBytes) {
             Result<size_t> n = stream_->Read(sink);
             if (!n.ok() || *n == 0) {
               read_failed_ = true;
