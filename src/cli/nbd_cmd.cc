@@ -25,7 +25,7 @@ struct ServeArgs {
   int port = 10809;
   std::string unix_path;
   bool read_only = false;
-  int threads = 16;
+  int threads = 8;
   std::string tls_cert;
   std::string tls_key;
   bool tls_required = false;

@@ -20,18 +20,20 @@
 
 #include "common/log.h"
 #include "nbd/executor.h"
+#include "nbd/protocol.h"
 #include "nbd/stream.h"
 #include "nbd/tls_stream.h"
 
 namespace lifeline::nbd {
 namespace {
 
-// Socket reads for headers are small: one read still carries several 4 KiB requests, but
-// most of a large WRITE payload then arrives by a direct read into its own buffer
-// (PayloadSink) instead of being copied out of this one; a copy costs as much CPU as the
-// page-cache write itself.
-constexpr size_t kReadBufferBytes = 16 << 10;
-constexpr size_t kDirectPayloadBytes = 4 << 10;
+// Socket reads: while requests are small, one big read carries many of them (fewer
+// syscalls). Once writes are large, reads shrink so most of each payload arrives by a
+// direct read into its own buffer (PayloadSink) instead of a copy out of this one.
+constexpr size_t kReadBufferBytes = 256 << 10;
+constexpr size_t kSmallReadBytes = 16 << 10;
+constexpr uint32_t kLargeWriteBytes = 32 << 10;
+constexpr size_t kDirectPayloadBytes = 16 << 10;
 
 }  // namespace
 
@@ -79,6 +81,7 @@ class Server::Connection {
   std::mutex read_mu_;   // guards session_, rbuf_, stream reads
   std::mutex write_mu_;  // guards stream writes
   bool read_failed_ = false;           // under read_mu_
+  bool large_writes_ = false;          // under read_mu_: the last WRITE was large
   std::atomic<bool> write_failed_{false};
   ExecContext exec_;
 };
@@ -98,7 +101,8 @@ bool Server::Connection::SendAll(const iovec* iov, int count) {
 // REQUIRES: read_mu_ held (or handshake, single-threaded).
 bool Server::Connection::FillBuffer() {
   if (read_failed_) return false;
-  Result<size_t> n = stream_->Read(MutableByteSpan(rbuf_.get(), kReadBufferBytes));
+  size_t want = large_writes_ ? kSmallReadBytes : kReadBufferBytes;
+  Result<size_t> n = stream_->Read(MutableByteSpan(rbuf_.get(), want));
   if (!n.ok() || *n == 0) {
     if (!n.ok()) log::Info("nbd", "receive failed: " + n.status().ToString());
     read_failed_ = true;
@@ -164,6 +168,7 @@ void Server::Connection::Worker() {
         rpos_ += session_.Feed(ByteSpan(rbuf_.get() + rpos_, rlen_ - rpos_));
       }
       req = session_.PopRequest();
+      if (req.type == kCmdWrite) large_writes_ = req.length >= kLargeWriteBytes;
     }
     Reply reply = Execute(req, exec_);
     iovec iov[2] = {{reply.header.data(), reply.header.size()}, {reply.data.get(), reply.size}};

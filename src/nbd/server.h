@@ -27,7 +27,7 @@ struct ServerOptions {
   SessionLimits limits;
   // Worker threads per connection = the most requests one connection has in flight.
   // Memory bound per connection: about (threads + 1) x limits.max_payload_bytes.
-  int threads_per_connection = 16;
+  int threads_per_connection = 8;
   int max_connections = 64;  // further connections are accepted and closed at once
   // Optional TLS (NBD_OPT_STARTTLS); with tls_required plain clients get TLS_REQD.
   std::shared_ptr<TlsServerContext> tls;
