@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "lifeline 0.1.0");
   cli::RegisterStoreCommands(app);
   cli::RegisterControlCommands(app);
+  cli::RegisterNbdCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
