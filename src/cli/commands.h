@@ -30,5 +30,6 @@ void Fail(const Status& status);
 void RunCommand(const std::function<Status()>& body);
 
 void RegisterStoreCommands(CLI::App& app);
+void RegisterNetCommands(CLI::App& app);
 
 }  // namespace lifeline::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "lifeline 0.1.0");
   //cli::RegisterStoreCommands(app);
+  cli::RegisterNetCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
