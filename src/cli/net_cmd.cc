@@ -30,7 +30,14 @@ struct NetOptions {
 };
 
 Status RunCheck(const NetOptions& o) {
-  LL_ASSIGN_OR_RETURN(net::Topology t, net::LoadTopology(o.file));
+  auto loaded = net::LoadTopology(o.file);
+  if (!loaded.ok()) {
+    // A file that does not parse is a failed check (exit 1), unless it cannot be read.
+    Fail(loaded.status());
+    if (loaded.status().code() == Code::kInvalidArgument) SetExitCode(1);
+    return Status::Ok();
+  }
+  net::Topology t = std::move(loaded).value();
   net::TopologyIndex idx(t);
   std::optional<net::Topology> old;
   std::optional<net::TopologyIndex> old_idx;

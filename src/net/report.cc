@@ -144,8 +144,11 @@ void WriteSimulationText(std::ostream& os, const SimulationResult& r) {
          << Num(f.affected_fraction * 100) << "% of sessions\n";
     }
     if (f.kind == "site-vnet") {
-      os << "    capacity: " << f.capacity_before_mbps << " -> " << f.capacity_after_mbps
-         << " Mbps\n";
+      auto cap = [&](int64_t mbps, bool reachable) {
+        return mbps > 0 || !reachable ? std::to_string(mbps) : std::string("unknown");
+      };
+      os << "    capacity: " << cap(f.capacity_before_mbps, f.reachable_before) << " -> "
+         << cap(f.capacity_after_mbps, f.reachable_after) << " Mbps\n";
     }
     if (!f.note.empty()) os << "    note: " << f.note << "\n";
   }

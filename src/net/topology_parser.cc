@@ -380,7 +380,7 @@ class Parser {
                                 "network_mapping", "replication_path"})) {
       return;
     }
-    r_.Str(n, "source_region", &d.source_region, true);
+    r_.Str(n, "source_region", &d.source_region, false);  // absent: on-premises source
     r_.Str(n, "target_region", &d.target_region, true);
     r_.Enum(n, "ip_strategy", {"retain", "new"}, &d.ip_strategy, false);
     for (const auto& mn : r_.Seq(n, "network_mapping")) {

@@ -34,9 +34,10 @@ LL_NET_RULE(DrTargetNotProvisioned, "dr.target-not-provisioned", Severity::kAdvi
   for (const auto& rt : ctx.topo.route_tables) {
     bool source = false, target = false;
     for (const auto& ref : rt.subnets) {
-      const Vnet* v = ctx.index.FindVnet(ref.vnet);
-      if (v && v->region == dr.source_region) source = true;
-      if (v && v->region == dr.target_region) target = true;
+      auto it = target_of.find(ref.vnet);
+      if (it == target_of.end()) continue;
+      source = true;
+      target = target || ctx.index.RouteTableOf(it->second, ref.subnet) != nullptr;
     }
     if (source && !target) ++tables;
   }
