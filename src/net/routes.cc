@@ -122,7 +122,6 @@ const std::vector<RouteEntry>& RouteComputer::GatewayBgp(const Vnet& g) {
         e.origin = RouteOrigin::kExpressRoute;
         e.next_hop_type = "VirtualNetworkGateway";
         e.next_hops = {c->name};
-        e.via = g.name;
         e.weight = conn->weight;
         e.as_path_length = 1 + p->as_path_prepend;
         by_prefix[prefix].push_back(std::move(e));
@@ -138,7 +137,6 @@ const std::vector<RouteEntry>& RouteComputer::GatewayBgp(const Vnet& g) {
         e.origin = RouteOrigin::kVpn;
         e.next_hop_type = "VirtualNetworkGateway";
         e.next_hops = {vpn.name};
-        e.via = g.name;
         e.as_path_length = vpn.bgp ? 1 : 0;
         by_prefix[prefix].push_back(std::move(e));
       }
@@ -146,6 +144,7 @@ const std::vector<RouteEntry>& RouteComputer::GatewayBgp(const Vnet& g) {
   }
   auto table = std::make_unique<std::vector<RouteEntry>>();
   for (auto& [prefix, cands] : by_prefix) SelectBgp(cands, table.get());
+  SortEntries(table.get());
   auto& ref = *table;
   bgp_cache_.emplace(g.name, std::move(table));
   return ref;
@@ -181,7 +180,8 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
     }
   }
   RouteEntry internet;
-  internet.prefix = *IpPrefix::Parse("0.0.0.0/0");
+  static const IpPrefix kDefault = *IpPrefix::Parse("0.0.0.0/0");
+  internet.prefix = kDefault;
   internet.origin = RouteOrigin::kInternet;
   internet.next_hop_type = "Internet";
   e.push_back(internet);
@@ -193,24 +193,8 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
   if (rt) {
     for (const auto& r : rt->routes) user[r.prefix] = &r;
   }
-  if (gw) {
-    for (const RouteEntry& b : GatewayBgp(*gw)) {
-      RouteEntry r = b;
-      if (!propagate) {
-        r.active = false;
-        r.note = "gateway route propagation disabled on route table " + rt->name;
-      } else if (r.active) {
-        for (const auto& sp : protected_prefixes) {
-          if (sp.Contains(r.prefix)) {
-            r.active = false;
-            r.note = "VNet system route " + sp.ToString() + " wins over BGP";
-            break;
-          }
-        }
-      }
-      e.push_back(std::move(r));
-    }
-  }
+  std::vector<RouteEntry> local;  // system and user routes: a handful per table
+  local.swap(e);
   for (const auto& [prefix, r] : user) {
     RouteEntry u;
     u.prefix = prefix;
@@ -226,13 +210,48 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
       case NextHopType::kInternet: u.next_hop_type = "Internet"; break;
       case NextHopType::kNone: u.next_hop_type = "None"; break;
     }
-    e.push_back(std::move(u));
+    local.push_back(std::move(u));
   }
-  // Identical prefixes: user beats everything; BGP beats the Internet default route.
-  SortEntries(&e);
+  SortEntries(&local);
+  std::vector<RouteEntry> bgp;
+  if (gw) {
+    const std::vector<RouteEntry>& shared = GatewayBgp(*gw);  // sorted by prefix
+    bgp.reserve(shared.size());
+    for (const RouteEntry& b : shared) {
+      RouteEntry& r = bgp.emplace_back(b);
+      if (!propagate) {
+        r.active = false;
+        r.note = "gateway route propagation disabled on route table " + rt->name;
+      } else if (r.active) {
+        for (const auto& sp : protected_prefixes) {
+          if (sp.Contains(r.prefix)) {
+            r.active = false;
+            r.note = "VNet system route " + sp.ToString() + " wins over BGP";
+            break;
+          }
+        }
+      }
+    }
+  }
+  // Both lists are sorted: merge them in linear time (the BGP part may be thousands of
+  // routes shared by every VNet behind one gateway).
+  e.reserve(local.size() + bgp.size());
+  std::merge(std::make_move_iterator(local.begin()), std::make_move_iterator(local.end()),
+             std::make_move_iterator(bgp.begin()), std::make_move_iterator(bgp.end()),
+             std::back_inserter(e), [](const RouteEntry& a, const RouteEntry& b) {
+               if (a.prefix != b.prefix) return a.prefix < b.prefix;
+               return a.active > b.active;
+             });
+  // Identical prefixes: user beats everything; VNet and peering routes beat BGP; BGP beats
+  // the Internet default route.
+  bool regroup = false;
   for (size_t i = 0; i < e.size();) {
-    size_t j = i;
+    size_t j = i + 1;
     while (j < e.size() && e[j].prefix == e[i].prefix) ++j;
+    if (j - i == 1) {
+      i = j;
+      continue;
+    }
     int winner = -1;
     for (size_t k = i; k < j; ++k) {
       if (!e[k].active) continue;
@@ -254,10 +273,11 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
       e[k].note = e[winner].origin == RouteOrigin::kUser
                       ? "user route " + e[winner].via + " wins"
                       : std::string(RouteSourceName(e[winner].origin)) + " route wins";
+      regroup = true;
     }
     i = j;
   }
-  SortEntries(&e);
+  if (regroup) SortEntries(&e);  // keep the active route first within its prefix
   return t;
 }
 

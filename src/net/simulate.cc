@@ -156,7 +156,7 @@ Detection FlowDetection(const TopologyIndex& idx, const Leg& before, const Simul
       if (x.seconds > d.seconds) d = x;
     } else {
       d.seconds = std::max(d.seconds, o.vpn_detection_s);
-      d.how = "VPN BGP hold " + Fmt(o.vpn_detection_s) + " s (assumed)";
+      d.how = "VPN BGP hold " + Fmt(o.vpn_detection_s) + " s, assumed";
     }
   }
   return d;
@@ -172,12 +172,12 @@ Detection LinkDetection(const CircuitPeering& p) {
     d.bfd = true;
     d.seconds = interval * p.bfd.multiplier / 1000.0;
     d.how = "BFD " + std::to_string(interval) + " ms x " + std::to_string(p.bfd.multiplier) +
-            (p.bfd.interval_ms < kMseeBfdIntervalMs ? " (raised to the MSEE minimum 300 ms)" : "");
+            (p.bfd.interval_ms < kMseeBfdIntervalMs ? ", raised to the MSEE minimum of 300 ms" : "");
   } else {
     // BGP uses the lower hold time of the two sides; the MSEE's is 180 s (FAQ, BFD).
     int hold = std::min(p.bgp.hold_s, kMseeHoldS);
     d.seconds = hold;
-    d.how = "BGP hold timer " + std::to_string(hold) + " s (BFD off)";
+    d.how = "BGP hold timer " + std::to_string(hold) + " s, BFD off";
   }
   return d;
 }
