@@ -77,13 +77,14 @@ Status RunRoutes(const NetOptions& o) {
   }
   bool vnets = only_vnet || !only_site;
   bool sites = only_site || !only_vnet;
-  nlohmann::json jv = nlohmann::json::array(), js = nlohmann::json::array();
-  // Text is streamed table by table: a large topology is never held in full.
+  // Streamed table by table (text and JSON): a large topology is never held in full.
   std::ostringstream buf;
   auto flush = [&] {
     std::cout << buf.str();
     buf.str("");
   };
+  if (o.json) buf << "{\"vnets\": [";
+  bool first = true;
   if (vnets) {
     for (const auto& v : t.vnets) {
       if (only_vnet && &v != only_vnet) continue;
@@ -92,24 +93,36 @@ Status RunRoutes(const NetOptions& o) {
         if (idx.RouteTableOf(v.name, s.name)) scopes.push_back(s.name);
       for (const auto& sc : scopes) {
         net::VnetRouteTable rt = rc.ForVnet(v, sc);
-        if (o.json) jv.push_back(net::VnetRoutesJson(rt));
-        else net::WriteVnetRoutesText(buf, rt);
+        if (o.json) {
+          buf << (first ? "\n  " : ",\n  ");
+          first = false;
+          net::WriteVnetRoutesJson(buf, rt);
+        } else {
+          net::WriteVnetRoutesText(buf, rt);
+        }
       }
       if (buf.tellp() > (1 << 20)) flush();
     }
   }
+  if (o.json) buf << "],\n\"routers\": [";
+  first = true;
   if (sites) {
     for (const auto& s : t.sites) {
       if (only_site && &s != only_site) continue;
       for (const auto& r : s.routers) {
         net::RouterRouteTable rt = rc.ForRouter(s, r);
-        if (o.json) js.push_back(net::RouterRoutesJson(rt));
-        else net::WriteRouterRoutesText(buf, rt);
+        if (o.json) {
+          buf << (first ? "\n  " : ",\n  ");
+          first = false;
+          net::WriteRouterRoutesJson(buf, rt);
+        } else {
+          net::WriteRouterRoutesText(buf, rt);
+        }
       }
     }
   }
+  if (o.json) buf << "]}\n";
   flush();
-  if (o.json) std::cout << nlohmann::json{{"vnets", jv}, {"routers", js}}.dump(2) << "\n";
   return Status::Ok();
 }
 

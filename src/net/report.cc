@@ -13,19 +13,13 @@ std::string Num(double v) {
   return buf;
 }
 
-std::string Hops(const std::vector<std::string>& xs) {
-  std::string s;
-  for (const auto& x : xs) s += (s.empty() ? "" : "+") + x;
-  return s.empty() ? "-" : s;
-}
-
 std::string ElementsText(const std::vector<Element>& es) {
   std::string s;
   for (const auto& e : es) s += (s.empty() ? "" : ", ") + std::string(ElementKindName(e.kind)) + " " + e.name;
   return s;
 }
 
-void Pad(std::string* line, const std::string& field, size_t width) {
+void Pad(std::string* line, std::string_view field, size_t width) {
   line->append(field);
   if (field.size() < width) line->append(width - field.size(), ' ');
 }
@@ -40,37 +34,91 @@ void WriteEntries(std::ostream& os, const std::vector<RouteEntry>& es, bool site
     Pad(&line, RouteSourceName(e.origin), 7);
     Pad(&line, RouteOriginName(e.origin), 13);
     Pad(&line, e.next_hop_type, 22);
-    line += Hops(e.next_hops);
-    if (site) {
-      line += "  lp=" + std::to_string(e.local_pref) + " aspath=" + std::to_string(e.as_path_length);
-    } else if (e.origin == RouteOrigin::kExpressRoute) {
-      line += "  weight=" + std::to_string(e.weight) + " aspath=" + std::to_string(e.as_path_length);
+    if (e.next_hops.empty()) line += '-';
+    for (size_t i = 0; i < e.next_hops.size(); ++i) {
+      if (i) line += '+';
+      line += e.next_hops[i];
     }
-    if (!e.note.empty()) line += "  (" + e.note + ")";
+    if (site) {
+      line += "  lp=";
+      line += std::to_string(e.local_pref);
+      line += " aspath=";
+      line += std::to_string(e.as_path_length);
+    } else if (e.origin == RouteOrigin::kExpressRoute) {
+      line += "  weight=";
+      line += std::to_string(e.weight);
+      line += " aspath=";
+      line += std::to_string(e.as_path_length);
+    }
+    if (!e.note.empty()) {
+      line += "  (";
+      line += e.note;
+      line += ')';
+    }
     line += '\n';
     os.write(line.data(), static_cast<std::streamsize>(line.size()));
   }
 }
 
-nlohmann::json EntriesJson(const std::vector<RouteEntry>& es) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& e : es) {
-    nlohmann::json j = {{"prefix", e.prefix.ToString()},
-                        {"source", RouteSourceName(e.origin)},
-                        {"origin", RouteOriginName(e.origin)},
-                        {"next_hop_type", e.next_hop_type},
-                        {"next_hops", e.next_hops},
-                        {"active", e.active}};
-    if (!e.via.empty()) j["via"] = e.via;
-    if (e.origin == RouteOrigin::kExpressRoute || e.origin == RouteOrigin::kVpn) {
-      j["weight"] = e.weight;
-      j["as_path_length"] = e.as_path_length;
-      j["local_pref"] = e.local_pref;
+void JsonString(std::string* out, std::string_view v) {
+  *out += '"';
+  for (char c : v) {
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\t': *out += "\\t"; break;
+      case '\r': *out += "\\r"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          *out += buf;
+        } else {
+          *out += c;
+        }
     }
-    if (!e.note.empty()) j["note"] = e.note;
-    a.push_back(std::move(j));
   }
-  return a;
+  *out += '"';
+}
+
+void WriteEntriesJson(std::ostream& os, const std::vector<RouteEntry>& es) {
+  std::string line;
+  os << "[";
+  for (size_t i = 0; i < es.size(); ++i) {
+    const RouteEntry& e = es[i];
+    line.assign(i ? ",\n    {" : "\n    {");
+    line += "\"prefix\": ";
+    JsonString(&line, e.prefix.ToString());
+    line += ", \"source\": ";
+    JsonString(&line, RouteSourceName(e.origin));
+    line += ", \"origin\": ";
+    JsonString(&line, RouteOriginName(e.origin));
+    line += ", \"next_hop_type\": ";
+    JsonString(&line, e.next_hop_type);
+    line += ", \"next_hops\": [";
+    for (size_t k = 0; k < e.next_hops.size(); ++k) {
+      if (k) line += ", ";
+      JsonString(&line, e.next_hops[k]);
+    }
+    line += "], \"active\": ";
+    line += e.active ? "true" : "false";
+    if (!e.via.empty()) {
+      line += ", \"via\": ";
+      JsonString(&line, e.via);
+    }
+    if (e.origin == RouteOrigin::kExpressRoute || e.origin == RouteOrigin::kVpn) {
+      line += ", \"weight\": " + std::to_string(e.weight) + ", \"as_path_length\": " +
+              std::to_string(e.as_path_length) + ", \"local_pref\": " + std::to_string(e.local_pref);
+    }
+    if (!e.note.empty()) {
+      line += ", \"note\": ";
+      JsonString(&line, e.note);
+    }
+    line += "}";
+    os.write(line.data(), static_cast<std::streamsize>(line.size()));
+  }
+  os << (es.empty() ? "]" : "\n  ]");
 }
 
 }  // namespace
@@ -137,14 +185,26 @@ void WriteRouterRoutesText(std::ostream& os, const RouterRouteTable& t) {
   WriteEntries(os, t.entries, true);
 }
 
-nlohmann::json VnetRoutesJson(const VnetRouteTable& t) {
-  nlohmann::json j = {{"vnet", t.vnet}, {"routes", EntriesJson(t.entries)}};
-  if (!t.subnet.empty()) j["subnet"] = t.subnet;
-  return j;
+void WriteVnetRoutesJson(std::ostream& os, const VnetRouteTable& t) {
+  std::string head = "{\"vnet\": ";
+  JsonString(&head, t.vnet);
+  if (!t.subnet.empty()) {
+    head += ", \"subnet\": ";
+    JsonString(&head, t.subnet);
+  }
+  os << head << ", \"routes\": ";
+  WriteEntriesJson(os, t.entries);
+  os << "}";
 }
 
-nlohmann::json RouterRoutesJson(const RouterRouteTable& t) {
-  return {{"site", t.site}, {"router", t.router}, {"routes", EntriesJson(t.entries)}};
+void WriteRouterRoutesJson(std::ostream& os, const RouterRouteTable& t) {
+  std::string head = "{\"site\": ";
+  JsonString(&head, t.site);
+  head += ", \"router\": ";
+  JsonString(&head, t.router);
+  os << head << ", \"routes\": ";
+  WriteEntriesJson(os, t.entries);
+  os << "}";
 }
 
 void WriteSimulationText(std::ostream& os, const SimulationResult& r) {

@@ -24,8 +24,10 @@ nlohmann::json RulesJson();
 
 void WriteVnetRoutesText(std::ostream& os, const VnetRouteTable& t);
 void WriteRouterRoutesText(std::ostream& os, const RouterRouteTable& t);
-nlohmann::json VnetRoutesJson(const VnetRouteTable& t);
-nlohmann::json RouterRoutesJson(const RouterRouteTable& t);
+// JSON of one table, written directly to the stream (no document tree): `net routes --json`
+// streams millions of routes in constant memory. Same fields as the text table.
+void WriteVnetRoutesJson(std::ostream& os, const VnetRouteTable& t);
+void WriteRouterRoutesJson(std::ostream& os, const RouterRouteTable& t);
 
 void WriteSimulationText(std::ostream& os, const SimulationResult& r);
 nlohmann::json SimulationJson(const SimulationResult& r);

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -29,7 +30,8 @@ const char* RouteSourceName(RouteOrigin o);
 struct RouteEntry {
   IpPrefix prefix;
   RouteOrigin origin = RouteOrigin::kVnetLocal;
-  std::string next_hop_type;            // VnetLocal, VNetPeering, Internet, VirtualAppliance,
+  std::string_view next_hop_type = "None";  // a literal: VnetLocal, VNetPeering, Internet,
+                                        // VirtualAppliance,
                                         // VirtualNetworkGateway, ExpressRoute, Vpn, None
   std::vector<std::string> next_hops;   // circuits (ECMP, <= 4), VPN name, appliance IP, peer
   std::string via;                      // gateway VNet / route table / site router context

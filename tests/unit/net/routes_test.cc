@@ -219,3 +219,39 @@ TEST(Routes, FailedCircuitIsWithdrawn) {
 
 }  // namespace
 }  // namespace lifeline::net::testing
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "net/report.h"
+
+namespace lifeline::net::testing {
+namespace {
+
+TEST(RoutesJson, StreamedJsonParsesAndEscapes) {
+  Topology t = Base();
+  V(t, "vnet1").name = "we\"ird\\name";
+  t.vnet_peerings[0].from = V(t, "we\"ird\\name").name;
+  t.vnet_peerings[2].to = V(t, "we\"ird\\name").name;
+  TopologyIndex idx(t);
+  FailureSet none;
+  RouteComputer rc(idx, none);
+  std::ostringstream os;
+  WriteVnetRoutesJson(os, rc.ForVnet(t.vnets[1]));
+  auto j = nlohmann::json::parse(os.str());
+  EXPECT_EQ(j["vnet"], "we\"ird\\name");
+  bool bgp = false;
+  for (const auto& r : j["routes"]) {
+    if (r["prefix"] == "192.168.0.0/16") {
+      bgp = true;
+      EXPECT_EQ(r["source"], "bgp");
+      EXPECT_EQ(r["next_hops"][0], "er-hk");
+      EXPECT_EQ(r["active"], true);
+    }
+  }
+  EXPECT_TRUE(bgp);
+}
+
+}  // namespace
+}  // namespace lifeline::net::testing
