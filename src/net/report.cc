@@ -270,7 +270,8 @@ void WriteRankingText(std::ostream& os, const std::vector<SimulationResult>& rs)
 }
 
 void WritePlanText(std::ostream& os, const RecoveryPlan& p) {
-  os << "recovery " << p.source_region << " -> " << p.target_region << " (ip_strategy "
+  os << "recovery " << (p.source_region.empty() ? "on-premises" : p.source_region) << " -> "
+     << p.target_region << " (ip_strategy "
      << p.ip_strategy << ")\n";
   os << "networks:\n";
   for (const auto& n : p.networks) {
