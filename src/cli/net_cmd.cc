@@ -80,7 +80,7 @@ Status RunRoutes(const NetOptions& o) {
   // Streamed table by table (text and JSON): a large topology is never held in full.
   std::ostringstream buf;
   auto flush = [&] {
-    std::cout << buf.str();
+    std::cout << buf.view();
     buf.str("");
   };
   if (o.json) buf << "{\"vnets\": [";

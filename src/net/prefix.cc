@@ -200,9 +200,14 @@ std::string IpPrefix::ToString() const { return AddressString() + "/" + std::to_
 
 bool IpPrefix::Contains(const IpPrefix& o) const {
   if (o.v6_ != v6_ || o.length_ < length_) return false;
-  std::array<uint8_t, 16> b = o.bytes_;
-  ClearHostBits(&b, length_);
-  return b == bytes_;
+  // Compare whole bytes, then the partial byte: on the hot path of route selection.
+  int full = length_ / 8;
+  for (int i = 0; i < full; ++i)
+    if (bytes_[i] != o.bytes_[i]) return false;
+  int rest = length_ % 8;
+  if (rest == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+  return (o.bytes_[full] & mask) == bytes_[full];
 }
 
 bool IpPrefix::IsRfc1918() const {
