@@ -32,5 +32,6 @@ void RunCommand(const std::function<Status()>& body);
 void RegisterStoreCommands(CLI::App& app);
 void RegisterControlCommands(CLI::App& app);
 void RegisterNbdCommands(CLI::App& app);
+void RegisterNetCommands(CLI::App& app);
 
 }  // namespace lifeline::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cli::RegisterStoreCommands(app);
   cli::RegisterControlCommands(app);
   cli::RegisterNbdCommands(app);
+  cli::RegisterNetCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
