@@ -181,7 +181,10 @@ OutFrame EncodeWrite(const WriteMsg& m, std::shared_ptr<const std::string> paylo
   check.data = payload ? std::string_view(*payload) : std::string_view();
   LL_CHECK(ValidateWrite(check).ok());
   if (payload && payload->empty()) payload = nullptr;
-  return MakeFrame(FrameType::kWrite, 0, WriteFields(m), std::move(payload));
+  // Raw data: its hash is raw_xxh3, already computed by the sender; do not hash twice.
+  const uint64_t* data_xxh3 =
+      (m.kind == WriteKind::kData && m.codec == Codec::kNone) ? &m.raw_xxh3 : nullptr;
+  return MakeFrame(FrameType::kWrite, 0, WriteFields(m), std::move(payload), data_xxh3);
 }
 
 OutFrame Encode(const WriteMsg& m) {
@@ -258,6 +261,7 @@ Status ExpandWriteData(const WriteMsg& m, std::string* raw) {
   if (m.kind != WriteKind::kData) return Status::InvalidArgument("WRITE carries no data");
   raw->resize(m.length);
   LL_RETURN_IF_ERROR(Decompress(m.codec, m.data, raw->data(), raw->size()));
+  if (m.raw_verified && m.codec == Codec::kNone) return Status::Ok();
   if (Xxh3(raw->data(), raw->size()) != m.raw_xxh3)
     return Status::Corruption("WRITE seq " + std::to_string(m.seq) + ": raw data checksum mismatch");
   return Status::Ok();
@@ -334,8 +338,17 @@ Result<WriteMsg> DecodeWrite(const Frame& f) {
   if (kind > uint8_t(WriteKind::kTrim)) return Status::Corruption("WRITE: unknown kind " + std::to_string(kind));
   m.kind = WriteKind(kind);
   m.codec = Codec(codec);
+  if (f.data_offset != kWriteFieldBytes)
+    return Status::Corruption("WRITE: data offset " + std::to_string(f.data_offset) + ", expected " +
+                              std::to_string(kWriteFieldBytes));
   m.data = r.Bytes(r.remaining());
   LL_RETURN_IF_ERROR(ValidateWrite(m));
+  if (m.kind == WriteKind::kData && m.codec == Codec::kNone) {
+    // End-to-end check at no cost: the frame layer hashed exactly these bytes.
+    if (f.data_xxh3 != m.raw_xxh3)
+      return Status::Corruption("WRITE seq " + std::to_string(m.seq) + ": raw data checksum mismatch");
+    m.raw_verified = true;
+  }
   return m;
 }
 

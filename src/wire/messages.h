@@ -69,6 +69,9 @@ struct WriteMsg {
   uint64_t raw_xxh3 = 0;        // XXH3-64 of the raw bytes (kData), else 0: end-to-end check
   int64_t source_time_ns = 0;   // wall time the write completed at the source
   std::string_view data;        // decoded: points into the Frame's payload (valid while it lives)
+  // Set by DecodeWrite for codec none: the frame checksum already proved that the data
+  // hashes to raw_xxh3, so ExpandWriteData need not hash it again.
+  bool raw_verified = false;
 };
 
 // Vault → agent: every write with seq <= durable_seq is durable (invariant 1).

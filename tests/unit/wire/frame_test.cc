@@ -125,15 +125,17 @@ TEST(FrameTest, PayloadChecksumMismatch) {
   EXPECT_NE(st.message().find("payload checksum"), std::string::npos) << st.ToString();
 }
 
-TEST(FrameTest, UnknownTypeAndReservedBits) {
+TEST(FrameTest, UnknownTypeAndBadDataOffset) {
   std::string s = Flatten(Encode(Ack{1}));
   s[5] = char(kMaxFrameType + 1);
   Reseal(&s);
   EXPECT_EQ(FeedAll(s).code(), Code::kCorruption);
   s = Flatten(Encode(Ack{1}));
-  s[12] = 1;
+  s[12] = 9;  // data offset beyond the 8-byte payload
   Reseal(&s);
-  EXPECT_EQ(FeedAll(s).code(), Code::kCorruption);
+  Status st = FeedAll(s);
+  EXPECT_EQ(st.code(), Code::kCorruption);
+  EXPECT_NE(st.message().find("data offset"), std::string::npos) << st.ToString();
 }
 
 TEST(FrameTest, TruncatedStreamIsCorruptionAtFinish) {

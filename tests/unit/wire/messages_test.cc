@@ -177,14 +177,29 @@ TEST(MessagesTest, WriteFieldChecks) {
   bad = m;
   bad.codec = Codec(9);
   EXPECT_EQ(ValidateWrite(bad).code(), Code::kCorruption);
-  // The end-to-end checksum catches a payload altered before framing.
+  // Data that changed after the sender hashed it is caught by the frame checksum, which
+  // builds on the sender's raw_xxh3 instead of hashing the data again.
+  WriteMsg stale = m;
+  stale.raw_xxh3 ^= 1;
+  std::string bytes = Flatten(Encode(stale));
+  FrameDecoder d;
+  std::vector<Frame> frames;
+  Status st = d.Feed({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, &frames);
+  EXPECT_EQ(st.code(), Code::kCorruption);
+  EXPECT_NE(st.message().find("payload checksum"), std::string::npos) << st.ToString();
+  // A decoded raw WRITE is verified end to end already; a hand-made one is hashed.
   Frame f = Wire(Encode(m));
   auto w = DecodeWrite(f);
   ASSERT_TRUE(w.ok());
-  WriteMsg altered = *w;
-  altered.raw_xxh3 ^= 1;
+  EXPECT_TRUE(w->raw_verified);
+  WriteMsg unverified = *w;
+  unverified.raw_verified = false;
+  unverified.raw_xxh3 ^= 1;
   std::string raw;
-  EXPECT_EQ(ExpandWriteData(altered, &raw).code(), Code::kCorruption);
+  EXPECT_EQ(ExpandWriteData(unverified, &raw).code(), Code::kCorruption);
+  unverified.raw_xxh3 ^= 1;
+  EXPECT_TRUE(ExpandWriteData(unverified, &raw).ok());
+  EXPECT_EQ(raw, "abcd");
 }
 
 }  // namespace
