@@ -46,7 +46,8 @@ Result<std::string> InitVaultCredentials(const std::string& dir,
   LL_RETURN_IF_ERROR(WriteFileAtomic(Fs(), JoinPath(dir, kCaCertFile), ca.cert_pem));
   LL_RETURN_IF_ERROR(WriteFileAtomic(Fs(), JoinPath(dir, kServerCertFile), server.cert_pem));
   LL_RETURN_IF_ERROR(WritePrivateFile(JoinPath(dir, kServerKeyFile), server.key_pem));
-  LL_RETURN_IF_ERROR(WritePrivateFile(JoinPath(dir, kAdminTokenHashFile), HashSecret(token) + "\n"));
+  LL_RETURN_IF_ERROR(
+      WritePrivateFile(JoinPath(dir, kAdminTokenHashFile), HashSecret(token) + "\n"));
   LL_RETURN_IF_ERROR(WritePrivateFile(JoinPath(dir, kCaKeyFile), ca.key_pem));
   return token;
 }

@@ -16,16 +16,26 @@ constexpr size_t kOffMagic = 0, kOffVersion = 4, kOffType = 5, kOffFlags = 6, kO
 
 std::string_view FrameTypeName(FrameType type) {
   switch (type) {
-    case FrameType::kHello: return "HELLO";
-    case FrameType::kHelloOk: return "HELLO_OK";
-    case FrameType::kError: return "ERROR";
-    case FrameType::kWrite: return "WRITE";
-    case FrameType::kAck: return "ACK";
-    case FrameType::kPoint: return "POINT";
-    case FrameType::kHeartbeat: return "HEARTBEAT";
-    case FrameType::kHashRequest: return "HASH_REQUEST";
-    case FrameType::kHashReply: return "HASH_REPLY";
-    case FrameType::kDiskInfo: return "DISK_INFO";
+    case FrameType::kHello:
+      return "HELLO";
+    case FrameType::kHelloOk:
+      return "HELLO_OK";
+    case FrameType::kError:
+      return "ERROR";
+    case FrameType::kWrite:
+      return "WRITE";
+    case FrameType::kAck:
+      return "ACK";
+    case FrameType::kPoint:
+      return "POINT";
+    case FrameType::kHeartbeat:
+      return "HEARTBEAT";
+    case FrameType::kHashRequest:
+      return "HASH_REQUEST";
+    case FrameType::kHashReply:
+      return "HASH_REPLY";
+    case FrameType::kDiskInfo:
+      return "DISK_INFO";
   }
   return "UNKNOWN";
 }
@@ -80,11 +90,13 @@ Status FrameDecoder::Fail(Status s) {
 MutableByteSpan FrameDecoder::Next() {
   if (!error_.ok()) return {};
   switch (state_) {
-    case State::kHeader: return {header_ + got_, kFrameHeaderBytes - got_};
+    case State::kHeader:
+      return {header_ + got_, kFrameHeaderBytes - got_};
     case State::kPayload:
       return {reinterpret_cast<uint8_t*>(frame_.payload.data()) + got_,
               frame_.payload.size() - got_};
-    case State::kReady: return {};
+    case State::kReady:
+      return {};
   }
   return {};
 }
@@ -93,11 +105,14 @@ Status FrameDecoder::ParseHeader() {
   const uint8_t* h = header_;
   uint32_t magic = GetLE32(h + kOffMagic);
   if (magic != kFrameMagic)
-    return Status::Corruption("bad frame magic 0x" + [&] {
-      char b[9];
-      snprintf(b, sizeof b, "%08x", magic);
-      return std::string(b);
-    }() + " after " + std::to_string(frames_decoded_) + " frames (not a lifeline peer?)");
+    return Status::Corruption("bad frame magic 0x" +
+                              [&] {
+                                char b[9];
+                                snprintf(b, sizeof b, "%08x", magic);
+                                return std::string(b);
+                              }() +
+                              " after " + std::to_string(frames_decoded_) +
+                              " frames (not a lifeline peer?)");
   if (h[kOffVersion] != kProtocolVersion)
     return Status::Corruption("unsupported wire protocol version " +
                               std::to_string(h[kOffVersion]) + " (this build speaks " +
@@ -175,8 +190,7 @@ Status FrameDecoder::Feed(ByteSpan input, std::vector<Frame>* frames) {
 
 Status FrameDecoder::Finish() const {
   if (!error_.ok()) return error_;
-  if (!at_frame_boundary())
-    return Status::Corruption("stream ended inside a frame (truncated)");
+  if (!at_frame_boundary()) return Status::Corruption("stream ended inside a frame (truncated)");
   return Status::Ok();
 }
 

@@ -9,7 +9,8 @@ namespace lifeline::wire {
 
 namespace {
 
-constexpr size_t kWriteFieldBytes = 44;  // seq, offset, length, raw_xxh3, time, kind, codec, 2 reserved
+constexpr size_t kWriteFieldBytes =
+    44;  // seq, offset, length, raw_xxh3, time, kind, codec, 2 reserved
 
 Status ExpectType(const Frame& f, FrameType want) {
   if (f.type != want)
@@ -21,7 +22,8 @@ Status ExpectType(const Frame& f, FrameType want) {
 // Finishes decoding: every field read in bounds and nothing left over.
 Status Done(const ByteReader& r, FrameType type) {
   if (!r.ok())
-    return Status::Corruption(std::string(FrameTypeName(type)) + " frame too short or a field too long");
+    return Status::Corruption(std::string(FrameTypeName(type)) +
+                              " frame too short or a field too long");
   if (r.remaining() != 0)
     return Status::Corruption(std::string(FrameTypeName(type)) + " frame has " +
                               std::to_string(r.remaining()) + " trailing bytes");
@@ -38,19 +40,26 @@ void PutStr(ByteWriter& w, std::string_view s, size_t max) {
 
 std::string_view WriteKindName(WriteKind kind) {
   switch (kind) {
-    case WriteKind::kData: return "data";
-    case WriteKind::kZero: return "zero";
-    case WriteKind::kTrim: return "trim";
+    case WriteKind::kData:
+      return "data";
+    case WriteKind::kZero:
+      return "zero";
+    case WriteKind::kTrim:
+      return "trim";
   }
   return "unknown";
 }
 
 std::string_view PointKindName(PointKind kind) {
   switch (kind) {
-    case PointKind::kCrash: return "crash-consistent";
-    case PointKind::kApp: return "app-consistent";
-    case PointKind::kGroup: return "group";
-    case PointKind::kUser: return "user";
+    case PointKind::kCrash:
+      return "crash-consistent";
+    case PointKind::kApp:
+      return "app-consistent";
+    case PointKind::kGroup:
+      return "group";
+    case PointKind::kUser:
+      return "user";
   }
   return "unknown";
 }
@@ -220,7 +229,8 @@ OutFrame BuildWrite(uint64_t seq, uint64_t offset, std::shared_ptr<const std::st
 // ---- validation ----
 
 Status ValidateWrite(const WriteMsg& m) {
-  if (m.length == 0) return Status::Corruption("WRITE seq " + std::to_string(m.seq) + " has zero length");
+  if (m.length == 0)
+    return Status::Corruption("WRITE seq " + std::to_string(m.seq) + " has zero length");
   if (m.offset + m.length < m.offset)
     return Status::Corruption("WRITE seq " + std::to_string(m.seq) + ": offset + length overflows");
   switch (m.kind) {
@@ -263,7 +273,8 @@ Status ExpandWriteData(const WriteMsg& m, std::string* raw) {
   LL_RETURN_IF_ERROR(Decompress(m.codec, m.data, raw->data(), raw->size()));
   if (m.raw_verified && m.codec == Codec::kNone) return Status::Ok();
   if (Xxh3(raw->data(), raw->size()) != m.raw_xxh3)
-    return Status::Corruption("WRITE seq " + std::to_string(m.seq) + ": raw data checksum mismatch");
+    return Status::Corruption("WRITE seq " + std::to_string(m.seq) +
+                              ": raw data checksum mismatch");
   return Status::Ok();
 }
 
@@ -335,18 +346,20 @@ Result<WriteMsg> DecodeWrite(const Frame& f) {
   uint8_t codec = r.U8();
   r.U16();
   if (!r.ok()) return Status::Corruption("WRITE frame too short");
-  if (kind > uint8_t(WriteKind::kTrim)) return Status::Corruption("WRITE: unknown kind " + std::to_string(kind));
+  if (kind > uint8_t(WriteKind::kTrim))
+    return Status::Corruption("WRITE: unknown kind " + std::to_string(kind));
   m.kind = WriteKind(kind);
   m.codec = Codec(codec);
   if (f.data_offset != kWriteFieldBytes)
-    return Status::Corruption("WRITE: data offset " + std::to_string(f.data_offset) + ", expected " +
-                              std::to_string(kWriteFieldBytes));
+    return Status::Corruption("WRITE: data offset " + std::to_string(f.data_offset) +
+                              ", expected " + std::to_string(kWriteFieldBytes));
   m.data = r.Bytes(r.remaining());
   LL_RETURN_IF_ERROR(ValidateWrite(m));
   if (m.kind == WriteKind::kData && m.codec == Codec::kNone) {
     // End-to-end check at no cost: the frame layer hashed exactly these bytes.
     if (f.data_xxh3 != m.raw_xxh3)
-      return Status::Corruption("WRITE seq " + std::to_string(m.seq) + ": raw data checksum mismatch");
+      return Status::Corruption("WRITE seq " + std::to_string(m.seq) +
+                                ": raw data checksum mismatch");
     m.raw_verified = true;
   }
   return m;
@@ -371,7 +384,8 @@ Result<PointMsg> DecodePoint(const Frame& f) {
   m.label = r.Str(kMaxLabelBytes);
   m.group_id = r.Str(kMaxIdBytes);
   LL_RETURN_IF_ERROR(Done(r, f.type));
-  if (kind > uint8_t(PointKind::kUser)) return Status::Corruption("POINT: unknown kind " + std::to_string(kind));
+  if (kind > uint8_t(PointKind::kUser))
+    return Status::Corruption("POINT: unknown kind " + std::to_string(kind));
   m.kind = PointKind(kind);
   return m;
 }

@@ -24,7 +24,7 @@ class CredentialsTest : public ::testing::Test {
 };
 
 mode_t Mode(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
   return st.st_mode & 0777;
 }

@@ -17,7 +17,8 @@ ByteSpan AsBytes(const std::string& s) {
 }
 
 std::string TwoFrames() {
-  return Flatten(Encode(Ack{42})) + Flatten(Encode(PointMsg{7, PointKind::kApp, 99, "daily", "g1"}));
+  return Flatten(Encode(Ack{42})) +
+         Flatten(Encode(PointMsg{7, PointKind::kApp, 99, "daily", "g1"}));
 }
 
 // Re-seals the header checksum after a test edits a header field, so that the field's own
@@ -93,7 +94,8 @@ TEST(FrameTest, VersionFromTheFutureIsRefusedWithAClearMessage) {
   Reseal(&s);
   Status st = FeedAll(s);
   EXPECT_EQ(st.code(), Code::kCorruption);
-  EXPECT_NE(st.message().find("unsupported wire protocol version 2"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("unsupported wire protocol version 2"), std::string::npos)
+      << st.ToString();
 }
 
 TEST(FrameTest, OversizedLengthIsRefusedBeforeAllocating) {
