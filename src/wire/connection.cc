@@ -224,18 +224,25 @@ bool Connection::PumpReads(int64_t now_ms, bool* more) {
     }
     if (!*complete) continue;
     Frame f = decoder_.TakeFrame();
+    if (f.type == FrameType::kHeartbeat) {
+      Result<Heartbeat> hb = DecodeHeartbeat(f);
+      if (!hb.ok()) {
+        log::Warn("wire", "malformed heartbeat from " + peer_address_ + ", closing: " +
+                              hb.status().ToString());
+        Fail(hb.status());
+        return false;
+      }
+      std::lock_guard<std::mutex> l(mu_);
+      stats_.bytes_received += f.payload.size() + kFrameHeaderBytes;
+      stats_.frames_received++;
+      stats_.heartbeats_received++;
+      peer_heartbeat_ns_ = hb->send_time_ns;
+      if (hb->echo_time_ns > 0) stats_.rtt_us = (MonotonicNs() - hb->echo_time_ns) / 1000;
+      continue;
+    }
     std::lock_guard<std::mutex> l(mu_);
     stats_.bytes_received += f.payload.size() + kFrameHeaderBytes;
     stats_.frames_received++;
-    if (f.type == FrameType::kHeartbeat) {
-      stats_.heartbeats_received++;
-      Result<Heartbeat> hb = DecodeHeartbeat(f);
-      if (hb.ok()) {
-        peer_heartbeat_ns_ = hb->send_time_ns;
-        if (hb->echo_time_ns > 0) stats_.rtt_us = (MonotonicNs() - hb->echo_time_ns) / 1000;
-      }
-      continue;
-    }
     in_bytes_ += f.payload.size() + kFrameHeaderBytes;
     in_queue_.push_back(std::move(f));
     in_cv_.notify_one();
