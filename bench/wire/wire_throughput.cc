@@ -2,6 +2,8 @@
 // --frame-kib raw data to a vault-like server that verifies every frame and acks it;
 // reports MB/s from the first send to the last ack. TLS 1.3 with mutual authentication
 // by default, plain TCP with --insecure. Prints one JSON line on stdout.
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -50,12 +52,18 @@ Args Parse(int argc, char** argv) {
       }
       return std::string(argv[++i]);
     };
-    if (k == "--streams") a.streams = std::atoi(next().c_str());
-    else if (k == "--total-mib") a.total_mib = std::strtoull(next().c_str(), nullptr, 10);
-    else if (k == "--frame-kib") a.frame_kib = std::strtoull(next().c_str(), nullptr, 10);
-    else if (k == "--insecure") a.insecure = true;
-    else if (k == "--dead-after-ms") a.dead_after_ms = std::atoll(next().c_str());
-    else if (k == "--codec") a.codec = Must(ParseCodec(next()), "codec");
+    if (k == "--streams")
+      a.streams = std::atoi(next().c_str());
+    else if (k == "--total-mib")
+      a.total_mib = std::strtoull(next().c_str(), nullptr, 10);
+    else if (k == "--frame-kib")
+      a.frame_kib = std::strtoull(next().c_str(), nullptr, 10);
+    else if (k == "--insecure")
+      a.insecure = true;
+    else if (k == "--dead-after-ms")
+      a.dead_after_ms = std::atoll(next().c_str());
+    else if (k == "--codec")
+      a.codec = Must(ParseCodec(next()), "codec");
     else {
       std::fprintf(stderr,
                    "usage: wire_throughput [--streams N] [--total-mib M] [--frame-kib K] "
@@ -81,10 +89,12 @@ int main(int argc, char** argv) {
     CertifiedKey server = Must(IssueServerCert(ca, "vault", {}), "server cert");
     KeyAndCsr kc = Must(CreateKeyAndCsr("bench-agent"), "CSR");
     std::string client_cert = Must(SignClientCsr(ca, kc.csr_pem, "bench-agent"), "client cert");
-    server_tls = Must(TlsContext::Create({false, ca.cert_pem, server.cert_pem, server.key_pem},
-                                         TlsRole::kServer), "server TLS");
-    client_tls = Must(TlsContext::Create({false, ca.cert_pem, client_cert, kc.key_pem},
-                                         TlsRole::kClient), "client TLS");
+    server_tls = Must(
+        TlsContext::Create({false, ca.cert_pem, server.cert_pem, server.key_pem}, TlsRole::kServer),
+        "server TLS");
+    client_tls =
+        Must(TlsContext::Create({false, ca.cert_pem, client_cert, kc.key_pem}, TlsRole::kClient),
+             "client TLS");
   }
   std::atomic<uint64_t> received_bytes{0};
   std::atomic<uint64_t> expected_bytes{~0ull};
@@ -92,23 +102,27 @@ int main(int argc, char** argv) {
   server_options.connection.dead_after_ms = args.dead_after_ms;
   ConnectOptions connect_options;
   connect_options.connection.dead_after_ms = args.dead_after_ms;
-  auto server = Must(Server::Start(server_options, server_tls, [&](Connection& c) {
-    for (;;) {
-      auto r = c.Receive(-1);
-      if (!r.ok() || !r->has_value()) {
-        if (!r.ok() && received_bytes.load() < expected_bytes.load())
-          std::fprintf(stderr, "server side: %s\n", r.status().ToString().c_str());
-        return;
-      }
-      auto w = DecodeWrite(**r);
-      if (!w.ok()) {
-        c.CloseWithError(w.status());
-        return;
-      }
-      received_bytes += w->length;
-      if (!c.Send(Encode(Ack{w->seq})).ok()) return;
-    }
-  }), "server");
+  auto server =
+      Must(Server::Start(server_options, server_tls,
+                         [&](Connection& c) {
+                           for (;;) {
+                             auto r = c.Receive(-1);
+                             if (!r.ok() || !r->has_value()) {
+                               if (!r.ok() && received_bytes.load() < expected_bytes.load())
+                                 std::fprintf(stderr, "server side: %s\n",
+                                              r.status().ToString().c_str());
+                               return;
+                             }
+                             auto w = DecodeWrite(**r);
+                             if (!w.ok()) {
+                               c.CloseWithError(w.status());
+                               return;
+                             }
+                             received_bytes += w->length;
+                             if (!c.Send(Encode(Ack{w->seq})).ok()) return;
+                           }
+                         }),
+           "server");
 
   // Random (incompressible unless --codec finds something) data, one buffer per stream.
   size_t frame_bytes = args.frame_kib * 1024;
@@ -127,8 +141,16 @@ int main(int argc, char** argv) {
   }
   std::vector<std::unique_ptr<Connection>> conns;
   for (int s = 0; s < args.streams; ++s)
-    conns.push_back(Must(Connect(Endpoint{"127.0.0.1", server->port()}, client_tls, connect_options), "connect"));
+    conns.push_back(Must(
+        Connect(Endpoint{"127.0.0.1", server->port()}, client_tls, connect_options), "connect"));
 
+  auto cpu_seconds = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  double cpu_start = cpu_seconds();
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> senders, ackers;
   std::atomic<bool> failed{false};
@@ -159,6 +181,7 @@ int main(int argc, char** argv) {
   for (auto& t : senders) t.join();
   for (auto& t : ackers) t.join();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double cpu = cpu_seconds() - cpu_start;  // both ends: sender, receiver and their I/O threads
   for (auto& c : conns) c->Close();
   server->Stop();
   if (failed) {
@@ -171,10 +194,11 @@ int main(int argc, char** argv) {
                  (unsigned long long)received_bytes.load(), (unsigned long long)bytes);
     return 1;
   }
-  std::printf("{\"mode\":\"%s\",\"streams\":%d,\"frame_kib\":%zu,\"codec\":\"%s\",\"bytes\":%llu,"
-              "\"seconds\":%.3f,\"mb_per_s\":%.1f}\n",
-              args.insecure ? "tcp" : "tls13", args.streams, args.frame_kib,
-              std::string(CodecName(args.codec)).c_str(), (unsigned long long)bytes, seconds,
-              double(bytes) / seconds / 1e6);
+  std::printf(
+      "{\"mode\":\"%s\",\"streams\":%d,\"frame_kib\":%zu,\"codec\":\"%s\",\"bytes\":%llu,"
+      "\"seconds\":%.3f,\"mb_per_s\":%.1f,\"cpu_seconds\":%.3f,\"mb_per_cpu_s\":%.1f}\n",
+      args.insecure ? "tcp" : "tls13", args.streams, args.frame_kib,
+      std::string(CodecName(args.codec)).c_str(), (unsigned long long)bytes, seconds,
+      double(bytes) / seconds / 1e6, cpu, double(bytes) / cpu / 1e6);
   return 0;
 }

@@ -255,8 +255,8 @@ Result<std::unique_ptr<Channel>> TlsHandshake(int fd, const TlsContext& ctx,
   SSL* ssl = SSL_new(ctx.get());
   BIO* internal = nullptr;
   BIO* network = nullptr;
-  if (!ssl || BIO_new_bio_pair(&internal, TlsChannel::kPairBytes, &network,
-                               TlsChannel::kPairBytes) != 1) {
+  if (!ssl ||
+      BIO_new_bio_pair(&internal, TlsChannel::kPairBytes, &network, TlsChannel::kPairBytes) != 1) {
     SSL_free(ssl);
     ::close(fd);
     return Status::IOError("TLS setup: " + TakeSslErrors());
@@ -316,8 +316,8 @@ Result<std::unique_ptr<Channel>> TlsHandshake(int fd, const TlsContext& ctx,
     std::string reason = TakeSslErrors();
     if (verify != X509_V_OK) {
       std::string who = ctx.role() == TlsRole::kServer ? "client" : "server";
-      return Status::Unauthenticated(who + " certificate rejected: " +
-                                     X509_verify_cert_error_string(verify));
+      return Status::Unauthenticated(
+          who + " certificate rejected: " + X509_verify_cert_error_string(verify));
     }
     if (err == SSL_ERROR_SSL) return Status::Unauthenticated("TLS handshake failed: " + reason);
     return Status::IOError("connection closed during the TLS handshake" +

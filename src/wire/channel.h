@@ -46,8 +46,7 @@ std::unique_ptr<Channel> MakePlainChannel(int fd);
 // Failure: Unauthenticated with the verification reason (expired, unknown CA, no client
 // certificate, name mismatch) or IOError for transport problems.
 Result<std::unique_ptr<Channel>> TlsHandshake(int fd, const TlsContext& ctx,
-                                              const std::string& expected_host,
-                                              int64_t timeout_ms);
+                                              const std::string& expected_host, int64_t timeout_ms);
 
 // Helpers shared by the transport: "ip:port" of a socket's peer, monotonic milliseconds.
 std::string PeerAddress(int fd);

@@ -174,14 +174,19 @@ bool Connection::PumpReads(int64_t now_ms, bool* more) {
     MutableByteSpan buf = decoder_.Next();
     IoResult r = channel_->Read(buf);
     switch (r.state) {
-      case IoState::kOk: break;
-      case IoState::kWantRead: return true;
-      case IoState::kWantWrite: read_blocked_on_write_ = true; return true;
+      case IoState::kOk:
+        break;
+      case IoState::kWantRead:
+        return true;
+      case IoState::kWantWrite:
+        read_blocked_on_write_ = true;
+        return true;
       case IoState::kEof:
         if (decoder_.at_frame_boundary())
           Fail(Status::IOError("peer " + peer_address_ + " closed the connection"));
         else
-          Fail(Status::Corruption("peer " + peer_address_ + " closed the connection inside a frame"));
+          Fail(Status::Corruption("peer " + peer_address_ +
+                                  " closed the connection inside a frame"));
         return false;
       case IoState::kError:
         Fail(Status::IOError("reading from " + peer_address_ + ": " + channel_->LastError()));
@@ -219,18 +224,25 @@ bool Connection::PumpReads(int64_t now_ms, bool* more) {
     }
     if (!*complete) continue;
     Frame f = decoder_.TakeFrame();
+    if (f.type == FrameType::kHeartbeat) {
+      Result<Heartbeat> hb = DecodeHeartbeat(f);
+      if (!hb.ok()) {
+        log::Warn("wire", "malformed heartbeat from " + peer_address_ + ", closing: " +
+                              hb.status().ToString());
+        Fail(hb.status());
+        return false;
+      }
+      std::lock_guard<std::mutex> l(mu_);
+      stats_.bytes_received += f.payload.size() + kFrameHeaderBytes;
+      stats_.frames_received++;
+      stats_.heartbeats_received++;
+      peer_heartbeat_ns_ = hb->send_time_ns;
+      if (hb->echo_time_ns > 0) stats_.rtt_us = (MonotonicNs() - hb->echo_time_ns) / 1000;
+      continue;
+    }
     std::lock_guard<std::mutex> l(mu_);
     stats_.bytes_received += f.payload.size() + kFrameHeaderBytes;
     stats_.frames_received++;
-    if (f.type == FrameType::kHeartbeat) {
-      stats_.heartbeats_received++;
-      Result<Heartbeat> hb = DecodeHeartbeat(f);
-      if (hb.ok()) {
-        peer_heartbeat_ns_ = hb->send_time_ns;
-        if (hb->echo_time_ns > 0) stats_.rtt_us = (MonotonicNs() - hb->echo_time_ns) / 1000;
-      }
-      continue;
-    }
     in_bytes_ += f.payload.size() + kFrameHeaderBytes;
     in_queue_.push_back(std::move(f));
     in_cv_.notify_one();
@@ -247,8 +259,10 @@ bool Connection::PumpWrites(int64_t now_ms, bool* more) {
     OutFrame* f;
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (out_queue_.empty()) f = nullptr;
-      else f = &out_queue_.front();  // stable: only this thread pops, push_back keeps references
+      if (out_queue_.empty())
+        f = nullptr;
+      else
+        f = &out_queue_.front();  // stable: only this thread pops, push_back keeps references
     }
     if (!f) {
       // Queue empty: push out what the channel still buffers (TLS records).
@@ -263,15 +277,19 @@ bool Connection::PumpWrites(int64_t now_ms, bool* more) {
       return true;
     }
     std::string_view piece = write_piece_ == 0 ? std::string_view(f->head)
-                             : f->data           ? std::string_view(*f->data)
-                                                 : std::string_view();
+                             : f->data         ? std::string_view(*f->data)
+                                               : std::string_view();
     if (write_offset_ < piece.size()) {
       auto* p = reinterpret_cast<const uint8_t*>(piece.data()) + write_offset_;
       IoResult r = channel_->Write(ByteSpan(p, piece.size() - write_offset_));
       switch (r.state) {
-        case IoState::kOk: break;
-        case IoState::kWantWrite: write_blocked_ = true; return true;
-        case IoState::kWantRead: return true;
+        case IoState::kOk:
+          break;
+        case IoState::kWantWrite:
+          write_blocked_ = true;
+          return true;
+        case IoState::kWantRead:
+          return true;
         case IoState::kEof:
         case IoState::kError:
           Fail(Status::IOError("writing to " + peer_address_ + ": " + channel_->LastError()));
@@ -354,9 +372,13 @@ void Connection::Run() {
     if ((out_pending && write_blocked_) || read_blocked_on_write_) fds[0].events |= POLLOUT;
     fds[1] = {wake_fd_, POLLIN, 0};
     int64_t timeout = options_.heartbeat_interval_ms;
-    if (!out_pending) timeout = std::max<int64_t>(0, last_tx_ms_ + options_.heartbeat_interval_ms - now);
-    if (can_read) timeout = std::min(timeout, std::max<int64_t>(0, last_rx_ms_ + options_.dead_after_ms + 1 - now));
-    if (flush_deadline >= 0) timeout = std::min(timeout, std::max<int64_t>(0, flush_deadline - now));
+    if (!out_pending)
+      timeout = std::max<int64_t>(0, last_tx_ms_ + options_.heartbeat_interval_ms - now);
+    if (can_read)
+      timeout =
+          std::min(timeout, std::max<int64_t>(0, last_rx_ms_ + options_.dead_after_ms + 1 - now));
+    if (flush_deadline >= 0)
+      timeout = std::min(timeout, std::max<int64_t>(0, flush_deadline - now));
     // Writes that did not block but left frames queued (new ones arrived): loop at once.
     if (out_pending && !write_blocked_) timeout = 0;
     int r = ::poll(fds, 2, int(timeout));

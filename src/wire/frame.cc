@@ -11,34 +11,51 @@ namespace lifeline::wire {
 namespace {
 // Header field offsets (docs/formats/wire.md).
 constexpr size_t kOffMagic = 0, kOffVersion = 4, kOffType = 5, kOffFlags = 6, kOffLength = 8,
-                 kOffReserved = 12, kOffPayloadSum = 16, kOffHeaderSum = 24;
+                 kOffDataOffset = 12, kOffPayloadSum = 16, kOffHeaderSum = 24;
 }  // namespace
 
 std::string_view FrameTypeName(FrameType type) {
   switch (type) {
-    case FrameType::kHello: return "HELLO";
-    case FrameType::kHelloOk: return "HELLO_OK";
-    case FrameType::kError: return "ERROR";
-    case FrameType::kWrite: return "WRITE";
-    case FrameType::kAck: return "ACK";
-    case FrameType::kPoint: return "POINT";
-    case FrameType::kHeartbeat: return "HEARTBEAT";
-    case FrameType::kHashRequest: return "HASH_REQUEST";
-    case FrameType::kHashReply: return "HASH_REPLY";
-    case FrameType::kDiskInfo: return "DISK_INFO";
+    case FrameType::kHello:
+      return "HELLO";
+    case FrameType::kHelloOk:
+      return "HELLO_OK";
+    case FrameType::kError:
+      return "ERROR";
+    case FrameType::kWrite:
+      return "WRITE";
+    case FrameType::kAck:
+      return "ACK";
+    case FrameType::kPoint:
+      return "POINT";
+    case FrameType::kHeartbeat:
+      return "HEARTBEAT";
+    case FrameType::kHashRequest:
+      return "HASH_REQUEST";
+    case FrameType::kHashReply:
+      return "HASH_REPLY";
+    case FrameType::kDiskInfo:
+      return "DISK_INFO";
   }
   return "UNKNOWN";
 }
 
+uint64_t PayloadChecksum(std::string_view fields, uint64_t data_xxh3) {
+  Xxh3Stream sum;
+  sum.Update(fields.data(), fields.size());
+  uint8_t d[8];
+  PutLE64(d, data_xxh3);
+  sum.Update(d, sizeof d);
+  return sum.Digest();
+}
+
 OutFrame MakeFrame(FrameType type, uint16_t flags, std::string fields,
-                   std::shared_ptr<const std::string> data) {
+                   std::shared_ptr<const std::string> data, const uint64_t* data_xxh3) {
   size_t data_size = data ? data->size() : 0;
   size_t payload_size = fields.size() + data_size;
   // Callers bound message sizes before building; a violation is a programming error.
   LL_CHECK(payload_size <= kMaxPayloadBytes);
-  Xxh3Stream sum;
-  sum.Update(fields.data(), fields.size());
-  if (data_size) sum.Update(data->data(), data_size);
+  uint64_t data_sum = data_xxh3 ? *data_xxh3 : Xxh3(data_size ? data->data() : "", data_size);
 
   OutFrame out;
   out.head.resize(kFrameHeaderBytes);
@@ -48,8 +65,8 @@ OutFrame MakeFrame(FrameType type, uint16_t flags, std::string fields,
   h[kOffType] = uint8_t(type);
   PutLE16(h + kOffFlags, flags);
   PutLE32(h + kOffLength, uint32_t(payload_size));
-  PutLE32(h + kOffReserved, 0);
-  PutLE64(h + kOffPayloadSum, sum.Digest());
+  PutLE32(h + kOffDataOffset, uint32_t(fields.size()));
+  PutLE64(h + kOffPayloadSum, PayloadChecksum(fields, data_sum));
   PutLE64(h + kOffHeaderSum, Xxh3(h, kOffHeaderSum));
   out.head += fields;
   out.data = std::move(data);
@@ -73,11 +90,13 @@ Status FrameDecoder::Fail(Status s) {
 MutableByteSpan FrameDecoder::Next() {
   if (!error_.ok()) return {};
   switch (state_) {
-    case State::kHeader: return {header_ + got_, kFrameHeaderBytes - got_};
+    case State::kHeader:
+      return {header_ + got_, kFrameHeaderBytes - got_};
     case State::kPayload:
       return {reinterpret_cast<uint8_t*>(frame_.payload.data()) + got_,
               frame_.payload.size() - got_};
-    case State::kReady: return {};
+    case State::kReady:
+      return {};
   }
   return {};
 }
@@ -86,11 +105,14 @@ Status FrameDecoder::ParseHeader() {
   const uint8_t* h = header_;
   uint32_t magic = GetLE32(h + kOffMagic);
   if (magic != kFrameMagic)
-    return Status::Corruption("bad frame magic 0x" + [&] {
-      char b[9];
-      snprintf(b, sizeof b, "%08x", magic);
-      return std::string(b);
-    }() + " after " + std::to_string(frames_decoded_) + " frames (not a lifeline peer?)");
+    return Status::Corruption("bad frame magic 0x" +
+                              [&] {
+                                char b[9];
+                                snprintf(b, sizeof b, "%08x", magic);
+                                return std::string(b);
+                              }() +
+                              " after " + std::to_string(frames_decoded_) +
+                              " frames (not a lifeline peer?)");
   if (h[kOffVersion] != kProtocolVersion)
     return Status::Corruption("unsupported wire protocol version " +
                               std::to_string(h[kOffVersion]) + " (this build speaks " +
@@ -101,13 +123,17 @@ Status FrameDecoder::ParseHeader() {
   uint8_t type = h[kOffType];
   if (type == 0 || type > kMaxFrameType)
     return Status::Corruption("unknown frame type " + std::to_string(type));
-  if (GetLE32(h + kOffReserved) != 0) return Status::Corruption("frame reserved field not zero");
   uint32_t length = GetLE32(h + kOffLength);
   if (length > max_payload_bytes_)
     return Status::Corruption("frame payload of " + std::to_string(length) +
                               " bytes exceeds the limit of " + std::to_string(max_payload_bytes_));
+  uint32_t data_offset = GetLE32(h + kOffDataOffset);
+  if (data_offset > length)
+    return Status::Corruption("frame data offset " + std::to_string(data_offset) +
+                              " beyond its payload of " + std::to_string(length) + " bytes");
   frame_.type = FrameType(type);
   frame_.flags = GetLE16(h + kOffFlags);
+  frame_.data_offset = data_offset;
   frame_.payload.resize(length);
   payload_xxh3_ = GetLE64(h + kOffPayloadSum);
   return Status::Ok();
@@ -129,7 +155,9 @@ Result<bool> FrameDecoder::Advance(size_t n) {
     return Fail(Status::FailedPrecondition("FrameDecoder: TakeFrame() not called"));
   }
   if (got_ < frame_.payload.size()) return false;
-  if (Xxh3(frame_.payload.data(), frame_.payload.size()) != payload_xxh3_)
+  std::string_view payload(frame_.payload);
+  frame_.data_xxh3 = Xxh3(payload.substr(frame_.data_offset));
+  if (PayloadChecksum(payload.substr(0, frame_.data_offset), frame_.data_xxh3) != payload_xxh3_)
     return Fail(Status::Corruption(std::string("payload checksum mismatch in ") +
                                    std::string(FrameTypeName(frame_.type)) + " frame of " +
                                    std::to_string(frame_.payload.size()) + " bytes"));
@@ -162,8 +190,7 @@ Status FrameDecoder::Feed(ByteSpan input, std::vector<Frame>* frames) {
 
 Status FrameDecoder::Finish() const {
   if (!error_.ok()) return error_;
-  if (!at_frame_boundary())
-    return Status::Corruption("stream ended inside a frame (truncated)");
+  if (!at_frame_boundary()) return Status::Corruption("stream ended inside a frame (truncated)");
   return Status::Ok();
 }
 

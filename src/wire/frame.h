@@ -1,5 +1,8 @@
 // Replication frames: a fixed 32-byte header (magic, version, type, flags, payload length,
-// payload checksum, header checksum) followed by the payload. Specified in
+// data offset, payload checksum, header checksum) followed by the payload: the message's
+// fields, then its bulk data (WRITE bytes). The payload checksum hashes the bulk data
+// once, so a sender that already hashed a raw block for the end-to-end check does not
+// hash it again, and the receiver learns that hash for free. Specified in
 // docs/formats/wire.md. FrameDecoder is an incremental state machine with no I/O.
 // All types are thread-compatible (one owner at a time).
 #pragma once
@@ -42,8 +45,14 @@ std::string_view FrameTypeName(FrameType type);
 struct Frame {
   FrameType type = FrameType::kHeartbeat;
   uint16_t flags = 0;
+  uint32_t data_offset = 0;  // payload bytes before the bulk data
+  uint64_t data_xxh3 = 0;    // XXH3-64 of payload[data_offset..], verified
   std::string payload;
 };
+
+// The payload checksum: XXH3-64 over the fields followed by the little-endian XXH3-64 of
+// the bulk data.
+uint64_t PayloadChecksum(std::string_view fields, uint64_t data_xxh3);
 
 // A frame ready to send: `head` holds the 32-byte header and the message's own fields;
 // `data` (optional) is the bulk tail, shared so that a sender can keep the same bytes in
@@ -56,10 +65,12 @@ struct OutFrame {
 };
 
 // Builds a frame from a type, flags and a payload given in two pieces (fields, then bulk
-// data): computes the checksums without joining the pieces. REQUIRES: total payload size
-// <= kMaxPayloadBytes (callers validate sizes first; this is checked).
+// data): computes the checksums without joining the pieces. `data_xxh3`, when given, is
+// the caller's XXH3-64 of *data (not recomputed). REQUIRES: total payload size <=
+// kMaxPayloadBytes (callers validate sizes first; this is checked).
 OutFrame MakeFrame(FrameType type, uint16_t flags, std::string fields,
-                   std::shared_ptr<const std::string> data = nullptr);
+                   std::shared_ptr<const std::string> data = nullptr,
+                   const uint64_t* data_xxh3 = nullptr);
 
 // Serializes an OutFrame into one contiguous string (tests, fuzz seeds, small frames).
 std::string Flatten(const OutFrame& frame);

@@ -9,7 +9,8 @@ namespace lifeline::wire {
 
 namespace {
 
-constexpr size_t kWriteFieldBytes = 44;  // seq, offset, length, raw_xxh3, time, kind, codec, 2 reserved
+constexpr size_t kWriteFieldBytes =
+    44;  // seq, offset, length, raw_xxh3, time, kind, codec, 2 reserved
 
 Status ExpectType(const Frame& f, FrameType want) {
   if (f.type != want)
@@ -21,7 +22,8 @@ Status ExpectType(const Frame& f, FrameType want) {
 // Finishes decoding: every field read in bounds and nothing left over.
 Status Done(const ByteReader& r, FrameType type) {
   if (!r.ok())
-    return Status::Corruption(std::string(FrameTypeName(type)) + " frame too short or a field too long");
+    return Status::Corruption(std::string(FrameTypeName(type)) +
+                              " frame too short or a field too long");
   if (r.remaining() != 0)
     return Status::Corruption(std::string(FrameTypeName(type)) + " frame has " +
                               std::to_string(r.remaining()) + " trailing bytes");
@@ -38,19 +40,26 @@ void PutStr(ByteWriter& w, std::string_view s, size_t max) {
 
 std::string_view WriteKindName(WriteKind kind) {
   switch (kind) {
-    case WriteKind::kData: return "data";
-    case WriteKind::kZero: return "zero";
-    case WriteKind::kTrim: return "trim";
+    case WriteKind::kData:
+      return "data";
+    case WriteKind::kZero:
+      return "zero";
+    case WriteKind::kTrim:
+      return "trim";
   }
   return "unknown";
 }
 
 std::string_view PointKindName(PointKind kind) {
   switch (kind) {
-    case PointKind::kCrash: return "crash-consistent";
-    case PointKind::kApp: return "app-consistent";
-    case PointKind::kGroup: return "group";
-    case PointKind::kUser: return "user";
+    case PointKind::kCrash:
+      return "crash-consistent";
+    case PointKind::kApp:
+      return "app-consistent";
+    case PointKind::kGroup:
+      return "group";
+    case PointKind::kUser:
+      return "user";
   }
   return "unknown";
 }
@@ -188,7 +197,10 @@ OutFrame EncodeWrite(const WriteMsg& m, std::shared_ptr<const std::string> paylo
   check.data = payload ? std::string_view(*payload) : std::string_view();
   LL_CHECK(ValidateWrite(check).ok());
   if (payload && payload->empty()) payload = nullptr;
-  return MakeFrame(FrameType::kWrite, 0, WriteFields(m), std::move(payload));
+  // Raw data: its hash is raw_xxh3, already computed by the sender; do not hash twice.
+  const uint64_t* data_xxh3 =
+      (m.kind == WriteKind::kData && m.codec == Codec::kNone) ? &m.raw_xxh3 : nullptr;
+  return MakeFrame(FrameType::kWrite, 0, WriteFields(m), std::move(payload), data_xxh3);
 }
 
 OutFrame Encode(const WriteMsg& m) {
@@ -224,7 +236,8 @@ OutFrame BuildWrite(uint64_t seq, uint64_t offset, std::shared_ptr<const std::st
 // ---- validation ----
 
 Status ValidateWrite(const WriteMsg& m) {
-  if (m.length == 0) return Status::Corruption("WRITE seq " + std::to_string(m.seq) + " has zero length");
+  if (m.length == 0)
+    return Status::Corruption("WRITE seq " + std::to_string(m.seq) + " has zero length");
   if (m.offset + m.length < m.offset)
     return Status::Corruption("WRITE seq " + std::to_string(m.seq) + ": offset + length overflows");
   switch (m.kind) {
@@ -265,8 +278,10 @@ Status ExpandWriteData(const WriteMsg& m, std::string* raw) {
   if (m.kind != WriteKind::kData) return Status::InvalidArgument("WRITE carries no data");
   raw->resize(m.length);
   LL_RETURN_IF_ERROR(Decompress(m.codec, m.data, raw->data(), raw->size()));
+  if (m.raw_verified && m.codec == Codec::kNone) return Status::Ok();
   if (Xxh3(raw->data(), raw->size()) != m.raw_xxh3)
-    return Status::Corruption("WRITE seq " + std::to_string(m.seq) + ": raw data checksum mismatch");
+    return Status::Corruption("WRITE seq " + std::to_string(m.seq) +
+                              ": raw data checksum mismatch");
   return Status::Ok();
 }
 
@@ -338,11 +353,22 @@ Result<WriteMsg> DecodeWrite(const Frame& f) {
   uint8_t codec = r.U8();
   r.U16();
   if (!r.ok()) return Status::Corruption("WRITE frame too short");
-  if (kind > uint8_t(WriteKind::kTrim)) return Status::Corruption("WRITE: unknown kind " + std::to_string(kind));
+  if (kind > uint8_t(WriteKind::kTrim))
+    return Status::Corruption("WRITE: unknown kind " + std::to_string(kind));
   m.kind = WriteKind(kind);
   m.codec = Codec(codec);
+  if (f.data_offset != kWriteFieldBytes)
+    return Status::Corruption("WRITE: data offset " + std::to_string(f.data_offset) +
+                              ", expected " + std::to_string(kWriteFieldBytes));
   m.data = r.Bytes(r.remaining());
   LL_RETURN_IF_ERROR(ValidateWrite(m));
+  if (m.kind == WriteKind::kData && m.codec == Codec::kNone) {
+    // End-to-end check at no cost: the frame layer hashed exactly these bytes.
+    if (f.data_xxh3 != m.raw_xxh3)
+      return Status::Corruption("WRITE seq " + std::to_string(m.seq) +
+                                ": raw data checksum mismatch");
+    m.raw_verified = true;
+  }
   return m;
 }
 
@@ -365,7 +391,8 @@ Result<PointMsg> DecodePoint(const Frame& f) {
   m.label = r.Str(kMaxLabelBytes);
   m.group_id = r.Str(kMaxIdBytes);
   LL_RETURN_IF_ERROR(Done(r, f.type));
-  if (kind > uint8_t(PointKind::kUser)) return Status::Corruption("POINT: unknown kind " + std::to_string(kind));
+  if (kind > uint8_t(PointKind::kUser))
+    return Status::Corruption("POINT: unknown kind " + std::to_string(kind));
   m.kind = PointKind(kind);
   return m;
 }

@@ -16,8 +16,8 @@
 
 namespace lifeline::wire {
 
-inline constexpr size_t kMaxIdBytes = 256;        // agent id, machine, disk id, group id
-inline constexpr size_t kMaxLabelBytes = 1024;    // recovery point label
+inline constexpr size_t kMaxIdBytes = 256;      // agent id, machine, disk id, group id
+inline constexpr size_t kMaxLabelBytes = 1024;  // recovery point label
 inline constexpr size_t kMaxErrorMessageBytes = 4096;
 inline constexpr uint32_t kMinHashBlockBytes = 4096;
 inline constexpr uint32_t kMaxHashBlockBytes = 64u << 20;
@@ -66,9 +66,12 @@ struct WriteMsg {
   uint64_t length = 0;
   WriteKind kind = WriteKind::kData;
   Codec codec = Codec::kNone;
-  uint64_t raw_xxh3 = 0;        // XXH3-64 of the raw bytes (kData), else 0: end-to-end check
-  int64_t source_time_ns = 0;   // wall time the write completed at the source
-  std::string_view data;        // decoded: points into the Frame's payload (valid while it lives)
+  uint64_t raw_xxh3 = 0;       // XXH3-64 of the raw bytes (kData), else 0: end-to-end check
+  int64_t source_time_ns = 0;  // wall time the write completed at the source
+  std::string_view data;       // decoded: points into the Frame's payload (valid while it lives)
+  // Set by DecodeWrite for codec none: the frame checksum already proved that the data
+  // hashes to raw_xxh3, so ExpandWriteData need not hash it again.
+  bool raw_verified = false;
 };
 
 // Vault → agent: every write with seq <= durable_seq is durable (invariant 1).

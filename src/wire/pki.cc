@@ -135,7 +135,8 @@ Result<CertifiedKey> CreateCa(std::string_view common_name, Validity validity) {
   LL_ASSIGN_OR_RETURN(PkeyPtr key, NewKey());
   LL_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(common_name, key.get(), validity));
   X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get()));
-  LL_RETURN_IF_ERROR(AddExt(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0"));
+  LL_RETURN_IF_ERROR(
+      AddExt(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0"));
   LL_RETURN_IF_ERROR(AddExt(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign"));
   LL_RETURN_IF_ERROR(AddExt(cert.get(), cert.get(), NID_subject_key_identifier, "hash"));
   if (!X509_sign(cert.get(), key.get(), EVP_sha256())) return SslFail("self-signing the CA");
@@ -146,8 +147,8 @@ Result<CertifiedKey> CreateCa(std::string_view common_name, Validity validity) {
 }
 
 static Result<std::string> IssueLeaf(const CertifiedKey& ca, std::string_view common_name,
-                                     EVP_PKEY* public_key, const std::string& san,
-                                     const char* eku, Validity validity) {
+                                     EVP_PKEY* public_key, const std::string& san, const char* eku,
+                                     Validity validity) {
   LL_ASSIGN_OR_RETURN(X509Ptr ca_cert, CertFromPem(ca.cert_pem));
   LL_ASSIGN_OR_RETURN(PkeyPtr ca_key, KeyFromPem(ca.key_pem));
   LL_ASSIGN_OR_RETURN(X509Ptr cert, NewCert(common_name, public_key, validity));
@@ -156,7 +157,8 @@ static Result<std::string> IssueLeaf(const CertifiedKey& ca, std::string_view co
   LL_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_key_usage, "critical,digitalSignature"));
   LL_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_ext_key_usage, eku));
   LL_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_subject_key_identifier, "hash"));
-  LL_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_authority_key_identifier, "keyid:always"));
+  LL_RETURN_IF_ERROR(
+      AddExt(cert.get(), ca_cert.get(), NID_authority_key_identifier, "keyid:always"));
   if (!san.empty())
     LL_RETURN_IF_ERROR(AddExt(cert.get(), ca_cert.get(), NID_subject_alt_name, san));
   if (!X509_sign(cert.get(), ca_key.get(), EVP_sha256())) return SslFail("signing a certificate");
@@ -218,8 +220,8 @@ Result<std::string> SignClientCsr(const CertifiedKey& ca, std::string_view csr_p
 Result<std::string> CertCommonName(std::string_view cert_pem) {
   LL_ASSIGN_OR_RETURN(X509Ptr cert, CertFromPem(cert_pem));
   char buf[256];
-  int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, buf,
-                                    sizeof buf);
+  int n =
+      X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, buf, sizeof buf);
   if (n < 0) return Status::NotFound("certificate has no common name");
   return std::string(buf, size_t(n));
 }
@@ -372,8 +374,9 @@ Status RegistrationKeys::Consume(std::string_view key, int64_t now_unix_s) {
   }
   if (kept.size() != entries.size()) LL_RETURN_IF_ERROR(Store(kept));
   if (!found)
-    return Status::Unauthenticated("registration key unknown or already used: create a new one "
-                                   "with the vault");
+    return Status::Unauthenticated(
+        "registration key unknown or already used: create a new one "
+        "with the vault");
   if (expired) return Status::Unauthenticated("registration key expired: create a new one");
   return Status::Ok();
 }

@@ -33,8 +33,7 @@ Result<CertifiedKey> CreateCa(std::string_view common_name,
 // Server certificate for the vault: SAN always holds 127.0.0.1 and localhost plus `names`
 // (each an IP address or a DNS name). EKU serverAuth.
 Result<CertifiedKey> IssueServerCert(const CertifiedKey& ca, std::string_view common_name,
-                                     const std::vector<std::string>& names,
-                                     Validity validity = {});
+                                     const std::vector<std::string>& names, Validity validity = {});
 
 // Agent side of registration: a new key and a CSR for it.
 struct KeyAndCsr {

@@ -189,7 +189,8 @@ void Server::RunSession(Session* s, int fd) {
   std::string peer = PeerAddress(fd);
   std::unique_ptr<Channel> channel;
   if (tls_) {
-    Result<std::unique_ptr<Channel>> ch = TlsHandshake(fd, *tls_, "", options_.handshake_timeout_ms);
+    Result<std::unique_ptr<Channel>> ch =
+        TlsHandshake(fd, *tls_, "", options_.handshake_timeout_ms);
     if (!ch.ok()) {
       Refuse("from " + peer + ": " + ch.status().message());
       s->done = true;

@@ -12,9 +12,15 @@ using namespace lifeline::wire;
 namespace {
 void DecodeTyped(const Frame& f) {
   switch (f.type) {
-    case FrameType::kHello: (void)DecodeHello(f); break;
-    case FrameType::kHelloOk: (void)DecodeHelloOk(f); break;
-    case FrameType::kError: (void)DecodeError(f); break;
+    case FrameType::kHello:
+      (void)DecodeHello(f);
+      break;
+    case FrameType::kHelloOk:
+      (void)DecodeHelloOk(f);
+      break;
+    case FrameType::kError:
+      (void)DecodeError(f);
+      break;
     case FrameType::kWrite: {
       auto w = DecodeWrite(f);
       if (w.ok() && w->kind == WriteKind::kData) {
@@ -23,12 +29,24 @@ void DecodeTyped(const Frame& f) {
       }
       break;
     }
-    case FrameType::kAck: (void)DecodeAck(f); break;
-    case FrameType::kPoint: (void)DecodePoint(f); break;
-    case FrameType::kHeartbeat: (void)DecodeHeartbeat(f); break;
-    case FrameType::kHashRequest: (void)DecodeHashRequest(f); break;
-    case FrameType::kHashReply: (void)DecodeHashReply(f); break;
-    case FrameType::kDiskInfo: (void)DecodeDiskInfo(f); break;
+    case FrameType::kAck:
+      (void)DecodeAck(f);
+      break;
+    case FrameType::kPoint:
+      (void)DecodePoint(f);
+      break;
+    case FrameType::kHeartbeat:
+      (void)DecodeHeartbeat(f);
+      break;
+    case FrameType::kHashRequest:
+      (void)DecodeHashRequest(f);
+      break;
+    case FrameType::kHashReply:
+      (void)DecodeHashReply(f);
+      break;
+    case FrameType::kDiskInfo:
+      (void)DecodeDiskInfo(f);
+      break;
   }
 }
 }  // namespace

@@ -124,7 +124,8 @@ TEST(HeartbeatTest, BlackholedPathIsDetectedInAboutASecondOnBothEnds) {
                               [&](Connection& c) { vault.Serve(c); });
   ASSERT_TRUE(server.ok());
   Relay relay((*server)->port());
-  auto conn = Connect(Endpoint{"127.0.0.1", relay.port()}, testing::ClientContext(pki.ca, pki.client));
+  auto conn =
+      Connect(Endpoint{"127.0.0.1", relay.port()}, testing::ClientContext(pki.ca, pki.client));
   ASSERT_TRUE(conn.ok()) << conn.status().ToString();
   ASSERT_TRUE((*conn)->Send(Encode(MakeHello())).ok());
   auto ok = (*conn)->Receive(5000);
@@ -140,7 +141,8 @@ TEST(HeartbeatTest, BlackholedPathIsDetectedInAboutASecondOnBothEnds) {
   auto r = (*conn)->Receive(5000);
   double client_s = std::chrono::duration<double>(Clock::now() - t0).count();
   ASSERT_FALSE(r.ok()) << "the client must notice the dead path";
-  EXPECT_NE(r.status().message().find("heartbeat timeout"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("heartbeat timeout"), std::string::npos)
+      << r.status().ToString();
   EXPECT_GE(client_s, 0.7);
   EXPECT_LE(client_s, 2.0);
   // The vault side notices too and ends the session.
@@ -158,7 +160,8 @@ TEST(HeartbeatTest, IdleConnectionStaysUpAndMeasuresRoundTrip) {
   auto server = Server::Start(ServerOptions{}, testing::ServerContext(pki),
                               [&](Connection& c) { vault.Serve(c); });
   ASSERT_TRUE(server.ok());
-  auto conn = Connect(Endpoint{"127.0.0.1", (*server)->port()}, testing::ClientContext(pki.ca, pki.client));
+  auto conn =
+      Connect(Endpoint{"127.0.0.1", (*server)->port()}, testing::ClientContext(pki.ca, pki.client));
   ASSERT_TRUE(conn.ok());
   auto idle = (*conn)->Receive(3000);  // nothing to receive for 3 s: only heartbeats
   ASSERT_TRUE(idle.ok()) << idle.status().ToString();
@@ -189,7 +192,8 @@ TEST(HeartbeatTest, SlowReceiverIsBackPressureNotDeath) {
   const int kFrames = 96;  // far more than both queues and socket buffers hold
   auto t0 = Clock::now();
   for (int i = 0; i < kFrames; ++i) {
-    Status st = (*conn)->Send(BuildWrite(uint64_t(i) + 1, uint64_t(i) << 20, data, Codec::kNone, 0));
+    Status st =
+        (*conn)->Send(BuildWrite(uint64_t(i) + 1, uint64_t(i) << 20, data, Codec::kNone, 0));
     ASSERT_TRUE(st.ok()) << "frame " << i << ": " << st.ToString();
   }
   double blocked_s = std::chrono::duration<double>(Clock::now() - t0).count();

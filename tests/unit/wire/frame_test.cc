@@ -17,7 +17,8 @@ ByteSpan AsBytes(const std::string& s) {
 }
 
 std::string TwoFrames() {
-  return Flatten(Encode(Ack{42})) + Flatten(Encode(PointMsg{7, PointKind::kApp, 99, "daily", "g1"}));
+  return Flatten(Encode(Ack{42})) +
+         Flatten(Encode(PointMsg{7, PointKind::kApp, 99, "daily", "g1"}));
 }
 
 // Re-seals the header checksum after a test edits a header field, so that the field's own
@@ -93,7 +94,8 @@ TEST(FrameTest, VersionFromTheFutureIsRefusedWithAClearMessage) {
   Reseal(&s);
   Status st = FeedAll(s);
   EXPECT_EQ(st.code(), Code::kCorruption);
-  EXPECT_NE(st.message().find("unsupported wire protocol version 2"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("unsupported wire protocol version 2"), std::string::npos)
+      << st.ToString();
 }
 
 TEST(FrameTest, OversizedLengthIsRefusedBeforeAllocating) {
@@ -125,15 +127,17 @@ TEST(FrameTest, PayloadChecksumMismatch) {
   EXPECT_NE(st.message().find("payload checksum"), std::string::npos) << st.ToString();
 }
 
-TEST(FrameTest, UnknownTypeAndReservedBits) {
+TEST(FrameTest, UnknownTypeAndBadDataOffset) {
   std::string s = Flatten(Encode(Ack{1}));
   s[5] = char(kMaxFrameType + 1);
   Reseal(&s);
   EXPECT_EQ(FeedAll(s).code(), Code::kCorruption);
   s = Flatten(Encode(Ack{1}));
-  s[12] = 1;
+  s[12] = 9;  // data offset beyond the 8-byte payload
   Reseal(&s);
-  EXPECT_EQ(FeedAll(s).code(), Code::kCorruption);
+  Status st = FeedAll(s);
+  EXPECT_EQ(st.code(), Code::kCorruption);
+  EXPECT_NE(st.message().find("data offset"), std::string::npos) << st.ToString();
 }
 
 TEST(FrameTest, TruncatedStreamIsCorruptionAtFinish) {

@@ -91,7 +91,7 @@ TEST(PkiTest, RegistrationKeysAreOneTimeAndExpire) {
   // Stored hashed, owner-only.
   std::string text = *ReadWholeFile(FileSystem::Posix(), file, 1 << 20);
   EXPECT_EQ(text.find(k1->substr(4)), std::string::npos);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 

@@ -9,7 +9,8 @@ namespace {
 
 // Sends `frames` frames of `size` bytes through the buckets, advancing the manual clock
 // by the delay each would wait; returns the virtual seconds it took.
-double SendAll(std::initializer_list<TokenBucket*> buckets, ManualClock* clock, int frames, uint64_t size) {
+double SendAll(std::initializer_list<TokenBucket*> buckets, ManualClock* clock, int frames,
+               uint64_t size) {
   int64_t start = clock->MonotonicNanos();
   for (int i = 0; i < frames; ++i) {
     int64_t wait = BandwidthDelayNanos(buckets, size);

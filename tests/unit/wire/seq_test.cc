@@ -40,7 +40,8 @@ TEST(SeqWatermarkTest, FourStreamsInRandomOrderEndAtTheLastSeq) {
     uint64_t last = 0;
     for (size_t n = 0; n < seqs.size(); ++n) {
       size_t k;
-      do k = rng() % 4; while (pos[k] >= streams[k].size());
+      do k = rng() % 4;
+      while (pos[k] >= streams[k].size());
       ASSERT_TRUE(w.Mark(streams[k][pos[k]++]).ok());
       ASSERT_GE(w.watermark(), last) << "seed " << seed;  // never goes back
       last = w.watermark();

@@ -16,7 +16,8 @@ T Must(Result<T> r, const char* what) {
 }
 }  // namespace
 
-CertifiedKey MakeClientCert(const CertifiedKey& ca, const std::string& agent_id, Validity validity) {
+CertifiedKey MakeClientCert(const CertifiedKey& ca, const std::string& agent_id,
+                            Validity validity) {
   KeyAndCsr kc = Must(CreateKeyAndCsr(agent_id), "CSR");
   CertifiedKey c;
   c.key_pem = kc.key_pem;

@@ -21,7 +21,8 @@ namespace {
 using testing::MiniVault;
 
 std::unique_ptr<Server> StartVault(std::shared_ptr<TlsContext> tls, MiniVault* vault) {
-  auto s = Server::Start(ServerOptions{}, std::move(tls), [vault](Connection& c) { vault->Serve(c); });
+  auto s =
+      Server::Start(ServerOptions{}, std::move(tls), [vault](Connection& c) { vault->Serve(c); });
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_NE((*s)->port(), 0);
   return std::move(*s);
@@ -56,7 +57,8 @@ void Exchange(Connection& c, uint64_t first_seq, int n) {
   EXPECT_EQ(hello_ok->durable_seq, 10u);
   auto data = std::make_shared<const std::string>(256 * 1024, 'q');
   for (int i = 0; i < n; ++i)
-    ASSERT_TRUE(c.Send(BuildWrite(first_seq + i, uint64_t(i) * data->size(), data, Codec::kNone, 0)).ok());
+    ASSERT_TRUE(
+        c.Send(BuildWrite(first_seq + i, uint64_t(i) * data->size(), data, Codec::kNone, 0)).ok());
   for (int i = 0; i < n; ++i) {
     auto f = Next(c);
     ASSERT_TRUE(f.ok()) << f.status().ToString();
