@@ -327,6 +327,18 @@ TEST(TransportTest, PeerCloseEndsReceiveAfterQueuedFrames) {
   EXPECT_FALSE((*conn)->Send(Encode(Ack{3})).ok());
 }
 
+TEST(TransportTest, SilenceVerdictAllowsForOurOwnStarvationOnly) {
+  ConnectionOptions o;  // dead after 1000 ms, allowance up to 2000 ms
+  EXPECT_FALSE(PeerSilenceIsDeath(900, 0, o));
+  EXPECT_TRUE(PeerSilenceIsDeath(1001, 0, o));     // healthy host: about a second
+  EXPECT_FALSE(PeerSilenceIsDeath(1400, 500, o));  // we lost 500 ms ourselves
+  EXPECT_TRUE(PeerSilenceIsDeath(1501, 500, o));
+  EXPECT_TRUE(PeerSilenceIsDeath(3001, 60000, o));  // the allowance is capped
+  o.max_starvation_allowance_ms = 0;
+  EXPECT_TRUE(PeerSilenceIsDeath(1001, 500, o));
+  EXPECT_GE(ThreadRunQueueWaitNs(), 0) << "the kernel reports run-queue waits";
+}
+
 TEST(TransportTest, EndpointParsing) {
   auto e = Endpoint::Parse("127.0.0.1:7000");
   ASSERT_TRUE(e.ok());
