@@ -1,5 +1,6 @@
 #include "wire/connection.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 
 #include "common/log.h"
 #include "wire/messages.h"
@@ -25,6 +27,28 @@ int64_t MonotonicNs() {
       .count();
 }
 }  // namespace
+
+bool PeerSilenceIsDeath(int64_t silent_ms, int64_t starved_ms, const ConnectionOptions& options) {
+  int64_t allowance =
+      std::clamp<int64_t>(starved_ms, 0, std::max<int64_t>(0, options.max_starvation_allowance_ms));
+  return silent_ms > options.dead_after_ms + allowance;
+}
+
+int64_t ThreadRunQueueWaitNs() {
+  int fd = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[128];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // "<cpu time ns> <run-queue wait ns> <timeslices>"
+  char* end = nullptr;
+  std::strtoll(buf, &end, 10);
+  if (!end || *end != ' ') return -1;
+  long long wait = std::strtoll(end + 1, nullptr, 10);
+  return wait >= 0 ? int64_t(wait) : -1;
+}
 
 Connection::Connection(std::unique_ptr<Channel> channel, ConnectionOptions options)
     : channel_(std::move(channel)),
@@ -193,6 +217,10 @@ bool Connection::PumpReads(int64_t now_ms, bool* more) {
         return false;
     }
     last_rx_ms_ = now_ms;
+    if (now_ms - rq_sample_ms_ >= 100) {  // at most 10 /proc reads a second
+      rq_wait_at_rx_ns_ = ThreadRunQueueWaitNs();
+      rq_sample_ms_ = now_ms;
+    }
     budget -= std::min(budget, r.bytes);
     Result<bool> complete = decoder_.Advance(r.bytes);
     if (!complete.ok()) {
@@ -227,8 +255,8 @@ bool Connection::PumpReads(int64_t now_ms, bool* more) {
     if (f.type == FrameType::kHeartbeat) {
       Result<Heartbeat> hb = DecodeHeartbeat(f);
       if (!hb.ok()) {
-        log::Warn("wire", "malformed heartbeat from " + peer_address_ + ", closing: " +
-                              hb.status().ToString());
+        log::Warn("wire", "malformed heartbeat from " + peer_address_ +
+                              ", closing: " + hb.status().ToString());
         Fail(hb.status());
         return false;
       }
@@ -320,6 +348,8 @@ bool Connection::PumpWrites(int64_t now_ms, bool* more) {
 void Connection::Run() {
   int64_t flush_deadline = -1;
   bool graceful = false;
+  rq_wait_at_rx_ns_ = ThreadRunQueueWaitNs();  // per thread: sampled on this one
+  rq_sample_ms_ = MonotonicMs();
   for (;;) {
     int64_t now = MonotonicMs();
     bool has_out, can_read, closing;
@@ -344,13 +374,23 @@ void Connection::Run() {
     // Judged after reading what already arrived, so that this thread being descheduled
     // is not mistaken for the peer's silence. Our own back-pressure is not silence either:
     // the clock restarts while we do not read.
+    bool tolerating = false;
     if (!can_read) {
       last_rx_ms_ = now;
     } else if (now - last_rx_ms_ > options_.dead_after_ms) {
-      Fail(Status::IOError("no data from " + peer_address_ + " for " +
-                           std::to_string(now - last_rx_ms_) +
-                           " ms (heartbeat timeout): the path is down or the peer hung"));
-      break;
+      int64_t rq_now = ThreadRunQueueWaitNs();
+      int64_t starved_ms =
+          (rq_now >= 0 && rq_wait_at_rx_ns_ >= 0) ? (rq_now - rq_wait_at_rx_ns_) / 1'000'000 : 0;
+      if (PeerSilenceIsDeath(now - last_rx_ms_, starved_ms, options_)) {
+        Fail(Status::IOError("no data from " + peer_address_ + " for " +
+                             std::to_string(now - last_rx_ms_) +
+                             " ms (heartbeat timeout): the path is down or the peer hung" +
+                             (starved_ms > 0 ? " (this host kept the connection off the CPU for " +
+                                                   std::to_string(starved_ms) + " ms)"
+                                             : "")));
+        break;
+      }
+      tolerating = true;  // the host is starved: give the peer the time we lost ourselves
     }
     if (!has_out && !closing && now - last_tx_ms_ >= options_.heartbeat_interval_ms) {
       QueueHeartbeat(now);
@@ -375,8 +415,10 @@ void Connection::Run() {
     if (!out_pending)
       timeout = std::max<int64_t>(0, last_tx_ms_ + options_.heartbeat_interval_ms - now);
     if (can_read)
-      timeout =
-          std::min(timeout, std::max<int64_t>(0, last_rx_ms_ + options_.dead_after_ms + 1 - now));
+      timeout = tolerating
+                    ? std::min<int64_t>(timeout, 20)
+                    : std::min(timeout, std::max<int64_t>(
+                                            0, last_rx_ms_ + options_.dead_after_ms + 1 - now));
     if (flush_deadline >= 0)
       timeout = std::min(timeout, std::max<int64_t>(0, flush_deadline - now));
     // Writes that did not block but left frames queued (new ones arrived): loop at once.

@@ -33,7 +33,19 @@ struct ConnectionOptions {
   size_t max_inbound_bytes = 16u << 20;
   uint32_t max_payload_bytes = kMaxPayloadBytes;
   int64_t close_flush_ms = 2000;  // Close() waits this long at most for queued frames
+  // Time this connection's own I/O thread spent waiting for a CPU during the silence is
+  // added to dead_after_ms, up to this much: on an oversubscribed host the peer's threads
+  // starve too, and a healthy peer must not be declared dead. On a healthy host the
+  // allowance is ~0 and a dead path is still detected after dead_after_ms. 0 disables.
+  int64_t max_starvation_allowance_ms = 2000;
 };
+
+// Whether a peer silent for `silent_ms` is dead, given that this side waited `starved_ms`
+// for a CPU during that silence. Pure; exposed for tests.
+bool PeerSilenceIsDeath(int64_t silent_ms, int64_t starved_ms, const ConnectionOptions& options);
+// Nanoseconds the calling thread has spent runnable but waiting for a CPU
+// (/proc/thread-self/schedstat); -1 when the kernel does not report it.
+int64_t ThreadRunQueueWaitNs();
 
 struct ConnectionStats {
   uint64_t bytes_sent = 0;
@@ -109,6 +121,8 @@ class Connection {
   bool read_blocked_on_write_ = false;
   bool write_blocked_ = false;
   int64_t last_rx_ms_ = 0;
+  int64_t rq_wait_at_rx_ns_ = -1;  // ThreadRunQueueWaitNs() sampled near last_rx_ms_
+  int64_t rq_sample_ms_ = 0;
   int64_t last_tx_ms_ = 0;
   int64_t peer_heartbeat_ns_ = 0;
   std::mutex join_mu_;

@@ -77,7 +77,7 @@ TEST_F(CredentialsTest, InitOnceThenRegisterAnAgentAndConnect) {
   auto f = (*conn)->Receive(5000);
   ASSERT_TRUE(f.ok() && f->has_value());
   EXPECT_EQ((*f)->type, FrameType::kHelloOk);
-  EXPECT_EQ(mini.last_identity, "agent-db01");
+  EXPECT_EQ(mini.identity(), "agent-db01");
 }
 
 TEST_F(CredentialsTest, MissingFilesAreNotFound) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <string>
 
 #include "wire/connection.h"
@@ -14,7 +15,12 @@ struct MiniVault {
   std::atomic<int> sessions{0};
   std::atomic<uint64_t> writes{0};
   std::atomic<uint64_t> bytes{0};
-  std::string last_identity;
+  std::mutex mu;
+  std::string last_identity;  // guarded by mu
+  std::string identity() {
+    std::lock_guard<std::mutex> l(mu);
+    return last_identity;
+  }
 
   void Serve(Connection& conn) {
     sessions++;
@@ -29,7 +35,10 @@ struct MiniVault {
             conn.CloseWithError(h.status());
             return;
           }
-          last_identity = conn.peer_identity();
+          {
+            std::lock_guard<std::mutex> l(mu);
+            last_identity = conn.peer_identity();
+          }
           (void)conn.Send(Encode(HelloOk{kProtocolVersion, h->acked_seq, kMaxPayloadBytes, 250}));
           break;
         }

@@ -20,9 +20,25 @@ namespace {
 
 using testing::MiniVault;
 
+// Tests here are not about heartbeats: a generous timeout keeps them steady on a loaded
+// machine or under sanitizers (tests/integration/wire/heartbeat_test.cc covers 1 s).
+constexpr int64_t kRelaxedDeadMs = 10000;
+
+ConnectOptions Relaxed() {
+  ConnectOptions o;
+  o.connection.dead_after_ms = kRelaxedDeadMs;
+  return o;
+}
+
+ServerOptions RelaxedServer() {
+  ServerOptions o;
+  o.connection.dead_after_ms = kRelaxedDeadMs;
+  return o;
+}
+
 std::unique_ptr<Server> StartVault(std::shared_ptr<TlsContext> tls, MiniVault* vault) {
   auto s =
-      Server::Start(ServerOptions{}, std::move(tls), [vault](Connection& c) { vault->Serve(c); });
+      Server::Start(RelaxedServer(), std::move(tls), [vault](Connection& c) { vault->Serve(c); });
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_NE((*s)->port(), 0);
   return std::move(*s);
@@ -72,11 +88,11 @@ TEST(TransportTest, TlsExchangeWithMutualAuthentication) {
   auto pki = testing::MakeTestPki("agent-1");
   MiniVault vault;
   auto server = StartVault(testing::ServerContext(pki), &vault);
-  auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client));
+  auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client), Relaxed());
   ASSERT_TRUE(conn.ok()) << conn.status().ToString();
   Exchange(**conn, 100, 20);
   EXPECT_EQ(vault.writes.load(), 20u);
-  EXPECT_EQ(vault.last_identity, "agent-1");
+  EXPECT_EQ(vault.identity(), "agent-1");
   EXPECT_EQ((*conn)->peer_identity(), "vault");
   ConnectionStats st = (*conn)->stats();
   EXPECT_GE(st.bytes_sent, 20u * 256 * 1024);
@@ -87,7 +103,7 @@ TEST(TransportTest, TlsExchangeWithMutualAuthentication) {
 TEST(TransportTest, PlainTcpWhenInsecure) {
   MiniVault vault;
   auto server = StartVault(nullptr, &vault);
-  auto conn = Connect(Local(*server), nullptr);
+  auto conn = Connect(Local(*server), nullptr, Relaxed());
   ASSERT_TRUE(conn.ok()) << conn.status().ToString();
   Exchange(**conn, 1, 5);
   EXPECT_EQ((*conn)->peer_identity(), "");
@@ -110,7 +126,7 @@ TEST(TransportTest, ClientRefusesAServerFromAnotherCa) {
   MiniVault vault;
   auto server = StartVault(testing::ServerContext(pki), &vault);
   // The client trusts another CA (its cert is from that CA too).
-  auto conn = Connect(Local(*server), testing::ClientContext(other.ca, other.client));
+  auto conn = Connect(Local(*server), testing::ClientContext(other.ca, other.client), Relaxed());
   ASSERT_FALSE(conn.ok());
   EXPECT_EQ(conn.status().code(), Code::kUnauthenticated);
   EXPECT_NE(conn.status().message().find("server certificate rejected"), std::string::npos)
@@ -122,7 +138,7 @@ TEST(TransportTest, ClientChecksTheServerName) {
   auto pki = testing::MakeTestPki();
   MiniVault vault;
   auto server = StartVault(testing::ServerContext(pki), &vault);
-  ConnectOptions o;
+  ConnectOptions o = Relaxed();
   o.server_name = "vault.elsewhere.example";
   auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client), o);
   ASSERT_FALSE(conn.ok());
@@ -150,7 +166,7 @@ TEST(TransportTest, ExpiredClientCertificateIsRefusedWithALoggedReason) {
   auto expired = testing::MakeClientCert(pki.ca, "agent-old", Validity{-7200, 3600});
   MiniVault vault;
   auto server = StartVault(testing::ServerContext(pki), &vault);
-  auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, expired));
+  auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, expired), Relaxed());
   ExpectClientRefused(conn);
   auto reasons = WaitRefusals(*server, 1);
   ASSERT_EQ(reasons.size(), 1u);
@@ -165,7 +181,7 @@ TEST(TransportTest, ClientCertificateFromAnotherCaIsRefused) {
   MiniVault vault;
   auto server = StartVault(testing::ServerContext(pki), &vault);
   // Trusts the right CA for the server, but presents a certificate from another CA.
-  auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, other.client));
+  auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, other.client), Relaxed());
   ExpectClientRefused(conn);
   auto reasons = WaitRefusals(*server, 1);
   ASSERT_EQ(reasons.size(), 1u);
@@ -177,7 +193,7 @@ TEST(TransportTest, ServerCertificateIsNotAcceptedAsClientCertificate) {
   auto pki = testing::MakeTestPki();
   MiniVault vault;
   auto server = StartVault(testing::ServerContext(pki), &vault);
-  auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, pki.server));
+  auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, pki.server), Relaxed());
   ExpectClientRefused(conn);
   auto reasons = WaitRefusals(*server, 1);
   ASSERT_EQ(reasons.size(), 1u);
@@ -214,8 +230,8 @@ TEST(TransportTest, MalformedFrameClosesOnlyThatConnection) {
   auto pki = testing::MakeTestPki();
   MiniVault vault;
   auto server = StartVault(testing::ServerContext(pki), &vault);
-  auto good = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client));
-  auto bad = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client));
+  auto good = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client), Relaxed());
+  auto bad = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client), Relaxed());
   ASSERT_TRUE(good.ok() && bad.ok());
   Exchange(**good, 1, 3);
 
@@ -235,7 +251,7 @@ TEST(TransportTest, MalformedFrameClosesOnlyThatConnection) {
 
   // The other connection keeps working, and new ones are accepted.
   Exchange(**good, 100, 5);
-  auto third = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client));
+  auto third = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client), Relaxed());
   ASSERT_TRUE(third.ok());
   Exchange(**third, 200, 2);
 }
@@ -244,7 +260,7 @@ TEST(TransportTest, BadStreamCountInHelloIsRefusedWithAClearMessage) {
   MiniVault vault;
   auto server = StartVault(nullptr, &vault);
   for (uint16_t count : {uint16_t(0), uint16_t(33)}) {
-    auto conn = Connect(Local(*server), nullptr);
+    auto conn = Connect(Local(*server), nullptr, Relaxed());
     ASSERT_TRUE(conn.ok());
     ASSERT_TRUE((*conn)->Send(Encode(MakeHello(count, 0))).ok());
     auto f = Next(**conn);
@@ -263,7 +279,7 @@ TEST(TransportTest, ParallelStreamsShareTheServer) {
   std::vector<std::thread> threads;
   for (int s = 0; s < 8; ++s)
     threads.emplace_back([&, s] {
-      auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client));
+      auto conn = Connect(Local(*server), testing::ClientContext(pki.ca, pki.client), Relaxed());
       ASSERT_TRUE(conn.ok());
       Exchange(**conn, uint64_t(s) * 1000, 10);
     });
@@ -273,14 +289,14 @@ TEST(TransportTest, ParallelStreamsShareTheServer) {
 
 TEST(TransportTest, ConnectionLimitRefusesExtraSockets) {
   MiniVault vault;
-  ServerOptions o;
+  ServerOptions o = RelaxedServer();
   o.max_connections = 1;
   auto server = Server::Start(o, nullptr, [&](Connection& c) { vault.Serve(c); });
   ASSERT_TRUE(server.ok());
-  auto first = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr);
+  auto first = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr, Relaxed());
   ASSERT_TRUE(first.ok());
   Exchange(**first, 1, 1);  // the first session is established and counted
-  auto second = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr);
+  auto second = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr, Relaxed());
   ASSERT_TRUE(second.ok());  // TCP accepts; the server closes it at once
   auto r = (*second)->Receive(3000);
   EXPECT_FALSE(r.ok());
@@ -291,13 +307,13 @@ TEST(TransportTest, ConnectionLimitRefusesExtraSockets) {
 }
 
 TEST(TransportTest, PeerCloseEndsReceiveAfterQueuedFrames) {
-  auto server = Server::Start(ServerOptions{}, nullptr, [](Connection& c) {
+  auto server = Server::Start(RelaxedServer(), nullptr, [](Connection& c) {
     (void)c.Send(Encode(Ack{1}));
     (void)c.Send(Encode(Ack{2}));
     c.CloseWithError(Status::FailedPrecondition("disk is being failed over"));
   });
   ASSERT_TRUE(server.ok());
-  auto conn = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr);
+  auto conn = Connect(Endpoint{"127.0.0.1", (*server)->port()}, nullptr, Relaxed());
   ASSERT_TRUE(conn.ok());
   EXPECT_EQ(DecodeAck(*Next(**conn))->durable_seq, 1u);
   EXPECT_EQ(DecodeAck(*Next(**conn))->durable_seq, 2u);
@@ -309,6 +325,18 @@ TEST(TransportTest, PeerCloseEndsReceiveAfterQueuedFrames) {
   EXPECT_EQ(end.status().code(), Code::kIOError);
   EXPECT_NE(end.status().message().find("closed the connection"), std::string::npos);
   EXPECT_FALSE((*conn)->Send(Encode(Ack{3})).ok());
+}
+
+TEST(TransportTest, SilenceVerdictAllowsForOurOwnStarvationOnly) {
+  ConnectionOptions o;  // dead after 1000 ms, allowance up to 2000 ms
+  EXPECT_FALSE(PeerSilenceIsDeath(900, 0, o));
+  EXPECT_TRUE(PeerSilenceIsDeath(1001, 0, o));     // healthy host: about a second
+  EXPECT_FALSE(PeerSilenceIsDeath(1400, 500, o));  // we lost 500 ms ourselves
+  EXPECT_TRUE(PeerSilenceIsDeath(1501, 500, o));
+  EXPECT_TRUE(PeerSilenceIsDeath(3001, 60000, o));  // the allowance is capped
+  o.max_starvation_allowance_ms = 0;
+  EXPECT_TRUE(PeerSilenceIsDeath(1001, 500, o));
+  EXPECT_GE(ThreadRunQueueWaitNs(), 0) << "the kernel reports run-queue waits";
 }
 
 TEST(TransportTest, EndpointParsing) {
