@@ -99,8 +99,8 @@ bool YamlReader::Bool(const YAML::Node& map, const char* key, bool* out) {
   return true;
 }
 
-bool YamlReader::Int(const YAML::Node& map, const char* key, int64_t min, int64_t max,
-                     int64_t* out, bool required) {
+bool YamlReader::Int(const YAML::Node& map, const char* key, int64_t min, int64_t max, int64_t* out,
+                     bool required) {
   std::string s;
   if (!Scalar(map, key, &s, required)) return false;
   int64_t v = 0;

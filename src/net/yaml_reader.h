@@ -28,7 +28,8 @@ class YamlReader {
 
   // REQUIRES: `n` is a map (else reports and returns false). Reports every key not in
   // `keys`, with the closest allowed key as a suggestion.
-  bool ExpectMap(const YAML::Node& n, const std::string& what, std::initializer_list<const char*> keys);
+  bool ExpectMap(const YAML::Node& n, const std::string& what,
+                 std::initializer_list<const char*> keys);
   // A sequence, or an absent/null node (empty). Reports other shapes.
   std::vector<YAML::Node> Seq(const YAML::Node& map, const char* key, bool required = false);
 

@@ -1,6 +1,7 @@
 // Failure simulation: link, circuit, location, router, gateway, VPN and region failures,
 // with BFD on and off; detection negotiated as the reference says.
 #include "net/simulate.h"
+
 #include "test_util.h"
 
 namespace lifeline::net::testing {
@@ -105,7 +106,7 @@ TEST(Simulate, CircuitFailureWithoutBackupIsUnreachable) {
   const auto& f = Flow(r, "hq <-> vnet1");
   EXPECT_FALSE(f.reachable_after);
   EXPECT_FALSE(f.outage_s.has_value());
-  EXPECT_GE(r.unreachable, 3);  // hub, vnet1, vnet2
+  EXPECT_GE(r.unreachable, 3);                            // hub, vnet1, vnet2
   EXPECT_TRUE(Flow(r, "hq <-> hub-dr").reachable_after);  // other circuit untouched
   EXPECT_FALSE(Flow(r, "hq <-> hub-dr").affected);
 }
