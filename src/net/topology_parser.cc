@@ -464,13 +464,13 @@ Result<Topology> ParseTopology(std::string_view yaml_text, const std::string& fi
       return Status::InvalidArgument(file_name + ":1:1: the file is empty");
     }
     p.Top(root, &t);
-    if (p.reader().errors().empty()) ResolveReferences(t, &p.reader());
+    if (!p.reader().has_errors()) ResolveReferences(t, &p.reader());
   } catch (const YAML::Exception& e) {
     // Defensive: accessors avoid throwing conversions, but a malformed node must still
     // become an error value, never an escaped exception.
     p.reader().Error(Loc{e.mark.line + 1, e.mark.column + 1}, e.msg);
   }
-  const auto& errors = p.reader().errors();
+  const std::vector<std::string> errors = p.reader().SortedErrors();
   if (!errors.empty()) {
     std::string msg;
     for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;

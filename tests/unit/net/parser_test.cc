@@ -104,6 +104,14 @@ TEST(Parser, YamlSyntaxErrorHasPosition) {
   EXPECT_NE(e.find("empty"), std::string::npos) << e;
 }
 
+TEST(Parser, DuplicateKeysAndErrorsInFileOrder) {
+  std::string e = ErrorOf("name: x\nname: y\nregions: [{name: a, geo: g, gео: h}]\n");
+  EXPECT_NE(e.find("t.yaml:2:1: duplicate key 'name'"), std::string::npos) << e;
+  size_t first = e.find("t.yaml:2:1"), second = e.find("t.yaml:3:");
+  ASSERT_NE(second, std::string::npos) << e;
+  EXPECT_LT(first, second);
+}
+
 TEST(Parser, RefusesDeepNesting) {
   std::string deep(200, '[');
   EXPECT_NE(ErrorOf("name: " + deep).find("nesting"), std::string::npos);
