@@ -121,6 +121,19 @@ TEST(Simulate, LocationFailureTakesItsCircuits) {
   EXPECT_FALSE(Flow(r, "hq <-> vnet1").reachable_after);
 }
 
+TEST(Simulate, LocationFailureDetectionWithAndWithoutBfd) {
+  for (bool bfd : {true, false}) {
+    Topology t = TwoPaths();
+    PP(t, "er-hk").bfd.enabled = bfd;
+    PP(t, "er-hk").bgp = {10, 30};  // customer's lower hold time is negotiated
+    auto r = Sim(t, {{ElementKind::kLocation, "hongkong"}});
+    const auto& f = Flow(r, "hq <-> vnet2");
+    ASSERT_TRUE(f.detection_s.has_value());
+    EXPECT_DOUBLE_EQ(*f.detection_s, bfd ? 0.9 : 30);
+    EXPECT_DOUBLE_EQ(*f.outage_s, (bfd ? 0.9 : 30) + 60);
+  }
+}
+
 TEST(Simulate, RouterFailureMovesToTheOtherRouter) {
   for (bool bfd : {true, false}) {
     Topology t = Base();
