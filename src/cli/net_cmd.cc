@@ -1,9 +1,8 @@
 // `lifeline net check|rules|routes|simulate|plan`: the network model's commands.
 // JSON on stdout with --json, human text otherwise; exit 1 when `net check` finds an error.
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/commands.h"
@@ -140,7 +139,8 @@ Status RunSimulate(const NetOptions& o) {
     }
     return Status::Ok();
   }
-  if (o.fail.empty()) return Status::InvalidArgument("give --fail ELEMENT[,ELEMENT...] or --all-single-failures");
+  if (o.fail.empty())
+    return Status::InvalidArgument("give --fail ELEMENT[,ELEMENT...] or --all-single-failures");
   std::vector<net::Element> failed;
   std::stringstream ss(o.fail);
   std::string item;
@@ -150,8 +150,10 @@ Status RunSimulate(const NetOptions& o) {
     failed.push_back(e);
   }
   net::SimulationResult r = net::Simulate(idx, failed, o.sim);
-  if (o.json) std::cout << net::SimulationJson(r).dump(2) << "\n";
-  else net::WriteSimulationText(std::cout, r);
+  if (o.json)
+    std::cout << net::SimulationJson(r).dump(2) << "\n";
+  else
+    net::WriteSimulationText(std::cout, r);
   return Status::Ok();
 }
 
@@ -159,8 +161,10 @@ Status RunPlan(const NetOptions& o) {
   LL_ASSIGN_OR_RETURN(net::Topology t, net::LoadTopology(o.file));
   net::TopologyIndex idx(t);
   LL_ASSIGN_OR_RETURN(net::RecoveryPlan p, net::MakePlan(idx, o.plan));
-  if (o.json) std::cout << net::PlanJson(p).dump(2) << "\n";
-  else net::WritePlanText(std::cout, p);
+  if (o.json)
+    std::cout << net::PlanJson(p).dump(2) << "\n";
+  else
+    net::WritePlanText(std::cout, p);
   return Status::Ok();
 }
 
@@ -171,42 +175,68 @@ void RegisterNetCommands(CLI::App& app) {
   CLI::App* net = app.add_subcommand("net", "Network model: check, routes, simulate, plan");
   net->require_subcommand(1);
 
-  CLI::App* check = net->add_subcommand("check", "Check a topology file against every rule (exit 1 on any error)");
+  CLI::App* check = net->add_subcommand(
+      "check", "Check a topology file against every rule (exit 1 on any error)");
   check->add_option("FILE", opts->file, "topology file (YAML)")->required();
-  check->add_option("--against", opts->against, "older version of the file: also check what may change");
+  check->add_option("--against", opts->against,
+                    "older version of the file: also check what may change");
   check->add_flag("--json", opts->json, "JSON output on stdout");
-  check->callback([opts] { Globals().json = opts->json; RunCommand([opts] { return RunCheck(*opts); }); });
+  check->callback([opts] {
+    Globals().json = opts->json;
+    RunCommand([opts] { return RunCheck(*opts); });
+  });
 
   CLI::App* rules = net->add_subcommand("rules", "List the rules of net check with their sources");
   rules->add_flag("--json", opts->json, "JSON output on stdout");
   rules->callback([opts] {
     Globals().json = opts->json;
-    if (opts->json) std::cout << net::RulesJson().dump(2) << "\n";
-    else net::WriteRulesText(std::cout);
+    if (opts->json)
+      std::cout << net::RulesJson().dump(2) << "\n";
+    else
+      net::WriteRulesText(std::cout);
   });
 
-  CLI::App* routes = net->add_subcommand("routes", "Effective routes of every VNet/subnet and site router");
+  CLI::App* routes =
+      net->add_subcommand("routes", "Effective routes of every VNet/subnet and site router");
   routes->add_option("FILE", opts->file, "topology file (YAML)")->required();
   auto* v = routes->add_option("--vnet", opts->vnet, "only this VNet");
   routes->add_option("--site", opts->site, "only this site's routers")->excludes(v);
   routes->add_flag("--json", opts->json, "JSON output on stdout");
-  routes->callback([opts] { Globals().json = opts->json; RunCommand([opts] { return RunRoutes(*opts); }); });
+  routes->callback([opts] {
+    Globals().json = opts->json;
+    RunCommand([opts] { return RunRoutes(*opts); });
+  });
 
-  CLI::App* sim = net->add_subcommand("simulate", "What failures do to every flow, with detection and convergence times");
+  CLI::App* sim = net->add_subcommand(
+      "simulate", "What failures do to every flow, with detection and convergence times");
   sim->add_option("FILE", opts->file, "topology file (YAML)")->required();
-  auto* f = sim->add_option("--fail", opts->fail, "elements to fail: LINK (circuit/primary), circuit, location, router, VNET/GATEWAY, vpn, region");
-  sim->add_flag("--all-single-failures", opts->all_single, "run every single failure and rank them")->excludes(f);
-  sim->add_option("--convergence-s", opts->sim.gateway_convergence_s, "gateway convergence after detection (default 60)");
-  sim->add_option("--vpn-detection-s", opts->sim.vpn_detection_s, "detection time of a dead VPN (default 180)");
+  auto* f = sim->add_option("--fail", opts->fail,
+                            "elements to fail: LINK (circuit/primary), circuit, location, router, "
+                            "VNET/GATEWAY, vpn, region");
+  sim->add_flag("--all-single-failures", opts->all_single, "run every single failure and rank them")
+      ->excludes(f);
+  sim->add_option("--convergence-s", opts->sim.gateway_convergence_s,
+                  "gateway convergence after detection (default 60)");
+  sim->add_option("--vpn-detection-s", opts->sim.vpn_detection_s,
+                  "detection time of a dead VPN (default 180)");
   sim->add_flag("--json", opts->json, "JSON output on stdout");
-  sim->callback([opts] { Globals().json = opts->json; RunCommand([opts] { return RunSimulate(*opts); }); });
+  sim->callback([opts] {
+    Globals().json = opts->json;
+    RunCommand([opts] { return RunSimulate(*opts); });
+  });
 
-  CLI::App* plan = net->add_subcommand("plan", "Recovery networks, conflicts and network steps with their RTO time");
+  CLI::App* plan = net->add_subcommand(
+      "plan", "Recovery networks, conflicts and network steps with their RTO time");
   plan->add_option("FILE", opts->file, "topology file (YAML)")->required();
-  plan->add_option("--gateway-minutes", opts->plan.gateway_minutes, "time to create a gateway (default 45, assumed)");
-  plan->add_option("--connection-minutes", opts->plan.connection_minutes, "time to create a connection (default 5, assumed)");
+  plan->add_option("--gateway-minutes", opts->plan.gateway_minutes,
+                   "time to create a gateway (default 45, assumed)");
+  plan->add_option("--connection-minutes", opts->plan.connection_minutes,
+                   "time to create a connection (default 5, assumed)");
   plan->add_flag("--json", opts->json, "JSON output on stdout");
-  plan->callback([opts] { Globals().json = opts->json; RunCommand([opts] { return RunPlan(*opts); }); });
+  plan->callback([opts] {
+    Globals().json = opts->json;
+    RunCommand([opts] { return RunPlan(*opts); });
+  });
 }
 
 }  // namespace lifeline::cli

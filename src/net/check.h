@@ -38,8 +38,8 @@ class FindingSink {
   FindingSink(const char* rule_id, Severity severity, std::vector<Finding>* out)
       : rule_id_(rule_id), severity_(severity), out_(out) {}
   void Add(const Loc& loc, std::string element, std::string message, std::string fix) {
-    out_->push_back(Finding{rule_id_, severity_, loc, std::move(element), std::move(message),
-                            std::move(fix)});
+    out_->push_back(
+        Finding{rule_id_, severity_, loc, std::move(element), std::move(message), std::move(fix)});
   }
 
  private:
@@ -49,7 +49,7 @@ class FindingSink {
 };
 
 struct Rule {
-  const char* id;       // stable, e.g. "gwsubnet.size"
+  const char* id;  // stable, e.g. "gwsubnet.size"
   Severity severity;
   const char* source;   // source ids of reference/expressroute-rules.md, e.g. "GW, ADDGW"
   const char* summary;  // one line: what the rule requires

@@ -8,13 +8,20 @@ namespace lifeline::net {
 
 const char* ElementKindName(ElementKind k) {
   switch (k) {
-    case ElementKind::kLink: return "link";
-    case ElementKind::kCircuit: return "circuit";
-    case ElementKind::kLocation: return "location";
-    case ElementKind::kRouter: return "router";
-    case ElementKind::kGateway: return "gateway";
-    case ElementKind::kVpn: return "vpn";
-    case ElementKind::kRegion: return "region";
+    case ElementKind::kLink:
+      return "link";
+    case ElementKind::kCircuit:
+      return "circuit";
+    case ElementKind::kLocation:
+      return "location";
+    case ElementKind::kRouter:
+      return "router";
+    case ElementKind::kGateway:
+      return "gateway";
+    case ElementKind::kVpn:
+      return "vpn";
+    case ElementKind::kRegion:
+      return "region";
   }
   return "circuit";
 }
@@ -52,13 +59,15 @@ Result<Element> ResolveElement(const TopologyIndex& idx, const std::string& text
     }
   }
   if (hits.empty()) {
-    return Status::NotFound("no element '" + text + "' (links are CIRCUIT/primary or "
+    return Status::NotFound("no element '" + text +
+                            "' (links are CIRCUIT/primary or "
                             "CIRCUIT/secondary, gateways VNET/GATEWAY)" +
                             DidYouMean(name, all_names));
   }
   if (hits.size() > 1) {
     std::string kinds;
-    for (const auto& h : hits) kinds += std::string(kinds.empty() ? "" : ", ") + ElementKindName(h.kind);
+    for (const auto& h : hits)
+      kinds += std::string(kinds.empty() ? "" : ", ") + ElementKindName(h.kind);
     return Status::InvalidArgument("'" + text + "' names several elements (" + kinds +
                                    "): write KIND:NAME, e.g. " + ElementKindName(hits[0].kind) +
                                    ":" + name);

@@ -12,14 +12,13 @@
 namespace lifeline::net {
 
 enum class ElementKind { kLink, kCircuit, kLocation, kRouter, kGateway, kVpn, kRegion };
-const char* ElementKindName(ElementKind k);  // link, circuit, location, router, gateway, vpn, region
+const char* ElementKindName(
+    ElementKind k);  // link, circuit, location, router, gateway, vpn, region
 
 struct Element {
   ElementKind kind = ElementKind::kCircuit;
   std::string name;  // "er-hk/primary", "er-hk", "hongkong", "hq-edge-1", "hub/ergw", ...
-  bool operator<(const Element& o) const {
-    return kind != o.kind ? kind < o.kind : name < o.name;
-  }
+  bool operator<(const Element& o) const { return kind != o.kind ? kind < o.kind : name < o.name; }
   bool operator==(const Element& o) const = default;
 };
 

@@ -86,7 +86,8 @@ const Site* TopologyIndex::SiteOfCircuit(const Circuit& c) const {
   return SiteOfRouter(p->secondary_router);
 }
 
-const VnetPeering* TopologyIndex::FindPeering(const std::string& from, const std::string& to) const {
+const VnetPeering* TopologyIndex::FindPeering(const std::string& from,
+                                              const std::string& to) const {
   auto it = peerings_.find(from + "\n" + to);
   return it == peerings_.end() ? nullptr : it->second;
 }

@@ -21,10 +21,9 @@ bool IsErGatewaySku(const std::string& sku) {
 }
 
 bool IsVpnGatewaySku(const std::string& sku) {
-  static const char* kSkus[] = {"Basic",     "Standard",  "HighPerformance", "VpnGw1",
-                                "VpnGw2",    "VpnGw3",    "VpnGw4",          "VpnGw5",
-                                "VpnGw1AZ",  "VpnGw2AZ",  "VpnGw3AZ",        "VpnGw4AZ",
-                                "VpnGw5AZ"};
+  static const char* kSkus[] = {"Basic",    "Standard", "HighPerformance", "VpnGw1",   "VpnGw2",
+                                "VpnGw3",   "VpnGw4",   "VpnGw5",          "VpnGw1AZ", "VpnGw2AZ",
+                                "VpnGw3AZ", "VpnGw4AZ", "VpnGw5AZ"};
   for (const char* k : kSkus)
     if (sku == k) return true;
   return false;
@@ -96,8 +95,8 @@ int CircuitLinkLimit(const Circuit& c) {
 
 int AdvertiseLimit(const Circuit& c, const CircuitPeering& p, bool v6) {
   if (p.type == PeeringType::kMicrosoft) return 200;  // LIM, ROUT (per session, v4 and v6)
-  if (v6) return 100;                                  // LIM
-  return IsPremium(c) ? 10000 : 4000;                  // LIM, ROUT
+  if (v6) return 100;                                 // LIM
+  return IsPremium(c) ? 10000 : 4000;                 // LIM, ROUT
 }
 
 bool ReservedAsn(uint32_t asn, std::string* why) {

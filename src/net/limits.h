@@ -9,15 +9,15 @@
 
 namespace lifeline::net {
 
-inline constexpr uint32_t kMicrosoftAsn = 12076;      // MSEE, every peering (CIRC, ROUT)
-inline constexpr uint32_t kAzureGatewayAsn = 65515;   // VNet gateways (COEX, VPNBGP)
-inline constexpr int kMseeKeepaliveS = 60;            // fixed on the MSEE (FAQ, BFD)
+inline constexpr uint32_t kMicrosoftAsn = 12076;     // MSEE, every peering (CIRC, ROUT)
+inline constexpr uint32_t kAzureGatewayAsn = 65515;  // VNet gateways (COEX, VPNBGP)
+inline constexpr int kMseeKeepaliveS = 60;           // fixed on the MSEE (FAQ, BFD)
 inline constexpr int kMseeHoldS = 180;
-inline constexpr int kMseeBfdIntervalMs = 300;        // MSEE never faster (BFD)
+inline constexpr int kMseeBfdIntervalMs = 300;  // MSEE never faster (BFD)
 inline constexpr int kMseeBfdMultiplier = 3;
-inline constexpr int kMinKeepaliveS = 3;              // BFD
+inline constexpr int kMinKeepaliveS = 3;  // BFD
 inline constexpr int kMinHoldS = 10;
-inline constexpr int kMaxEcmpCircuits = 4;            // FAQ 2026
+inline constexpr int kMaxEcmpCircuits = 4;                // FAQ 2026
 inline constexpr int kMaxCircuitsPerLocationPerVnet = 4;  // LIM, GW
 
 // ExpressRoute gateway SKUs (GWSKU).

@@ -5,11 +5,16 @@ namespace lifeline::net {
 
 const char* NextHopTypeName(NextHopType t) {
   switch (t) {
-    case NextHopType::kAppliance: return "appliance";
-    case NextHopType::kGateway: return "gateway";
-    case NextHopType::kVnetLocal: return "vnet_local";
-    case NextHopType::kInternet: return "internet";
-    case NextHopType::kNone: return "none";
+    case NextHopType::kAppliance:
+      return "appliance";
+    case NextHopType::kGateway:
+      return "gateway";
+    case NextHopType::kVnetLocal:
+      return "vnet_local";
+    case NextHopType::kInternet:
+      return "internet";
+    case NextHopType::kNone:
+      return "none";
   }
   return "none";
 }

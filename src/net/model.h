@@ -66,9 +66,9 @@ struct Gateway {
   GatewayType type = GatewayType::kExpressRoute;
   std::string sku;
   std::optional<PublicIp> public_ip;
-  std::string vpn_type;            // VPN only: route_based | policy_based
-  std::optional<uint32_t> asn;     // VPN only (default 65515)
-  int scale_units = 0;             // ErGwScale only (minimum scale units)
+  std::string vpn_type;         // VPN only: route_based | policy_based
+  std::optional<uint32_t> asn;  // VPN only (default 65515)
+  int scale_units = 0;          // ErGwScale only (minimum scale units)
   Loc loc;
 };
 
@@ -173,7 +173,7 @@ struct CircuitPeering {
 
 struct Circuit {
   std::string name;
-  std::string provider;     // partner circuit: provider name; empty for Direct
+  std::string provider;      // partner circuit: provider name; empty for Direct
   int direct_port_gbps = 0;  // ExpressRoute Direct: port speed (10, 100, 400); 0 = partner
   std::string peering_location;
   int64_t bandwidth_mbps = 0;

@@ -26,7 +26,8 @@ IpPrefix Rebase(const IpPrefix& p, const IpPrefix& from, const IpPrefix& to) {
 class Allocator {
  public:
   explicit Allocator(const Topology& t) {
-    for (const auto& v : t.vnets) used_.insert(used_.end(), v.address_space.begin(), v.address_space.end());
+    for (const auto& v : t.vnets)
+      used_.insert(used_.end(), v.address_space.begin(), v.address_space.end());
     for (const auto& s : t.sites) used_.insert(used_.end(), s.prefixes.begin(), s.prefixes.end());
     for (const auto& c : t.circuits)
       for (const auto& p : c.peerings) {
@@ -38,8 +39,9 @@ class Allocator {
   // The first free prefix of `length` in the private pools; false if none.
   bool Take(bool v6, int length, IpPrefix* out) {
     std::vector<IpPrefix> pools;
-    for (const char* s : v6 ? std::vector<const char*>{"fd00::/8"}
-                            : std::vector<const char*>{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"})
+    for (const char* s :
+         v6 ? std::vector<const char*>{"fd00::/8"}
+            : std::vector<const char*>{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"})
       pools.push_back(*IpPrefix::Parse(s));
     for (const auto& pool : pools) {
       if (length < pool.length()) continue;
@@ -93,9 +95,10 @@ Result<RecoveryPlan> MakePlan(const TopologyIndex& idx, const PlanOptions& o) {
     for (const auto& a : src.address_space) {
       IpPrefix na = a;
       if (!retain && !alloc.Take(a.v6(), a.length(), &na)) {
-        plan.conflicts.push_back({"no-address-space",
-                                  "no free " + std::to_string(a.length()) + "-bit private prefix for " + name,
-                                  "map to an existing target vnet"});
+        plan.conflicts.push_back(
+            {"no-address-space",
+             "no free " + std::to_string(a.length()) + "-bit private prefix for " + name,
+             "map to an existing target vnet"});
       }
       n.address_space.push_back(na);
       for (const auto& s : src.subnets) {
@@ -126,8 +129,8 @@ Result<RecoveryPlan> MakePlan(const TopologyIndex& idx, const PlanOptions& o) {
   int order = 0;
   auto step = [&](std::string action, std::string element, double minutes, bool pre,
                   std::string note) {
-    plan.steps.push_back(
-        PlanStep{++order, std::move(action), std::move(element), pre ? 0 : minutes, pre, std::move(note)});
+    plan.steps.push_back(PlanStep{++order, std::move(action), std::move(element), pre ? 0 : minutes,
+                                  pre, std::move(note)});
   };
   bool retain = dr.ip_strategy == "retain";
   std::string target_geo = idx.RegionGeo(dr.target_region);
@@ -164,7 +167,8 @@ Result<RecoveryPlan> MakePlan(const TopologyIndex& idx, const PlanOptions& o) {
     if (shared && retain) {
       plan.conflicts.push_back(
           {"same-space-one-circuit",
-           "source and target of '" + m.source + "' share address space and circuit '" + circuit + "'",
+           "source and target of '" + m.source + "' share address space and circuit '" + circuit +
+               "'",
            "the plan disconnects the source first; this can fail while the primary region is "
            "down (then remove the connection from the circuit side) — prefer a second circuit "
            "or ip_strategy: new"});
@@ -186,7 +190,8 @@ Result<RecoveryPlan> MakePlan(const TopologyIndex& idx, const PlanOptions& o) {
          tgw != nullptr, tgw ? "already present" : "the longest network step of the RTO");
     bool connected = false;
     if (tgt)
-      for (const Connection* c : idx.ConnectionsOfVnet(tgt->name)) connected = connected || c->circuit == circuit;
+      for (const Connection* c : idx.ConnectionsOfVnet(tgt->name))
+        connected = connected || c->circuit == circuit;
     step("create-connection", m.target + " -> " + circuit, o.connection_minutes,
          connected && !(shared && retain), connected ? "already present" : "");
   }
@@ -214,8 +219,9 @@ Result<RecoveryPlan> MakePlan(const TopologyIndex& idx, const PlanOptions& o) {
     std::string list;
     for (const auto& tg : targets) list += (list.empty() ? "" : ", ") + tg;
     step("create-route-table", rt.name + "-dr on " + list, o.route_table_minutes, pre,
-         pre ? "already present"
-             : retain ? "same routes as the source" : "routes rewritten for the new addresses");
+         pre      ? "already present"
+         : retain ? "same routes as the source"
+                  : "routes rewritten for the new addresses");
   }
   if (!target_of.empty()) {
     step("onprem-routing", "site routers", o.onprem_routing_minutes, false,

@@ -17,32 +17,32 @@ struct PlanOptions {
   double gateway_minutes = 45;
   double connection_minutes = 5;
   double disconnect_minutes = 5;
-  double peering_minutes = 2;      // both directions of one peering
-  double route_table_minutes = 2;  // create + associate
+  double peering_minutes = 2;          // both directions of one peering
+  double route_table_minutes = 2;      // create + associate
   double onprem_routing_minutes = 10;  // manual: make the site prefer the target path
 };
 
 struct PlannedNetwork {
-  std::string role;    // recovery | drill
+  std::string role;  // recovery | drill
   std::string source;
   std::string name;
   std::string region;
-  bool exists = false; // already in the topology (else derived)
+  bool exists = false;  // already in the topology (else derived)
   std::vector<IpPrefix> address_space;
   std::vector<Subnet> subnets;
 };
 
 struct PlanConflict {
-  std::string id;       // same-space-one-circuit | premium-needed | missing-gateway | ...
+  std::string id;  // same-space-one-circuit | premium-needed | missing-gateway | ...
   std::string message;
   std::string fix;
 };
 
 struct PlanStep {
   int order = 0;
-  std::string action;   // disconnect-connection, create-gateway, create-connection, ...
+  std::string action;  // disconnect-connection, create-gateway, create-connection, ...
   std::string element;
-  double minutes = 0;   // time in the RTO (0 when pre-provisioned)
+  double minutes = 0;  // time in the RTO (0 when pre-provisioned)
   bool preprovisioned = false;
   std::string note;
 };

@@ -111,7 +111,8 @@ Result<IpPrefix> IpPrefix::Parse(std::string_view text) {
   }
   IpPrefix p;
   if (!ParseAddr(text.substr(0, slash), &p.v6_, &p.bytes_)) {
-    return Status::InvalidArgument("'" + std::string(text) + "' is not a valid IPv4 or IPv6 prefix");
+    return Status::InvalidArgument("'" + std::string(text) +
+                                   "' is not a valid IPv4 or IPv6 prefix");
   }
   std::string_view len = text.substr(slash + 1);
   unsigned n = 0;
@@ -125,8 +126,8 @@ Result<IpPrefix> IpPrefix::Parse(std::string_view text) {
   ClearHostBits(&canon, p.length_);
   if (canon != p.bytes_) {
     IpPrefix c = FromBytes(p.v6_, canon, p.length_);
-    return Status::InvalidArgument("'" + std::string(text) +
-                                   "' has host bits set (did you mean " + c.ToString() + "?)");
+    return Status::InvalidArgument("'" + std::string(text) + "' has host bits set (did you mean " +
+                                   c.ToString() + "?)");
   }
   return p;
 }

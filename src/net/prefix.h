@@ -29,8 +29,8 @@ class IpPrefix {
   int max_length() const { return v6_ ? 128 : 32; }
   const std::array<uint8_t, 16>& bytes() const { return bytes_; }
 
-  std::string ToString() const;         // "10.1.0.0/24"
-  std::string AddressString() const;    // "10.1.0.0"
+  std::string ToString() const;       // "10.1.0.0/24"
+  std::string AddressString() const;  // "10.1.0.0"
 
   // True when every address of `other` is inside this prefix (same family only).
   bool Contains(const IpPrefix& other) const;

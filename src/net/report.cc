@@ -15,7 +15,8 @@ std::string Num(double v) {
 
 std::string ElementsText(const std::vector<Element>& es) {
   std::string s;
-  for (const auto& e : es) s += (s.empty() ? "" : ", ") + std::string(ElementKindName(e.kind)) + " " + e.name;
+  for (const auto& e : es)
+    s += (s.empty() ? "" : ", ") + std::string(ElementKindName(e.kind)) + " " + e.name;
   return s;
 }
 
@@ -64,11 +65,21 @@ void JsonString(std::string* out, std::string_view v) {
   *out += '"';
   for (char c : v) {
     switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\t': *out += "\\t"; break;
-      case '\r': *out += "\\r"; break;
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -108,8 +119,9 @@ void WriteEntriesJson(std::ostream& os, const std::vector<RouteEntry>& es) {
       JsonString(&line, e.via);
     }
     if (e.origin == RouteOrigin::kExpressRoute || e.origin == RouteOrigin::kVpn) {
-      line += ", \"weight\": " + std::to_string(e.weight) + ", \"as_path_length\": " +
-              std::to_string(e.as_path_length) + ", \"local_pref\": " + std::to_string(e.local_pref);
+      line += ", \"weight\": " + std::to_string(e.weight) +
+              ", \"as_path_length\": " + std::to_string(e.as_path_length) +
+              ", \"local_pref\": " + std::to_string(e.local_pref);
     }
     if (!e.note.empty()) {
       line += ", \"note\": ";
@@ -148,17 +160,13 @@ nlohmann::json FindingsJson(const std::string& file, const std::vector<Finding>&
                  {"message", f.message},
                  {"fix", f.fix}});
   }
-  return {{"findings", a},
-          {"errors", counts[0]},
-          {"warnings", counts[1]},
-          {"advice", counts[2]}};
+  return {{"findings", a}, {"errors", counts[0]}, {"warnings", counts[1]}, {"advice", counts[2]}};
 }
 
 void WriteRulesText(std::ostream& os) {
   for (const auto& r : AllRules()) {
     os << std::left << std::setw(30) << r.id << std::setw(9) << SeverityName(r.severity)
-       << r.summary << "  [" << r.source << "]" << (r.needs_old ? " (with --against)" : "")
-       << "\n";
+       << r.summary << "  [" << r.source << "]" << (r.needs_old ? " (with --against)" : "") << "\n";
   }
   os << AllRules().size() << " rules\n";
 }
@@ -233,7 +241,8 @@ void WriteSimulationText(std::ostream& os, const SimulationResult& r) {
 
 nlohmann::json SimulationJson(const SimulationResult& r) {
   nlohmann::json failed = nlohmann::json::array();
-  for (const auto& e : r.failed) failed.push_back({{"kind", ElementKindName(e.kind)}, {"name", e.name}});
+  for (const auto& e : r.failed)
+    failed.push_back({{"kind", ElementKindName(e.kind)}, {"name", e.name}});
   nlohmann::json flows = nlohmann::json::array();
   for (const auto& f : r.flows) {
     nlohmann::json j = {{"flow", f.flow},
@@ -264,26 +273,27 @@ void WriteRankingText(std::ostream& os, const std::vector<SimulationResult>& rs)
   int rank = 0;
   for (const auto& r : rs) {
     os << std::right << std::setw(3) << ++rank << ". " << std::left << std::setw(34)
-       << ElementsText(r.failed) << " unreachable " << r.unreachable << ", affected "
-       << r.affected << ", worst outage " << Num(r.worst_outage_s) << " s\n";
+       << ElementsText(r.failed) << " unreachable " << r.unreachable << ", affected " << r.affected
+       << ", worst outage " << Num(r.worst_outage_s) << " s\n";
   }
 }
 
 void WritePlanText(std::ostream& os, const RecoveryPlan& p) {
   os << "recovery " << (p.source_region.empty() ? "on-premises" : p.source_region) << " -> "
-     << p.target_region << " (ip_strategy "
-     << p.ip_strategy << ")\n";
+     << p.target_region << " (ip_strategy " << p.ip_strategy << ")\n";
   os << "networks:\n";
   for (const auto& n : p.networks) {
     os << "  " << std::left << std::setw(9) << n.role << n.name << " (from " << n.source << ", "
        << (n.exists ? "exists" : "derived") << "):";
     for (const auto& a : n.address_space) os << " " << a.ToString();
     os << "\n";
-    for (const auto& s : n.subnets) os << "      subnet " << s.name << " " << s.prefix.ToString() << "\n";
+    for (const auto& s : n.subnets)
+      os << "      subnet " << s.name << " " << s.prefix.ToString() << "\n";
   }
   os << "conflicts:\n";
   if (p.conflicts.empty()) os << "  none\n";
-  for (const auto& c : p.conflicts) os << "  [" << c.id << "] " << c.message << "\n    fix: " << c.fix << "\n";
+  for (const auto& c : p.conflicts)
+    os << "  [" << c.id << "] " << c.message << "\n    fix: " << c.fix << "\n";
   os << "steps:\n";
   for (const auto& s : p.steps) {
     os << "  " << s.order << ". " << std::left << std::setw(22) << s.action << s.element << "  "
@@ -298,20 +308,35 @@ nlohmann::json PlanJson(const RecoveryPlan& p) {
   for (const auto& n : p.networks) {
     nlohmann::json space = nlohmann::json::array(), subnets = nlohmann::json::array();
     for (const auto& a : n.address_space) space.push_back(a.ToString());
-    for (const auto& s : n.subnets) subnets.push_back({{"name", s.name}, {"prefix", s.prefix.ToString()}});
-    nets.push_back({{"role", n.role}, {"name", n.name}, {"source", n.source}, {"region", n.region},
-                    {"exists", n.exists}, {"address_space", space}, {"subnets", subnets}});
+    for (const auto& s : n.subnets)
+      subnets.push_back({{"name", s.name}, {"prefix", s.prefix.ToString()}});
+    nets.push_back({{"role", n.role},
+                    {"name", n.name},
+                    {"source", n.source},
+                    {"region", n.region},
+                    {"exists", n.exists},
+                    {"address_space", space},
+                    {"subnets", subnets}});
   }
   nlohmann::json conflicts = nlohmann::json::array();
-  for (const auto& c : p.conflicts) conflicts.push_back({{"id", c.id}, {"message", c.message}, {"fix", c.fix}});
+  for (const auto& c : p.conflicts)
+    conflicts.push_back({{"id", c.id}, {"message", c.message}, {"fix", c.fix}});
   nlohmann::json steps = nlohmann::json::array();
   for (const auto& s : p.steps) {
-    steps.push_back({{"order", s.order}, {"action", s.action}, {"element", s.element},
-                     {"minutes", s.minutes}, {"preprovisioned", s.preprovisioned}, {"note", s.note}});
+    steps.push_back({{"order", s.order},
+                     {"action", s.action},
+                     {"element", s.element},
+                     {"minutes", s.minutes},
+                     {"preprovisioned", s.preprovisioned},
+                     {"note", s.note}});
   }
-  return {{"source_region", p.source_region}, {"target_region", p.target_region},
-          {"ip_strategy", p.ip_strategy}, {"networks", nets}, {"conflicts", conflicts},
-          {"steps", steps}, {"rto_network_minutes", p.rto_network_minutes}};
+  return {{"source_region", p.source_region},
+          {"target_region", p.target_region},
+          {"ip_strategy", p.ip_strategy},
+          {"networks", nets},
+          {"conflicts", conflicts},
+          {"steps", steps},
+          {"rto_network_minutes", p.rto_network_minutes}};
 }
 
 }  // namespace lifeline::net

@@ -82,24 +82,34 @@ void SortEntries(std::vector<RouteEntry>* e) {
 
 const char* RouteOriginName(RouteOrigin o) {
   switch (o) {
-    case RouteOrigin::kVnetLocal: return "vnet_local";
-    case RouteOrigin::kPeering: return "peering";
-    case RouteOrigin::kInternet: return "internet";
-    case RouteOrigin::kUser: return "user";
-    case RouteOrigin::kExpressRoute: return "expressroute";
-    case RouteOrigin::kVpn: return "vpn";
-    case RouteOrigin::kAzure: return "azure";
+    case RouteOrigin::kVnetLocal:
+      return "vnet_local";
+    case RouteOrigin::kPeering:
+      return "peering";
+    case RouteOrigin::kInternet:
+      return "internet";
+    case RouteOrigin::kUser:
+      return "user";
+    case RouteOrigin::kExpressRoute:
+      return "expressroute";
+    case RouteOrigin::kVpn:
+      return "vpn";
+    case RouteOrigin::kAzure:
+      return "azure";
   }
   return "user";
 }
 
 const char* RouteSourceName(RouteOrigin o) {
   switch (o) {
-    case RouteOrigin::kUser: return "user";
+    case RouteOrigin::kUser:
+      return "user";
     case RouteOrigin::kExpressRoute:
     case RouteOrigin::kVpn:
-    case RouteOrigin::kAzure: return "bgp";
-    default: return "system";
+    case RouteOrigin::kAzure:
+      return "bgp";
+    default:
+      return "system";
   }
 }
 
@@ -114,8 +124,9 @@ const std::vector<RouteEntry>& RouteComputer::GatewayBgp(const Vnet& g) {
       const CircuitPeering* p = c ? c->Private() : nullptr;
       if (!p || !failures_.PeeringUp(idx_, *c, *p)) continue;
       const Site* site = idx_.SiteOfCircuit(*c);
-      const std::vector<IpPrefix>& ann =
-          !p->advertise.empty() ? p->advertise : site ? site->prefixes : p->advertise;
+      const std::vector<IpPrefix>& ann = !p->advertise.empty() ? p->advertise
+                                         : site                ? site->prefixes
+                                                               : p->advertise;
       for (const auto& prefix : ann) {
         RouteEntry e;
         e.prefix = prefix;
@@ -205,10 +216,18 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
         u.next_hop_type = "VirtualAppliance";
         u.next_hops = {r->next_hop_ip->AddressString()};
         break;
-      case NextHopType::kGateway: u.next_hop_type = "VirtualNetworkGateway"; break;
-      case NextHopType::kVnetLocal: u.next_hop_type = "VnetLocal"; break;
-      case NextHopType::kInternet: u.next_hop_type = "Internet"; break;
-      case NextHopType::kNone: u.next_hop_type = "None"; break;
+      case NextHopType::kGateway:
+        u.next_hop_type = "VirtualNetworkGateway";
+        break;
+      case NextHopType::kVnetLocal:
+        u.next_hop_type = "VnetLocal";
+        break;
+      case NextHopType::kInternet:
+        u.next_hop_type = "Internet";
+        break;
+      case NextHopType::kNone:
+        u.next_hop_type = "None";
+        break;
     }
     local.push_back(std::move(u));
   }
@@ -257,12 +276,16 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
       if (!e[k].active) continue;
       auto rank = [](RouteOrigin o) {
         switch (o) {
-          case RouteOrigin::kUser: return 0;
+          case RouteOrigin::kUser:
+            return 0;
           case RouteOrigin::kVnetLocal:
-          case RouteOrigin::kPeering: return 1;
+          case RouteOrigin::kPeering:
+            return 1;
           case RouteOrigin::kExpressRoute:
-          case RouteOrigin::kVpn: return 2;
-          default: return 3;
+          case RouteOrigin::kVpn:
+            return 2;
+          default:
+            return 3;
         }
       };
       if (winner < 0 || rank(e[k].origin) < rank(e[winner].origin)) winner = static_cast<int>(k);
@@ -305,8 +328,8 @@ RouterRouteTable RouteComputer::ForRouter(const Site& s, const Router& r) {
     bool on_secondary = p->secondary_router == r.name && failures_.LinkUp(idx_, c, *p, false);
     if (!on_primary && !on_secondary) continue;
     std::string link = on_primary && on_secondary ? "both links"
-                       : on_primary              ? "primary"
-                                                 : "secondary";
+                       : on_primary               ? "primary"
+                                                  : "secondary";
     auto add = [&](const IpPrefix& prefix, int path_len, const std::string& via,
                    const std::string& lands_in) {
       RouteEntry e;
@@ -329,7 +352,7 @@ RouterRouteTable RouteComputer::ForRouter(const Site& s, const Router& r) {
     }
     // Global Reach: the other circuit's site prefixes, through Microsoft's backbone.
     for (const auto& g : topo.global_reach) {
-      const std::string& other = g.circuit_a == c.name ? g.circuit_b
+      const std::string& other = g.circuit_a == c.name   ? g.circuit_b
                                  : g.circuit_b == c.name ? g.circuit_a
                                                          : std::string();
       const Circuit* oc = other.empty() ? nullptr : idx_.FindCircuit(other);
@@ -387,9 +410,9 @@ RouterRouteTable RouteComputer::ForRouter(const Site& s, const Router& r) {
     for (; i < cands.size(); ++i) {
       RouteEntry lost = cands[i];
       lost.active = false;
-      lost.note = lost.local_pref != best.local_pref ? "lower local preference"
+      lost.note = lost.local_pref != best.local_pref           ? "lower local preference"
                   : lost.as_path_length != best.as_path_length ? "longer AS path"
-                                                                : "backup path";
+                                                               : "backup path";
       t.entries.push_back(std::move(lost));
     }
   }

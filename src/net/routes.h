@@ -15,13 +15,13 @@
 namespace lifeline::net {
 
 enum class RouteOrigin {
-  kVnetLocal,    // system: the VNet's own address space
-  kPeering,      // system: a peered VNet's address space
-  kInternet,     // system: default route
-  kUser,         // user-defined route (route table)
-  kExpressRoute, // BGP over one or more circuits' private peering
-  kVpn,          // BGP (or static) over a site-to-site VPN
-  kAzure,        // site side: a VNet prefix learned from Azure
+  kVnetLocal,     // system: the VNet's own address space
+  kPeering,       // system: a peered VNet's address space
+  kInternet,      // system: default route
+  kUser,          // user-defined route (route table)
+  kExpressRoute,  // BGP over one or more circuits' private peering
+  kVpn,           // BGP (or static) over a site-to-site VPN
+  kAzure,         // site side: a VNet prefix learned from Azure
 };
 const char* RouteOriginName(RouteOrigin o);  // vnet_local, peering, internet, user, ...
 // "system", "user" or "bgp" as the portal's effective routes show the source.
@@ -31,22 +31,22 @@ struct RouteEntry {
   IpPrefix prefix;
   RouteOrigin origin = RouteOrigin::kVnetLocal;
   std::string_view next_hop_type = "None";  // a literal: VnetLocal, VNetPeering, Internet,
-                                        // VirtualAppliance,
-                                        // VirtualNetworkGateway, ExpressRoute, Vpn, None
-  std::vector<std::string> next_hops;   // circuits (ECMP, <= 4), VPN name, appliance IP, peer
-  std::string via;                      // gateway VNet / route table / site router context
-  std::string lands_in;                 // site side: the VNet that owns the prefix
-  int weight = 0;                       // connection weight (ExpressRoute)
+                                            // VirtualAppliance,
+                                            // VirtualNetworkGateway, ExpressRoute, Vpn, None
+  std::vector<std::string> next_hops;       // circuits (ECMP, <= 4), VPN name, appliance IP, peer
+  std::string via;                          // gateway VNet / route table / site router context
+  std::string lands_in;                     // site side: the VNet that owns the prefix
+  int weight = 0;                           // connection weight (ExpressRoute)
   int as_path_length = 0;
-  int local_pref = 0;                   // site side only
+  int local_pref = 0;  // site side only
   bool active = true;
-  std::string note;                     // why this route won or lost
+  std::string note;  // why this route won or lost
 };
 
 // A routing table as a VNet (subnet empty) or one of its subnets with a route table sees it.
 struct VnetRouteTable {
   std::string vnet;
-  std::string subnet;  // empty: subnets without a route table
+  std::string subnet;               // empty: subnets without a route table
   std::vector<RouteEntry> entries;  // sorted by prefix, active first within a prefix
 };
 

@@ -28,8 +28,8 @@ std::string Fmt(double v) {
 // One direction of a flow: the route chosen and the elements it crosses.
 struct Leg {
   bool reachable = false;
-  std::string origin;                 // expressroute | vpn | peering | vnet_local | user
-  std::vector<std::string> hops;      // circuits or vpn names
+  std::string origin;             // expressroute | vpn | peering | vnet_local | user
+  std::vector<std::string> hops;  // circuits or vpn names
   std::string description;
 };
 
@@ -56,12 +56,12 @@ Leg SiteLeg(RouteComputer& rc, const Site& s, const Vnet& v, const IpPrefix& des
   for (const auto& t : tables) {
     const RouteEntry* e = Lookup(t.entries, dest);
     if (!e) continue;
-    bool better = !best || e->local_pref > best->local_pref ||
-                  (e->local_pref == best->local_pref &&
-                   (e->as_path_length < best->as_path_length ||
-                    (e->as_path_length == best->as_path_length &&
-                     e->origin == RouteOrigin::kExpressRoute &&
-                     best->origin != RouteOrigin::kExpressRoute)));
+    bool better =
+        !best || e->local_pref > best->local_pref ||
+        (e->local_pref == best->local_pref &&
+         (e->as_path_length < best->as_path_length ||
+          (e->as_path_length == best->as_path_length && e->origin == RouteOrigin::kExpressRoute &&
+           best->origin != RouteOrigin::kExpressRoute)));
     if (better) {
       best = e;
       best_router = t.router;
@@ -171,8 +171,9 @@ Detection LinkDetection(const CircuitPeering& p) {
     int interval = std::max(p.bfd.interval_ms, kMseeBfdIntervalMs);
     d.bfd = true;
     d.seconds = interval * p.bfd.multiplier / 1000.0;
-    d.how = "BFD " + std::to_string(interval) + " ms x " + std::to_string(p.bfd.multiplier) +
-            (p.bfd.interval_ms < kMseeBfdIntervalMs ? ", raised to the MSEE minimum of 300 ms" : "");
+    d.how =
+        "BFD " + std::to_string(interval) + " ms x " + std::to_string(p.bfd.multiplier) +
+        (p.bfd.interval_ms < kMseeBfdIntervalMs ? ", raised to the MSEE minimum of 300 ms" : "");
   } else {
     // BGP uses the lower hold time of the two sides; the MSEE's is 180 s (FAQ, BFD).
     int hold = std::min(p.bgp.hold_s, kMseeHoldS);
@@ -282,11 +283,13 @@ std::vector<SimulationResult> SimulateAllSingleFailures(const TopologyIndex& idx
                                                         const SimulateOptions& opts) {
   std::vector<SimulationResult> out;
   for (const Element& e : AllElements(idx.topology())) out.push_back(Simulate(idx, {e}, opts));
-  std::stable_sort(out.begin(), out.end(), [](const SimulationResult& a, const SimulationResult& b) {
-    if (a.unreachable != b.unreachable) return a.unreachable > b.unreachable;
-    if (a.worst_outage_s != b.worst_outage_s) return a.worst_outage_s > b.worst_outage_s;
-    return a.affected > b.affected;
-  });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const SimulationResult& a, const SimulationResult& b) {
+                     if (a.unreachable != b.unreachable) return a.unreachable > b.unreachable;
+                     if (a.worst_outage_s != b.worst_outage_s)
+                       return a.worst_outage_s > b.worst_outage_s;
+                     return a.affected > b.affected;
+                   });
   return out;
 }
 

@@ -29,8 +29,8 @@ struct Detection {
 Detection LinkDetection(const CircuitPeering& p);
 
 struct FlowResult {
-  std::string flow;           // "hq <-> vnet1"
-  std::string kind;           // site-vnet | vnet-vnet
+  std::string flow;  // "hq <-> vnet1"
+  std::string kind;  // site-vnet | vnet-vnet
   std::string path_before;
   std::string path_after;
   bool reachable_before = false;
@@ -39,9 +39,9 @@ struct FlowResult {
   double affected_fraction = 0;       // share of the flow's sessions hit (0.5 for one link)
   std::optional<double> detection_s;  // nullopt when not affected or unreachable
   std::optional<double> convergence_s;
-  std::optional<double> outage_s;     // detection + convergence; nullopt if unreachable
+  std::optional<double> outage_s;  // detection + convergence; nullopt if unreachable
   std::string detection_how;
-  int64_t capacity_before_mbps = 0;   // 0 = unknown (VPN) or none
+  int64_t capacity_before_mbps = 0;  // 0 = unknown (VPN) or none
   int64_t capacity_after_mbps = 0;
   std::string note;
 };
@@ -49,9 +49,9 @@ struct FlowResult {
 struct SimulationResult {
   std::vector<Element> failed;
   std::vector<FlowResult> flows;
-  int unreachable = 0;       // flows reachable before and not after
+  int unreachable = 0;  // flows reachable before and not after
   int affected = 0;
-  double worst_outage_s = 0; // among flows that stay reachable
+  double worst_outage_s = 0;  // among flows that stay reachable
 };
 
 SimulationResult Simulate(const TopologyIndex& idx, const std::vector<Element>& failed,

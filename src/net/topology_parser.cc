@@ -20,10 +20,10 @@ class Parser {
   YamlReader& reader() { return r_; }
 
   void Top(const YAML::Node& root, Topology* t) {
-    if (!r_.ExpectMap(root, "the topology file",
-                      {"name", "regions", "peering_locations", "sites", "vnets", "vnet_peerings",
-                       "route_tables", "circuits", "connections", "vpn_connections",
-                       "global_reach", "dr"})) {
+    if (!r_.ExpectMap(
+            root, "the topology file",
+            {"name", "regions", "peering_locations", "sites", "vnets", "vnet_peerings",
+             "route_tables", "circuits", "connections", "vpn_connections", "global_reach", "dr"})) {
       return;
     }
     r_.Str(root, "name", &t->name, true);
@@ -76,8 +76,9 @@ class Parser {
   void VnetNode(const YAML::Node& n, Topology* t) {
     Vnet v;
     v.loc = YamlReader::LocOf(n);
-    if (!r_.ExpectMap(n, "a vnet", {"name", "region", "address_space", "subnets", "gateways",
-                                     "appliances", "service_endpoints"})) {
+    if (!r_.ExpectMap(n, "a vnet",
+                      {"name", "region", "address_space", "subnets", "gateways", "appliances",
+                       "service_endpoints"})) {
       return;
     }
     r_.Str(n, "name", &v.name, true);
@@ -117,8 +118,8 @@ class Parser {
   void GatewayNode(const YAML::Node& n, Vnet* v) {
     Gateway g;
     g.loc = YamlReader::LocOf(n);
-    if (!r_.ExpectMap(n, "a gateway", {"name", "type", "sku", "public_ip", "vpn_type", "asn",
-                                        "scale_units"})) {
+    if (!r_.ExpectMap(n, "a gateway",
+                      {"name", "type", "sku", "public_ip", "vpn_type", "asn", "scale_units"})) {
       return;
     }
     r_.Str(n, "name", &g.name, true);
@@ -151,9 +152,9 @@ class Parser {
   void PeeringNode(const YAML::Node& n, Topology* t) {
     VnetPeering p;
     p.loc = YamlReader::LocOf(n);
-    if (!r_.ExpectMap(n, "a vnet peering", {"from", "to", "allow_vnet_access",
-                                             "allow_forwarded_traffic", "allow_gateway_transit",
-                                             "use_remote_gateways"})) {
+    if (!r_.ExpectMap(n, "a vnet peering",
+                      {"from", "to", "allow_vnet_access", "allow_forwarded_traffic",
+                       "allow_gateway_transit", "use_remote_gateways"})) {
       return;
     }
     r_.Str(n, "from", &p.from, true);
@@ -168,8 +169,8 @@ class Parser {
   void RouteTableNode(const YAML::Node& n, Topology* t) {
     RouteTable rt;
     rt.loc = YamlReader::LocOf(n);
-    if (!r_.ExpectMap(n, "a route table", {"name", "subnets", "propagate_gateway_routes",
-                                            "routes"})) {
+    if (!r_.ExpectMap(n, "a route table",
+                      {"name", "subnets", "propagate_gateway_routes", "routes"})) {
       return;
     }
     r_.Str(n, "name", &rt.name, true);
@@ -194,8 +195,8 @@ class Parser {
       std::optional<IpPrefix> p;
       if (r_.Prefix(rn, "prefix", &p, true)) ro.prefix = *p;
       std::string hop;
-      if (r_.Enum(rn, "next_hop", {"appliance", "gateway", "vnet_local", "internet", "none"},
-                  &hop, true)) {
+      if (r_.Enum(rn, "next_hop", {"appliance", "gateway", "vnet_local", "internet", "none"}, &hop,
+                  true)) {
         ro.next_hop = hop == "appliance"    ? NextHopType::kAppliance
                       : hop == "gateway"    ? NextHopType::kGateway
                       : hop == "vnet_local" ? NextHopType::kVnetLocal
@@ -217,8 +218,9 @@ class Parser {
   void CircuitNode(const YAML::Node& n, Topology* t) {
     Circuit c;
     c.loc = YamlReader::LocOf(n);
-    if (!r_.ExpectMap(n, "a circuit", {"name", "provider", "direct", "peering_location",
-                                        "bandwidth_mbps", "sku", "state", "peerings"})) {
+    if (!r_.ExpectMap(n, "a circuit",
+                      {"name", "provider", "direct", "peering_location", "bandwidth_mbps", "sku",
+                       "state", "peerings"})) {
       return;
     }
     r_.Str(n, "name", &c.name, true);
@@ -226,8 +228,9 @@ class Parser {
     bool has_prov = prov.IsDefined() && !prov.IsNull();
     bool has_direct = direct.IsDefined() && !direct.IsNull();
     if (has_prov == has_direct) {
-      r_.Error(n, "circuit '" + c.name + "' needs exactly one of provider: {name: ...} or direct: "
-                  "{port_gbps: ...}");
+      r_.Error(n, "circuit '" + c.name +
+                      "' needs exactly one of provider: {name: ...} or direct: "
+                      "{port_gbps: ...}");
     }
     if (has_prov && r_.ExpectMap(prov, "a provider", {"name"})) {
       r_.Str(prov, "name", &c.provider, true);
@@ -343,8 +346,8 @@ class Parser {
   void VpnNode(const YAML::Node& n, Topology* t) {
     VpnConnection v;
     v.loc = YamlReader::LocOf(n);
-    if (!r_.ExpectMap(n, "a vpn connection", {"name", "gateway", "site", "router", "bgp",
-                                               "local_pref", "over_circuit"})) {
+    if (!r_.ExpectMap(n, "a vpn connection",
+                      {"name", "gateway", "site", "router", "bgp", "local_pref", "over_circuit"})) {
       return;
     }
     r_.Str(n, "name", &v.name, true);
@@ -376,8 +379,9 @@ class Parser {
   void DrNode(const YAML::Node& n, Topology* t) {
     DrConfig d;
     d.loc = YamlReader::LocOf(n);
-    if (!r_.ExpectMap(n, "dr", {"source_region", "target_region", "ip_strategy",
-                                "network_mapping", "replication_path"})) {
+    if (!r_.ExpectMap(n, "dr",
+                      {"source_region", "target_region", "ip_strategy", "network_mapping",
+                       "replication_path"})) {
       return;
     }
     r_.Str(n, "source_region", &d.source_region, false);  // absent: on-premises source
@@ -460,13 +464,13 @@ Result<Topology> ParseTopology(std::string_view yaml_text, const std::string& fi
       return Status::InvalidArgument(file_name + ":1:1: the file is empty");
     }
     p.Top(root, &t);
-    if (p.reader().errors().empty()) ResolveReferences(t, &p.reader());
+    if (!p.reader().has_errors()) ResolveReferences(t, &p.reader());
   } catch (const YAML::Exception& e) {
     // Defensive: accessors avoid throwing conversions, but a malformed node must still
     // become an error value, never an escaped exception.
     p.reader().Error(Loc{e.mark.line + 1, e.mark.column + 1}, e.msg);
   }
-  const auto& errors = p.reader().errors();
+  const std::vector<std::string> errors = p.reader().SortedErrors();
   if (!errors.empty()) {
     std::string msg;
     for (const auto& e : errors) msg += (msg.empty() ? "" : "\n") + e;

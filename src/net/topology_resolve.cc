@@ -25,8 +25,8 @@ class Names {
   // Reports `name` at `loc` if it is not defined.
   void Require(const std::string& name, const Loc& loc, const std::string& where) {
     if (name.empty() || Has(name)) return;
-    r_->Error(loc, where + " refers to unknown " + kind_ + " '" + name + "'" +
-                       DidYouMean(name, list_));
+    r_->Error(loc,
+              where + " refers to unknown " + kind_ + " '" + name + "'" + DidYouMean(name, list_));
   }
 
  private:
@@ -73,8 +73,10 @@ void ResolveReferences(const Topology& t, YamlReader* r) {
       routers.Require(p.secondary_router, p.loc, "links.secondary of circuit '" + c.name + "'");
       auto a = router_site.find(p.primary_router), b = router_site.find(p.secondary_router);
       if (a != router_site.end() && b != router_site.end() && a->second != b->second) {
-        r->Error(p.loc, "circuit '" + c.name + "': the primary and secondary links end at "
-                        "routers of different sites ('" + a->second + "', '" + b->second + "')");
+        r->Error(p.loc, "circuit '" + c.name +
+                            "': the primary and secondary links end at "
+                            "routers of different sites ('" +
+                            a->second + "', '" + b->second + "')");
       }
     }
   }

@@ -2,6 +2,7 @@
 // accept loose forms; here every scalar is parsed by hand so the rules are ours.
 #include "net/yaml_reader.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "net/names.h"
@@ -19,8 +20,19 @@ void YamlReader::Error(const Loc& loc, const std::string& message) {
     ++dropped_;
     return;
   }
-  errors_.push_back(file_ + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column) +
-                    ": " + message);
+  errors_.emplace_back(loc, file_ + ":" + std::to_string(loc.line) + ":" +
+                                std::to_string(loc.column) + ": " + message);
+}
+
+std::vector<std::string> YamlReader::SortedErrors() const {
+  auto sorted = errors_;
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+    return a.first.line != b.first.line ? a.first.line < b.first.line
+                                        : a.first.column < b.first.column;
+  });
+  std::vector<std::string> out;
+  for (auto& e : sorted) out.push_back(std::move(e.second));
+  return out;
 }
 
 bool YamlReader::ExpectMap(const YAML::Node& n, const std::string& what,
@@ -30,12 +42,18 @@ bool YamlReader::ExpectMap(const YAML::Node& n, const std::string& what,
     return false;
   }
   std::vector<std::string> allowed(keys.begin(), keys.end());
+  std::vector<std::string> seen;
   for (auto it = n.begin(); it != n.end(); ++it) {
     if (!it->first.IsScalar()) {
       Error(it->first, "keys of " + what + " must be plain words");
       continue;
     }
     const std::string& k = it->first.Scalar();
+    if (std::find(seen.begin(), seen.end(), k) != seen.end()) {
+      Error(it->first, "duplicate key '" + k + "' in " + what);  // YAML keeps only one
+      continue;
+    }
+    seen.push_back(k);
     bool known = false;
     for (const auto& a : allowed) known = known || a == k;
     if (!known) {
@@ -99,8 +117,8 @@ bool YamlReader::Bool(const YAML::Node& map, const char* key, bool* out) {
   return true;
 }
 
-bool YamlReader::Int(const YAML::Node& map, const char* key, int64_t min, int64_t max,
-                     int64_t* out, bool required) {
+bool YamlReader::Int(const YAML::Node& map, const char* key, int64_t min, int64_t max, int64_t* out,
+                     bool required) {
   std::string s;
   if (!Scalar(map, key, &s, required)) return false;
   int64_t v = 0;

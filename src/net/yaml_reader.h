@@ -22,13 +22,16 @@ class YamlReader {
   static Loc LocOf(const YAML::Node& n);
   void Error(const Loc& loc, const std::string& message);
   void Error(const YAML::Node& n, const std::string& message) { Error(LocOf(n), message); }
-  const std::vector<std::string>& errors() const { return errors_; }
+  bool has_errors() const { return !errors_.empty(); }
+  // "FILE:LINE:COL: what", ordered by position in the file.
+  std::vector<std::string> SortedErrors() const;
   int dropped_errors() const { return dropped_; }
   const std::string& file() const { return file_; }
 
   // REQUIRES: `n` is a map (else reports and returns false). Reports every key not in
   // `keys`, with the closest allowed key as a suggestion.
-  bool ExpectMap(const YAML::Node& n, const std::string& what, std::initializer_list<const char*> keys);
+  bool ExpectMap(const YAML::Node& n, const std::string& what,
+                 std::initializer_list<const char*> keys);
   // A sequence, or an absent/null node (empty). Reports other shapes.
   std::vector<YAML::Node> Seq(const YAML::Node& map, const char* key, bool required = false);
 
@@ -61,7 +64,7 @@ class YamlReader {
 
   static constexpr int kMaxErrors = 50;
   std::string file_;
-  std::vector<std::string> errors_;
+  std::vector<std::pair<Loc, std::string>> errors_;
   int dropped_ = 0;
 };
 

@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RouteComputer rc(idx, none);
   (void)rc.AllVnetTables();
   auto elements = AllElements(*t);
-  if (!elements.empty() && elements.size() < 64) (void)Simulate(idx, {elements[size % elements.size()]});
+  if (!elements.empty() && elements.size() < 64)
+    (void)Simulate(idx, {elements[size % elements.size()]});
   (void)MakePlan(idx);
   return 0;
 }

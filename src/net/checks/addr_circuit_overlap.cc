@@ -17,8 +17,8 @@ LL_NET_RULE(AddrCircuitOverlap, "addr.circuit-overlap", Severity::kError, "ASR2"
       const Vnet* vb = vnets[b.owner];
       out.Add(vb->loc, "vnet " + vb->name,
               "address space " + b.prefix.ToString() + " overlaps " + a.prefix.ToString() +
-                  " of vnet '" + va->name + "', and both are reachable through circuit '" +
-                  c.name + "': packets are dropped",
+                  " of vnet '" + va->name + "', and both are reachable through circuit '" + c.name +
+                  "': packets are dropped",
               "connect only one of them to the circuit at a time (for DR with retained IPs, "
               "disconnect the source before connecting the target), or re-address one");
     });

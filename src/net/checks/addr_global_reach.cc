@@ -23,7 +23,8 @@ LL_NET_RULE(AddrGlobalReach, "addr.global-reach", Severity::kError, "GR, FAQ",
       for (const auto& a : s.prefixes)
         if (a.Overlaps(g.prefix)) hits.push_back("site '" + s.name + "' " + a.ToString());
     for (size_t j = 0; j < i; ++j)
-      if (gr[j].prefix.Overlaps(g.prefix)) hits.push_back("global_reach " + gr[j].prefix.ToString());
+      if (gr[j].prefix.Overlaps(g.prefix))
+        hits.push_back("global_reach " + gr[j].prefix.ToString());
     if (!hits.empty()) {
       out.Add(g.loc, el, "prefix " + g.prefix.ToString() + " overlaps " + Join(hits),
               "pick a /29 that no VNet or on-premises network uses");

@@ -18,8 +18,7 @@ LL_NET_RULE(AddrPeeringSubnet, "addr.peering-subnet", Severity::kError, "ROUT, P
       for (const IpPrefix* q : {&*p.primary_prefix, &*p.secondary_prefix}) {
         int want = q->v6() ? 126 : 30;
         if (q->length() != want) {
-          out.Add(p.loc, el,
-                  "link subnet " + q->ToString() + " must be a /" + std::to_string(want),
+          out.Add(p.loc, el, "link subnet " + q->ToString() + " must be a /" + std::to_string(want),
                   "use a /30 per link for IPv4 (a /126 for IPv6)");
         }
       }

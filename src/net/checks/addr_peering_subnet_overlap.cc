@@ -3,8 +3,8 @@
 
 namespace lifeline::net::checks {
 
-LL_NET_RULE(AddrPeeringSubnetVnet, "addr.peering-subnet-vnet", Severity::kError,
-            "ROUT, PEERCFG", "peering /30s do not overlap any VNet address space") {
+LL_NET_RULE(AddrPeeringSubnetVnet, "addr.peering-subnet-vnet", Severity::kError, "ROUT, PEERCFG",
+            "peering /30s do not overlap any VNet address space") {
   for (const auto& c : ctx.topo.circuits) {
     for (const auto& p : c.peerings) {
       for (const auto& q : {p.primary_prefix, p.secondary_prefix}) {

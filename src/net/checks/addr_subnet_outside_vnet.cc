@@ -3,8 +3,7 @@
 
 namespace lifeline::net::checks {
 
-LL_NET_RULE(AddrSubnetOutsideVnet, "addr.subnet-outside-vnet", Severity::kError,
-            "NETWORK_MODEL §2",
+LL_NET_RULE(AddrSubnetOutsideVnet, "addr.subnet-outside-vnet", Severity::kError, "NETWORK_MODEL §2",
             "every subnet prefix lies inside an address space of its VNet") {
   for (const auto& v : ctx.topo.vnets) {
     for (const auto& s : v.subnets) {

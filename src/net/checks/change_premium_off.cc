@@ -20,7 +20,8 @@ LL_NET_CHANGE_RULE(ChangePremiumOff, "change.premium-off", Severity::kError, "FA
     std::string geo = ctx.index.CircuitGeo(c);
     for (const Connection* conn : ctx.index.ConnectionsOfCircuit(c.name)) {
       const Vnet* v = ctx.index.FindVnet(conn->gateway.vnet);
-      if (v && ctx.index.RegionGeo(v->region) != geo) over.push_back("vnet '" + v->name + "' in another geopolitical area");
+      if (v && ctx.index.RegionGeo(v->region) != geo)
+        over.push_back("vnet '" + v->name + "' in another geopolitical area");
     }
     if (!over.empty()) {
       out.Add(c.sku.loc, "circuit " + c.name,

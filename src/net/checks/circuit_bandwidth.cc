@@ -8,8 +8,7 @@ LL_NET_RULE(CircuitBandwidth, "circuit.bandwidth", Severity::kError, "CIRC, FAQ,
   for (const auto& c : ctx.topo.circuits) {
     std::string allowed;
     if (!CircuitBandwidthAllowed(c, &allowed)) {
-      out.Add(c.loc, "circuit " + c.name,
-              std::to_string(c.bandwidth_mbps) + " Mbps is not offered",
+      out.Add(c.loc, "circuit " + c.name, std::to_string(c.bandwidth_mbps) + " Mbps is not offered",
               "choose one of " + allowed);
     }
   }

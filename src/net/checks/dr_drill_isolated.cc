@@ -14,8 +14,9 @@ LL_NET_RULE(DrDrillIsolated, "dr.drill-isolated", Severity::kWarning, "ASR2",
       continue;
     }
     if (m.drill == m.target || m.drill == m.source) {
-      out.Add(m.loc, el, "the drill network is the " +
-                             std::string(m.drill == m.target ? "target" : "source") + " network",
+      out.Add(m.loc, el,
+              "the drill network is the " + std::string(m.drill == m.target ? "target" : "source") +
+                  " network",
               "use a separate, isolated drill network");
       continue;
     }
@@ -23,8 +24,9 @@ LL_NET_RULE(DrDrillIsolated, "dr.drill-isolated", Severity::kWarning, "ASR2",
     if (d && (!ctx.index.PeeringsFrom(d->name).empty() ||
               !ctx.index.ConnectionsOfVnet(d->name).empty() || !d->gateways.empty())) {
       out.Add(d->loc, "vnet " + d->name,
-              "drill network '" + d->name + "' is peered or connected: a drill could clash "
-              "with production addresses",
+              "drill network '" + d->name +
+                  "' is peered or connected: a drill could clash "
+                  "with production addresses",
               "remove its peerings, gateways and connections");
     }
   }

@@ -22,8 +22,9 @@ LL_NET_RULE(DrReplicationPath, "dr.replication-path", Severity::kWarning, "ASR1"
   }
   if (!has_ms) {
     out.Add(dr.replication_loc, "dr replication_path",
-            "site '" + dr.replication_site + "' has no circuit with Microsoft peering: "
-            "replication would take the Internet",
+            "site '" + dr.replication_site +
+                "' has no circuit with Microsoft peering: "
+                "replication would take the Internet",
             "configure Microsoft peering (with a route filter and NAT pool) on a circuit of "
             "this site");
   }

@@ -23,8 +23,10 @@ LL_NET_RULE(DrTargetPremium, "dr.target-premium", Severity::kError, "ASR1, ASR2"
   }
   if (!reachable && !blocked.empty()) {
     out.Add(dr.loc, "dr",
-            "target region '" + dr.target_region + "' (" + geo + ") is outside the area of "
-            "circuit(s) " + Join(blocked) + ", which are not Premium",
+            "target region '" + dr.target_region + "' (" + geo +
+                ") is outside the area of "
+                "circuit(s) " +
+                Join(blocked) + ", which are not Premium",
             "enable Premium on the circuit used after failover, or add a circuit in " + geo);
   }
 }

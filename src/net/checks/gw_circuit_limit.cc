@@ -16,8 +16,8 @@ LL_NET_RULE(GwCircuitLimit, "gw.circuit-limit", Severity::kError, "LIM, GW",
     std::string el = "gateway " + v.name + "/" + g->name;
     if (static_cast<int>(conns.size()) > limit) {
       out.Add(g->loc, el,
-              std::to_string(conns.size()) + " circuits connected; SKU " + g->sku +
-                  " allows " + std::to_string(limit),
+              std::to_string(conns.size()) + " circuits connected; SKU " + g->sku + " allows " +
+                  std::to_string(limit),
               "use a larger SKU (ErGw2AZ: 8, ErGw3AZ: 16) or fewer circuits");
     }
     std::map<std::string, int> per_location;

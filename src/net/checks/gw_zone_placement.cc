@@ -11,13 +11,15 @@ LL_NET_RULE(GwZonePlacement, "gw.zone-placement", Severity::kAdvice, "ZR, GW",
       if (g.public_ip && g.public_ip->sku == "basic") continue;  // gw.public-ip reports it
       std::string el = "gateway " + v.name + "/" + g.name;
       if (!IsAzGatewaySku(g.sku)) {
-        out.Add(g.loc, el, "SKU '" + g.sku + "' places the gateway regionally, without zone "
-                           "redundancy: a zone outage can take it down",
+        out.Add(g.loc, el,
+                "SKU '" + g.sku +
+                    "' places the gateway regionally, without zone "
+                    "redundancy: a zone outage can take it down",
                 "use an AZ SKU (ErGw1AZ..3AZ, ErGwScale, VpnGw1AZ..) with a Standard public IP");
       } else if (g.public_ip && g.public_ip->zone) {
         out.Add(g.loc, el,
-                "the public IP pins every instance to zone " +
-                    std::to_string(*g.public_ip->zone) + ": the gateway is zonal",
+                "the public IP pins every instance to zone " + std::to_string(*g.public_ip->zone) +
+                    ": the gateway is zonal",
                 "use a Standard public IP without a zone for a zone-redundant gateway");
       }
     }

@@ -11,8 +11,9 @@ LL_NET_RULE(GwSubnetDefaultRoute, "gwsubnet.default-route", Severity::kError, "G
       for (const auto& r : rt.routes) {
         if (r.prefix.IsDefault() && !r.prefix.v6()) {
           out.Add(r.loc, "route table " + rt.name,
-                  "a 0.0.0.0/0 route applies to " + ref.vnet + "/GatewaySubnet: not supported, "
-                  "the gateway cannot be created or stops working",
+                  "a 0.0.0.0/0 route applies to " + ref.vnet +
+                      "/GatewaySubnet: not supported, "
+                      "the gateway cannot be created or stops working",
                   "remove the default route from this table or detach it from GatewaySubnet");
         }
       }

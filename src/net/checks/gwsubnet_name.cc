@@ -11,8 +11,9 @@ LL_NET_RULE(GwSubnetName, "gwsubnet.name", Severity::kError, "GW",
     for (const auto& s : v.subnets) {
       if (s.name != kGatewaySubnet && EditDistance(s.name, kGatewaySubnet) <= 2) {
         out.Add(s.loc, "subnet " + v.name + "/" + s.name,
-                "subnet '" + s.name + "' looks like the gateway subnet but the name must be "
-                "exactly 'GatewaySubnet'",
+                "subnet '" + s.name +
+                    "' looks like the gateway subnet but the name must be "
+                    "exactly 'GatewaySubnet'",
                 "rename it to GatewaySubnet");
       }
     }

@@ -17,11 +17,11 @@ struct OwnedPrefix {
 
 // Calls `report(a, b)` for each prefix `b` that overlaps an earlier, containing prefix `a`
 // of a different owner (each overlapping element reported once).
-inline void ForEachOverlap(std::vector<OwnedPrefix> ps,
-                           const std::function<void(const OwnedPrefix&, const OwnedPrefix&)>& report) {
-  std::sort(ps.begin(), ps.end(), [](const OwnedPrefix& a, const OwnedPrefix& b) {
-    return a.prefix < b.prefix;
-  });
+inline void ForEachOverlap(
+    std::vector<OwnedPrefix> ps,
+    const std::function<void(const OwnedPrefix&, const OwnedPrefix&)>& report) {
+  std::sort(ps.begin(), ps.end(),
+            [](const OwnedPrefix& a, const OwnedPrefix& b) { return a.prefix < b.prefix; });
   std::vector<const OwnedPrefix*> stack;  // chain of nested prefixes enclosing the cursor
   for (const auto& p : ps) {
     while (!stack.empty() && !stack.back()->prefix.Contains(p.prefix)) stack.pop_back();

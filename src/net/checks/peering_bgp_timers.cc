@@ -14,8 +14,9 @@ LL_NET_RULE(PeeringBgpTimers, "peering.bgp-timers", Severity::kError, "BFD",
         out.Add(p.loc, el, "BGP timers " + t + " are below the minimum 3/10 s",
                 "use keepalive >= 3 s and hold >= 10 s; prefer BFD for fast detection");
       } else if (b.keepalive_s * 3 > b.hold_s) {
-        out.Add(p.loc, el, "keepalive " + std::to_string(b.keepalive_s) +
-                               " s is more than a third of hold " + std::to_string(b.hold_s) + " s",
+        out.Add(p.loc, el,
+                "keepalive " + std::to_string(b.keepalive_s) + " s is more than a third of hold " +
+                    std::to_string(b.hold_s) + " s",
                 "set keepalive to at most hold/3");
       }
     }

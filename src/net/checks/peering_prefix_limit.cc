@@ -16,8 +16,10 @@ LL_NET_RULE(PeeringPrefixLimit, "peering.prefix-limit", Severity::kError, "LIM, 
         int limit = AdvertiseLimit(c, p, six);
         if (n > limit) {
           out.Add(p.loc, "circuit " + c.name + " peering " + PeeringTypeName(p.type),
-                  std::to_string(n) + (six ? " IPv6" : " IPv4") + " prefixes advertised; the "
-                  "limit is " + std::to_string(limit) + ": the BGP session drops on both links",
+                  std::to_string(n) + (six ? " IPv6" : " IPv4") +
+                      " prefixes advertised; the "
+                      "limit is " +
+                      std::to_string(limit) + ": the BGP session drops on both links",
                   "summarize the announcements" +
                       std::string(p.type == PeeringType::kPrivate && !IsPremium(c) && !six
                                       ? " or enable Premium (10,000)"

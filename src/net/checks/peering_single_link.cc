@@ -14,8 +14,9 @@ LL_NET_RULE(PeeringSingleLink, "peering.single-link", Severity::kWarning, "ROUT,
                 "configure links.primary and links.secondary, ideally on two routers");
       } else if (p.primary_router == p.secondary_router) {
         out.Add(p.loc, "circuit " + c.name + " peering " + PeeringTypeName(p.type),
-                "both links end on router '" + p.primary_router + "': one router failure cuts "
-                "the peering",
+                "both links end on router '" + p.primary_router +
+                    "': one router failure cuts "
+                    "the peering",
                 "terminate the secondary link on a second router");
       }
     }

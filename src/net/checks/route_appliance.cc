@@ -23,7 +23,8 @@ LL_NET_RULE(RouteAppliance, "route.appliance-missing", Severity::kError, "UDR",
         continue;
       }
       bool in_subnet = false;
-      for (const auto& s : it->second->subnets) in_subnet = in_subnet || s.prefix.Contains(*r.next_hop_ip);
+      for (const auto& s : it->second->subnets)
+        in_subnet = in_subnet || s.prefix.Contains(*r.next_hop_ip);
       if (!in_subnet) {
         out.Add(r.loc, el,
                 "appliance " + ip + " is in no subnet of vnet '" + it->second->name + "'",

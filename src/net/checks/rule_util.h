@@ -10,23 +10,23 @@
 
 // Defines `Rule NAME()` returning the rule and opens the body of its check function, which
 // sees `ctx` (CheckContext) and `out` (FindingSink).
-#define LL_NET_RULE(NAME, ID, SEVERITY, SOURCE, SUMMARY)                                  \
-  static void NAME##Check(const ::lifeline::net::CheckContext& ctx,                      \
-                          ::lifeline::net::FindingSink& out);                            \
-  ::lifeline::net::Rule NAME() {                                                         \
-    return ::lifeline::net::Rule{ID, SEVERITY, SOURCE, SUMMARY, &NAME##Check, false};    \
-  }                                                                                      \
-  static void NAME##Check([[maybe_unused]] const ::lifeline::net::CheckContext& ctx,     \
+#define LL_NET_RULE(NAME, ID, SEVERITY, SOURCE, SUMMARY)                              \
+  static void NAME##Check(const ::lifeline::net::CheckContext& ctx,                   \
+                          ::lifeline::net::FindingSink& out);                         \
+  ::lifeline::net::Rule NAME() {                                                      \
+    return ::lifeline::net::Rule{ID, SEVERITY, SOURCE, SUMMARY, &NAME##Check, false}; \
+  }                                                                                   \
+  static void NAME##Check([[maybe_unused]] const ::lifeline::net::CheckContext& ctx,  \
                           [[maybe_unused]] ::lifeline::net::FindingSink& out)
 
 // Same, for change rules that compare with `ctx.old_topo` (run only with --against).
-#define LL_NET_CHANGE_RULE(NAME, ID, SEVERITY, SOURCE, SUMMARY)                           \
-  static void NAME##Check(const ::lifeline::net::CheckContext& ctx,                      \
-                          ::lifeline::net::FindingSink& out);                            \
-  ::lifeline::net::Rule NAME() {                                                         \
-    return ::lifeline::net::Rule{ID, SEVERITY, SOURCE, SUMMARY, &NAME##Check, true};     \
-  }                                                                                      \
-  static void NAME##Check([[maybe_unused]] const ::lifeline::net::CheckContext& ctx,     \
+#define LL_NET_CHANGE_RULE(NAME, ID, SEVERITY, SOURCE, SUMMARY)                      \
+  static void NAME##Check(const ::lifeline::net::CheckContext& ctx,                  \
+                          ::lifeline::net::FindingSink& out);                        \
+  ::lifeline::net::Rule NAME() {                                                     \
+    return ::lifeline::net::Rule{ID, SEVERITY, SOURCE, SUMMARY, &NAME##Check, true}; \
+  }                                                                                  \
+  static void NAME##Check([[maybe_unused]] const ::lifeline::net::CheckContext& ctx, \
                           [[maybe_unused]] ::lifeline::net::FindingSink& out)
 
 namespace lifeline::net::checks {

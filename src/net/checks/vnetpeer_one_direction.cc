@@ -9,8 +9,9 @@ LL_NET_RULE(VnetPeerOneDirection, "vnetpeer.one-direction", Severity::kWarning, 
   for (const auto& p : ctx.topo.vnet_peerings) {
     if (!ctx.index.PeeringConnected(p)) {
       out.Add(p.loc, "vnet peering " + p.from + " -> " + p.to,
-              "no peering " + p.to + " -> " + p.from + ": the peering stays Initiated and "
-              "carries no traffic",
+              "no peering " + p.to + " -> " + p.from +
+                  ": the peering stays Initiated and "
+                  "carries no traffic",
               "add the reverse peering (one entry per direction, as in the seeds' tables)");
     }
   }

@@ -5,9 +5,8 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace {
 
@@ -58,6 +57,22 @@ TEST(NetCli, CheckExitsOneOnAnErrorAndOnAParseError) {
   r = Lifeline("net check " + path);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(Lifeline("net check /nonexistent/x.yaml").exit_code, 10);
+}
+
+TEST(NetCli, CheckAgainstAnOlderVersion) {
+  std::string path = ::testing::TempDir() + "/net_cli_new.yaml";
+  std::ifstream in(Example("er-with-vpn-backup"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("family: UnlimitedData, name: Standard_UnlimitedData"), 51,
+               "family: MeteredData, name: Standard_MeteredData");
+  std::ofstream(path) << text;
+  EXPECT_EQ(Lifeline("net check " + path).exit_code, 0);  // valid on its own
+  CliRun r = Lifeline("net check --json " + path + " --against " + Example("er-with-vpn-backup"));
+  EXPECT_EQ(r.exit_code, 1);
+  auto j = nlohmann::json::parse(r.out);
+  bool found = false;
+  for (const auto& f : j["findings"]) found = found || f["rule"] == "change.unlimited-to-metered";
+  EXPECT_TRUE(found) << r.out;
 }
 
 TEST(NetCli, RoutesSimulatePlanRules) {

@@ -12,8 +12,8 @@ namespace lifeline::net::testing {
 namespace {
 
 struct Scenario {
-  const char* example;                 // examples/net/NAME.yaml
-  std::vector<std::string> failures;   // one simulate run per entry ("a,b" for several)
+  const char* example;                // examples/net/NAME.yaml
+  std::vector<std::string> failures;  // one simulate run per entry ("a,b" for several)
   bool all_single = false;
   bool plan = true;
 };
@@ -62,7 +62,8 @@ class GoldenTest : public ::testing::TestWithParam<Scenario> {};
 TEST_P(GoldenTest, MatchesReviewedOutput) {
   const Scenario& s = GetParam();
   std::string got = Render(s);
-  std::string path = std::string(LIFELINE_SOURCE_DIR) + "/tests/unit/net/golden/" + s.example + ".txt";
+  std::string path =
+      std::string(LIFELINE_SOURCE_DIR) + "/tests/unit/net/golden/" + s.example + ".txt";
   if (std::getenv("LIFELINE_UPDATE_GOLDEN")) {
     std::ofstream(path) << got;
   }
@@ -75,14 +76,26 @@ TEST_P(GoldenTest, MatchesReviewedOutput) {
 
 INSTANTIATE_TEST_SUITE_P(
     Examples, GoldenTest,
-    ::testing::Values(
-        Scenario{"hub-spoke-two-circuits", {"er-hk/primary", "er-hk", "hongkong", "hq-edge-1", "eastasia"}, true, true},
-        Scenario{"single-circuit-retain-ip", {"er-hk/primary", "hongkong", "hq-edge-1,hq-edge-2"}, true, true},
-        Scenario{"er-with-vpn-backup", {"er-ams/primary", "er-ams", "hq-edge-1", "hub/vpngw"}, true, false},
-        Scenario{"onprem-replication-microsoft-peering", {"er-hk", "hongkong,singapore"}, false, true}),
+    ::testing::Values(Scenario{"hub-spoke-two-circuits",
+                               {"er-hk/primary", "er-hk", "hongkong", "hq-edge-1", "eastasia"},
+                               true,
+                               true},
+                      Scenario{"single-circuit-retain-ip",
+                               {"er-hk/primary", "hongkong", "hq-edge-1,hq-edge-2"},
+                               true,
+                               true},
+                      Scenario{"er-with-vpn-backup",
+                               {"er-ams/primary", "er-ams", "hq-edge-1", "hub/vpngw"},
+                               true,
+                               false},
+                      Scenario{"onprem-replication-microsoft-peering",
+                               {"er-hk", "hongkong,singapore"},
+                               false,
+                               true}),
     [](const ::testing::TestParamInfo<Scenario>& i) {
       std::string n;
-      for (const char* c = i.param.example; *c; ++c) n += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+      for (const char* c = i.param.example; *c; ++c)
+        n += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
       return n;
     });
 

@@ -37,7 +37,8 @@ TEST(Parser, ExamplesParse) {
 }
 
 TEST(Parser, UnknownKeyWithSuggestion) {
-  std::string e = ErrorOf("name: x\nvnets:\n  - name: a\n    region: r\n    adress_space: [10.0.0.0/16]\n");
+  std::string e =
+      ErrorOf("name: x\nvnets:\n  - name: a\n    region: r\n    adress_space: [10.0.0.0/16]\n");
   EXPECT_NE(e.find("t.yaml:5:5: unknown key 'adress_space'"), std::string::npos) << e;
   EXPECT_NE(e.find("did you mean 'address_space'"), std::string::npos) << e;
 }
@@ -49,8 +50,7 @@ TEST(Parser, UnknownTopLevelKey) {
 }
 
 TEST(Parser, WrongTypes) {
-  std::string e = ErrorOf(
-      "name: x\nsites:\n  - name: s\n    routers: [{name: r, asn: sixty}]\n");
+  std::string e = ErrorOf("name: x\nsites:\n  - name: s\n    routers: [{name: r, asn: sixty}]\n");
   EXPECT_NE(e.find("t.yaml:4:30: 'asn' must be an integer"), std::string::npos) << e;
   e = ErrorOf("name: x\nvnet_peerings:\n  - {from: a, to: b, allow_vnet_access: yes}\n");
   EXPECT_NE(e.find("must be true or false"), std::string::npos) << e;
@@ -59,18 +59,21 @@ TEST(Parser, WrongTypes) {
 }
 
 TEST(Parser, BadCidrs) {
-  std::string e = ErrorOf("name: x\nregions: [{name: r, geo: g}]\nvnets:\n  - {name: a, region: r, "
-                          "address_space: [10.1.0.1/24]}\n");
+  std::string e = ErrorOf(
+      "name: x\nregions: [{name: r, geo: g}]\nvnets:\n  - {name: a, region: r, "
+      "address_space: [10.1.0.1/24]}\n");
   EXPECT_NE(e.find("t.yaml:4:42:"), std::string::npos) << e;
   EXPECT_NE(e.find("did you mean 10.1.0.0/24"), std::string::npos) << e;
-  e = ErrorOf("name: x\nregions: [{name: r, geo: g}]\nvnets:\n  - {name: a, region: r, "
-              "address_space: [2001:db8::/200]}\n");
+  e = ErrorOf(
+      "name: x\nregions: [{name: r, geo: g}]\nvnets:\n  - {name: a, region: r, "
+      "address_space: [2001:db8::/200]}\n");
   EXPECT_NE(e.find("invalid prefix length"), std::string::npos) << e;
 }
 
 TEST(Parser, DanglingReferencesWithSuggestion) {
-  std::string e = ErrorOf("name: x\nregions: [{name: eastasia, geo: g}]\nvnets:\n  - {name: a, "
-                          "region: eastasai, address_space: [10.0.0.0/16]}\n");
+  std::string e = ErrorOf(
+      "name: x\nregions: [{name: eastasia, geo: g}]\nvnets:\n  - {name: a, "
+      "region: eastasai, address_space: [10.0.0.0/16]}\n");
   EXPECT_NE(e.find("t.yaml:4:5: vnet 'a' refers to unknown region 'eastasai' (did you mean "
                    "'eastasia'?)"),
             std::string::npos)
@@ -99,6 +102,14 @@ TEST(Parser, YamlSyntaxErrorHasPosition) {
   EXPECT_NE(e.find("t.yaml:"), std::string::npos) << e;
   e = ErrorOf("");
   EXPECT_NE(e.find("empty"), std::string::npos) << e;
+}
+
+TEST(Parser, DuplicateKeysAndErrorsInFileOrder) {
+  std::string e = ErrorOf("name: x\nname: y\nregions: [{name: a, geo: g, gео: h}]\n");
+  EXPECT_NE(e.find("t.yaml:2:1: duplicate key 'name'"), std::string::npos) << e;
+  size_t first = e.find("t.yaml:2:1"), second = e.find("t.yaml:3:");
+  ASSERT_NE(second, std::string::npos) << e;
+  EXPECT_LT(first, second);
 }
 
 TEST(Parser, RefusesDeepNesting) {

@@ -1,5 +1,6 @@
 // Recovery plan derivation: networks per ip_strategy, conflicts, ordered steps and RTO time.
 #include "net/plan.h"
+
 #include "test_util.h"
 
 namespace lifeline::net::testing {

@@ -1,7 +1,7 @@
 // IpPrefix: strict parsing (IPv4 and IPv6), containment, arithmetic.
-#include <gtest/gtest.h>
-
 #include "net/prefix.h"
+
+#include <gtest/gtest.h>
 
 namespace lifeline::net {
 namespace {
@@ -20,9 +20,10 @@ TEST(Prefix, ParsesIpv4AndIpv6) {
 }
 
 TEST(Prefix, RejectsMalformed) {
-  for (const char* bad : {"10.1.0.0", "10.1.0/24", "10.1.0.0/33", "256.1.0.0/16", "10.01.0.0/16",
-                          "10.1.0.0/ 24", "1.2.3.4.5/32", "2001:db8:::/64", "2001:db8::/129",
-                          "::1::/64", "gggg::/16", "", "/24", "10.1.0.0/024", "1:2:3:4:5:6:7:8:9/64"}) {
+  for (const char* bad :
+       {"10.1.0.0", "10.1.0/24", "10.1.0.0/33", "256.1.0.0/16", "10.01.0.0/16", "10.1.0.0/ 24",
+        "1.2.3.4.5/32", "2001:db8:::/64", "2001:db8::/129", "::1::/64", "gggg::/16", "", "/24",
+        "10.1.0.0/024", "1:2:3:4:5:6:7:8:9/64"}) {
     EXPECT_FALSE(IpPrefix::Parse(bad).ok()) << bad;
   }
 }

@@ -1,5 +1,6 @@
 // Route selection: one case per tie-break of NETWORK_MODEL.md §3.
 #include "net/routes.h"
+
 #include "test_util.h"
 
 namespace lifeline::net::testing {
@@ -75,7 +76,8 @@ TEST(Routes, LongestPrefixFirst) {
 TEST(Routes, UserBeatsBgpBeatsSystemDefault) {
   Topology t = Base();
   PP(t, "er-hk").advertise = {P("0.0.0.0/0"), P("192.168.0.0/16")};
-  t.route_tables[0].routes.push_back({P("192.168.0.0/16"), NextHopType::kAppliance, P("10.10.10.10/32"), {}});
+  t.route_tables[0].routes.push_back(
+      {P("192.168.0.0/16"), NextHopType::kAppliance, P("10.10.10.10/32"), {}});
   auto sub = Table(t, "vnet1", "app").entries;
   auto a = Active(sub, "192.168.0.0/16");
   ASSERT_EQ(a.size(), 1u);
@@ -220,9 +222,8 @@ TEST(Routes, FailedCircuitIsWithdrawn) {
 }  // namespace
 }  // namespace lifeline::net::testing
 
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "net/report.h"
 

@@ -1,6 +1,7 @@
 // Failure simulation: link, circuit, location, router, gateway, VPN and region failures,
 // with BFD on and off; detection negotiated as the reference says.
 #include "net/simulate.h"
+
 #include "test_util.h"
 
 namespace lifeline::net::testing {
@@ -105,7 +106,7 @@ TEST(Simulate, CircuitFailureWithoutBackupIsUnreachable) {
   const auto& f = Flow(r, "hq <-> vnet1");
   EXPECT_FALSE(f.reachable_after);
   EXPECT_FALSE(f.outage_s.has_value());
-  EXPECT_GE(r.unreachable, 3);  // hub, vnet1, vnet2
+  EXPECT_GE(r.unreachable, 3);                            // hub, vnet1, vnet2
   EXPECT_TRUE(Flow(r, "hq <-> hub-dr").reachable_after);  // other circuit untouched
   EXPECT_FALSE(Flow(r, "hq <-> hub-dr").affected);
 }
@@ -118,6 +119,19 @@ TEST(Simulate, LocationFailureTakesItsCircuits) {
   C(t, "er-sg").peering_location = "hongkong";
   r = Sim(t, {{ElementKind::kLocation, "hongkong"}});
   EXPECT_FALSE(Flow(r, "hq <-> vnet1").reachable_after);
+}
+
+TEST(Simulate, LocationFailureDetectionWithAndWithoutBfd) {
+  for (bool bfd : {true, false}) {
+    Topology t = TwoPaths();
+    PP(t, "er-hk").bfd.enabled = bfd;
+    PP(t, "er-hk").bgp = {10, 30};  // customer's lower hold time is negotiated
+    auto r = Sim(t, {{ElementKind::kLocation, "hongkong"}});
+    const auto& f = Flow(r, "hq <-> vnet2");
+    ASSERT_TRUE(f.detection_s.has_value());
+    EXPECT_DOUBLE_EQ(*f.detection_s, bfd ? 0.9 : 30);
+    EXPECT_DOUBLE_EQ(*f.outage_s, (bfd ? 0.9 : 30) + 60);
+  }
 }
 
 TEST(Simulate, RouterFailureMovesToTheOtherRouter) {
