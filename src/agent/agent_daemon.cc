@@ -1,0 +1,216 @@
+#include "agent/agent_daemon.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+
+#include "agent/disk_sender.h"
+#include "agent/scan_capture.h"
+#include "api/client.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "wire/credentials.h"
+#include "wire/pki.h"
+#include "wire/tls.h"
+
+namespace lifeline::agent {
+
+using nlohmann::json;
+
+namespace {
+constexpr char kLog[] = "agent";
+constexpr char kConfigFile[] = "agent.json";
+}  // namespace
+
+Result<AgentConfig> RegisterWithVault(const RegisterRequest& r) {
+  if (r.name.empty() || r.key.empty() || r.vault_url.empty() || r.ca_path.empty() || r.dir.empty())
+    return Status::InvalidArgument("registration needs --vault, --ca, --key, --name and --dir");
+  FileSystem* fs = FileSystem::Posix();
+  if (fs->Exists(JoinPath(r.dir, kConfigFile)))
+    return Status::FailedPrecondition(r.dir + " already holds a registered agent");
+  LL_RETURN_IF_ERROR(fs->MakeDirs(r.dir));
+  LL_ASSIGN_OR_RETURN(auto kc, wire::CreateKeyAndCsr(r.name));
+  api::ApiClient client({r.vault_url, r.ca_path, ""});
+  LL_ASSIGN_OR_RETURN(json reply, client.Post("/v1/agents/register", json{{"key", r.key}, {"csr", kc.csr_pem}, {"name", r.name}}));
+  std::string cred = JoinPath(r.dir, "credentials");
+  LL_RETURN_IF_ERROR(fs->MakeDirs(cred));
+  LL_RETURN_IF_ERROR(wire::SaveAgentCredentials(cred, kc.key_pem, reply.value("cert", ""), reply.value("ca", "")));
+  AgentConfig c;
+  c.agent_id = reply.value("agent_id", r.name);
+  c.vault_url = r.vault_url;
+  c.ca_path = JoinPath(cred, wire::kCaCertFile);
+  c.token = reply.value("token", "");
+  c.insecure = reply.value("insecure", false);
+  if (!r.replication.empty()) c.replication = r.replication;
+  else if (reply.contains("replication")) c.replication = reply["replication"].get<std::vector<std::string>>();
+  json j = {{"agent_id", c.agent_id}, {"vault_url", c.vault_url}, {"ca_path", c.ca_path}, {"token", c.token},
+            {"replication", c.replication}, {"insecure", c.insecure}};
+  LL_RETURN_IF_ERROR(wire::WritePrivateFile(JoinPath(r.dir, kConfigFile), j.dump(2)));
+  return c;
+}
+
+Result<AgentConfig> LoadAgentConfig(const std::string& dir) {
+  auto text = ReadWholeFile(FileSystem::Posix(), JoinPath(dir, kConfigFile), 1 << 20);
+  if (!text.ok()) return Status::NotFound(dir + " holds no registered agent: run `lifeline agent register` first");
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) return Status::Corruption(JoinPath(dir, kConfigFile) + " is not valid JSON");
+  AgentConfig c;
+  c.agent_id = j.value("agent_id", "");
+  c.vault_url = j.value("vault_url", "");
+  c.ca_path = j.value("ca_path", "");
+  c.token = j.value("token", "");
+  c.insecure = j.value("insecure", false);
+  if (j.contains("replication")) c.replication = j["replication"].get<std::vector<std::string>>();
+  if (c.agent_id.empty() || c.replication.empty())
+    return Status::Corruption(JoinPath(dir, kConfigFile) + " lacks the agent id or the vault's replication address");
+  return c;
+}
+
+struct AgentDaemon::Worker {
+  json assignment;
+  std::unique_ptr<DiskSender> sender;
+  std::unique_ptr<ScanCapture> capture;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  json report;  // latest progress
+};
+
+AgentDaemon::AgentDaemon(std::string dir, AgentConfig config) : dir_(std::move(dir)), config_(std::move(config)) {}
+
+AgentDaemon::~AgentDaemon() { Stop(); }
+
+void AgentDaemon::Stop() {
+  stop_ = true;
+  std::lock_guard l(mu_);
+  for (auto& [id, w] : workers_) {
+    w->stop = true;
+    if (w->sender) w->sender->Stop();
+  }
+  for (auto& [id, w] : workers_)
+    if (w->thread.joinable()) w->thread.join();
+  workers_.clear();
+}
+
+void AgentDaemon::StartWorker(const std::string& text) {
+  json a = json::parse(text);
+  std::string disk_id = a["disk_id"];
+  auto w = std::make_unique<Worker>();
+  w->assignment = a;
+  Worker* raw = w.get();
+  {
+    std::lock_guard l(mu_);
+    if (workers_.count(disk_id)) return;
+    workers_[disk_id] = std::move(w);
+  }
+  raw->thread = std::thread([this, raw] {
+    const json& a = raw->assignment;
+    std::string disk_id = a["disk_id"];
+    auto set_report = [&](json r) {
+      std::lock_guard l(raw->mu);
+      r["disk_id"] = disk_id;
+      r["machine"] = a["machine"];
+      raw->report = std::move(r);
+    };
+    SenderOptions so;
+    for (const auto& addr : config_.replication) {
+      auto ep = wire::Endpoint::Parse(addr);
+      if (ep.ok()) so.vaults.push_back(*ep);
+    }
+    if (!config_.insecure) {
+      auto cfg = wire::LoadAgentTlsConfig(JoinPath(dir_, "credentials"));
+      if (!cfg.ok()) return set_report({{"phase", "error"}, {"last_error", cfg.status().ToString()}});
+      auto tls = wire::TlsContext::Create(*cfg, wire::TlsRole::kClient);
+      if (!tls.ok()) return set_report({{"phase", "error"}, {"last_error", tls.status().ToString()}});
+      so.tls = *tls;
+    }
+    so.agent_id = config_.agent_id;
+    so.machine = a["machine"];
+    so.disk_id = disk_id;
+    so.disk_size_bytes = a["size_bytes"];
+    so.streams = a.value("streams", 4);
+    so.codec = ParseCodec(a.value("compression", "none")).ok() ? *ParseCodec(a.value("compression", "none")) : Codec::kNone;
+    raw->sender = std::make_unique<DiskSender>(so);
+    while (!raw->stop) {
+      auto started = raw->sender->Start(5000);
+      if (started.ok()) break;
+      set_report({{"phase", "connecting"}, {"last_error", started.status().ToString()}});
+      if (started.status().code() != Code::kBusy) return;  // refused: reported, stop trying
+    }
+    ScanOptions opts;
+    opts.disk_path = a["path"];
+    opts.state_dir = JoinPath(JoinPath(dir_, "disks"), disk_id);
+    opts.pre_hook = a.value("pre_hook", "");
+    opts.post_hook = a.value("post_hook", "");
+    raw->capture = std::make_unique<ScanCapture>(opts, raw->sender.get());
+    int64_t interval_s = std::max<int64_t>(1, a.value("interval_s", 300));
+    std::string last_error;
+    json last;  // the last finished phase
+    while (!raw->stop) {
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = raw->capture->RunOnce([&](const ScanProgress& p) {
+        double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
+        double eta = rate > 0 ? double(p.bytes_total - p.bytes_done) / rate : 0;
+        set_report({{"phase", p.phase},
+                    {"percent", p.bytes_total ? 100.0 * double(p.bytes_done) / double(p.bytes_total) : 100.0},
+                    {"bytes_done", p.bytes_done},
+                    {"bytes_total", p.bytes_total},
+                    {"bytes_sent", p.bytes_sent},
+                    {"bytes_per_s", rate},
+                    {"eta_s", eta},
+                    {"initial_complete", raw->capture->initial_complete() && p.phase != "initial-replication"},
+                    {"last_error", last_error},
+                    {"last", last}});
+      });
+      if (r.ok()) {
+        last_error.clear();
+        last = {{"phase", r->phase}, {"seconds", r->seconds}, {"bytes_sent", r->bytes_sent},
+                {"blocks_changed", r->blocks_changed}, {"point_seq", r->point_seq}};
+        auto st = raw->sender->stats();
+        set_report({{"phase", "idle"}, {"percent", 100.0}, {"initial_complete", true}, {"last", last},
+                    {"bytes_on_wire", st.bytes_sent}, {"last_error", ""}});
+      } else {
+        last_error = r.status().ToString();
+        log::Warn(kLog, disk_id + ": " + last_error);
+        set_report({{"phase", "error"}, {"last_error", last_error}, {"initial_complete", raw->capture->initial_complete()},
+                    {"last", last}});
+      }
+      while (!raw->stop && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(interval_s))
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+}
+
+void AgentDaemon::ReportOnce() {
+  json disks = json::array();
+  {
+    std::lock_guard l(mu_);
+    for (auto& [id, w] : workers_) {
+      std::lock_guard wl(w->mu);
+      if (!w->report.is_null()) disks.push_back(w->report);
+    }
+  }
+  if (disks.empty()) return;
+  api::ApiClient client({config_.vault_url, config_.ca_path, config_.token});
+  auto r = client.Post("/v1/agents/" + config_.agent_id + "/report", json{{"disks", disks}});
+  if (!r.ok()) log::Warn(kLog, "report to the vault failed: " + r.status().ToString());
+}
+
+Status AgentDaemon::Run() {
+  api::ApiClient client({config_.vault_url, config_.ca_path, config_.token});
+  auto last_poll = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  while (!stop_) {
+    if (std::chrono::steady_clock::now() - last_poll > std::chrono::seconds(2)) {
+      last_poll = std::chrono::steady_clock::now();
+      auto a = client.Get("/v1/agents/" + config_.agent_id + "/assignments");
+      if (!a.ok()) log::Warn(kLog, "cannot fetch assignments: " + a.status().ToString());
+      else
+        for (const auto& item : *a) StartWorker(item.dump());
+    }
+    ReportOnce();
+    for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return Status::Ok();
+}
+
+}  // namespace lifeline::agent

@@ -1,0 +1,60 @@
+// The agent daemon: registration with a vault, then a loop that asks the vault which disks
+// to protect, replicates each one (scan mode: initial replication, then a cycle every policy
+// interval) on its own thread, and reports progress, throughput, ETA and errors back.
+// Thread-safe: Stop() may be called from a signal-handling thread.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+
+namespace lifeline::agent {
+
+struct RegisterRequest {
+  std::string vault_url;     // https://host:port of the vault's API
+  std::string ca_path;       // the vault's CA certificate (copied from the vault host)
+  std::string key;           // one-time registration key
+  std::string name;          // agent id
+  std::string dir;           // where the agent keeps its identity and state
+  std::vector<std::string> replication;  // override the vault's replication addresses
+};
+
+struct AgentConfig {
+  std::string agent_id;
+  std::string vault_url;
+  std::string ca_path;
+  std::string token;
+  std::vector<std::string> replication;  // "host:port", tried in order
+  bool insecure = false;
+};
+
+Result<AgentConfig> RegisterWithVault(const RegisterRequest& request);
+Result<AgentConfig> LoadAgentConfig(const std::string& dir);
+
+class AgentDaemon {
+ public:
+  AgentDaemon(std::string dir, AgentConfig config);
+  ~AgentDaemon();
+  // Runs until Stop().
+  Status Run();
+  void Stop();
+
+ private:
+  struct Worker;
+  void StartWorker(const std::string& assignment_json);
+  void ReportOnce();
+
+  const std::string dir_;
+  const AgentConfig config_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Worker>> workers_;  // by disk id
+};
+
+}  // namespace lifeline::agent

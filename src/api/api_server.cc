@@ -1,0 +1,136 @@
+#include "api/api_server.h"
+
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "vault/vault.h"
+#include "wire/credentials.h"
+#include "wire/transport.h"
+
+namespace lifeline::api {
+
+using nlohmann::json;
+
+int HttpStatusFor(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kUnauthenticated: return 401;
+    case Code::kNotFound: return 404;
+    case Code::kFailedPrecondition: return 409;
+    case Code::kBusy: return 503;
+    case Code::kNoSpace: return 507;
+    default: return 500;
+  }
+}
+
+namespace {
+constexpr size_t kMaxBodyBytes = 1u << 20;
+
+void Reply(httplib::Response& res, const Result<json>& r) {
+  if (r.ok()) {
+    res.status = 200;
+    res.set_content(r->dump(2), "application/json");
+    return;
+  }
+  res.status = HttpStatusFor(r.status().code());
+  json e = {{"error", {{"code", std::string(CodeName(r.status().code()))}, {"message", r.status().message()}}}};
+  res.set_content(e.dump(2), "application/json");
+}
+
+std::string Bearer(const httplib::Request& req) {
+  std::string h = req.get_header_value("Authorization");
+  if (h.rfind("Bearer ", 0) == 0) return h.substr(7);
+  return "";
+}
+
+Result<json> Body(const httplib::Request& req) {
+  if (req.body.size() > kMaxBodyBytes) return Status::InvalidArgument("request body larger than 1 MiB");
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded()) return Status::InvalidArgument("request body is not valid JSON");
+  return j;
+}
+}  // namespace
+
+Result<std::unique_ptr<ApiServer>> ApiServer::Start(vault::Vault* vault, const std::string& listen) {
+  LL_ASSIGN_OR_RETURN(auto ep, wire::Endpoint::Parse(listen));
+  std::unique_ptr<ApiServer> s(new ApiServer());
+  s->vault_ = vault;
+  std::string cert = JoinPath(vault->pki_dir(), wire::kServerCertFile);
+  std::string key = JoinPath(vault->pki_dir(), wire::kServerKeyFile);
+  s->server_ = std::make_unique<httplib::SSLServer>(cert.c_str(), key.c_str());
+  if (!s->server_->is_valid()) return Status::IOError("cannot load the vault's TLS certificate for the API");
+  s->server_->set_payload_max_length(kMaxBodyBytes);
+  s->server_->set_read_timeout(10, 0);
+  s->Routes();
+  int port = ep.port == 0 ? s->server_->bind_to_any_port(ep.host) : (s->server_->bind_to_port(ep.host, ep.port) ? ep.port : -1);
+  if (port <= 0) return Status::IOError("cannot listen on " + listen + " for the API");
+  s->port_ = uint16_t(port);
+  httplib::SSLServer* raw = s->server_.get();
+  s->thread_ = std::thread([raw] { raw->listen_after_bind(); });
+  return s;
+}
+
+ApiServer::~ApiServer() { Stop(); }
+
+void ApiServer::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ApiServer::Routes() {
+  auto& s = *server_;
+  vault::Vault* v = vault_;
+  // Admin routes: the admin token.
+  auto admin = [v](auto fn) {
+    return [v, fn](const httplib::Request& req, httplib::Response& res) {
+      auto ok = v->IsAdminToken(Bearer(req));
+      if (!ok.ok() || !*ok) return Reply(res, Status::Unauthenticated("missing or wrong admin token"));
+      Reply(res, fn(req));
+    };
+  };
+  // Agent routes: the agent's own token, and only its own id in the path.
+  auto agent = [v](auto fn) {
+    return [v, fn](const httplib::Request& req, httplib::Response& res) {
+      auto id = v->AgentForToken(Bearer(req));
+      if (!id.ok() || *id != req.matches[1].str()) return Reply(res, Status::Unauthenticated("missing or wrong agent token"));
+      Reply(res, fn(req, *id));
+    };
+  };
+  s.Post("/v1/agents/register", [v](const httplib::Request& req, httplib::Response& res) {
+    auto body = Body(req);
+    if (!body.ok()) return Reply(res, body.status());
+    Reply(res, v->RegisterAgent(*body));
+  });
+  s.Post("/v1/registration-keys", admin([v](const httplib::Request&) { return v->CreateRegistrationKey(); }));
+  s.Get("/v1/health", admin([v](const httplib::Request&) { return v->Health(); }));
+  s.Get("/v1/machines", admin([v](const httplib::Request&) { return v->ListMachines(); }));
+  s.Post("/v1/machines", admin([v](const httplib::Request& req) -> Result<json> {
+    LL_ASSIGN_OR_RETURN(json body, Body(req));
+    return v->Protect(body);
+  }));
+  s.Get(R"(/v1/machines/([A-Za-z0-9._-]+))",
+        admin([v](const httplib::Request& req) { return v->MachineStatus(req.matches[1].str()); }));
+  s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/points)",
+        admin([v](const httplib::Request& req) { return v->Points(req.matches[1].str()); }));
+  s.Get(R"(/v1/agents/([A-Za-z0-9._-]+)/assignments)",
+        agent([v](const httplib::Request&, const std::string& id) { return v->Assignments(id); }));
+  s.Post(R"(/v1/agents/([A-Za-z0-9._-]+)/report)",
+         agent([v](const httplib::Request& req, const std::string& id) -> Result<json> {
+           LL_ASSIGN_OR_RETURN(json body, Body(req));
+           LL_RETURN_IF_ERROR(v->Report(id, body));
+           return json{{"ok", true}};
+         }));
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (res.body.empty()) {
+      json e = {{"error", {{"code", res.status == 404 ? "NotFound" : "InvalidArgument"},
+                           {"message", res.status == 404 ? "no such route" : "bad request"}}}};
+      res.set_content(e.dump(2), "application/json");
+    }
+  });
+}
+
+}  // namespace lifeline::api

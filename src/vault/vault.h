@@ -1,0 +1,93 @@
+// Vault: the recovery site's daemon. Owns the replica store, the catalog, the PKI, the
+// replication listener and the operations behind the REST API (agent registration,
+// protect, machine status with health and RPO, points, agent assignments and reports).
+// Thread-safe: API handlers and replication streams call in concurrently.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+
+namespace lifeline::control {
+class Catalog;
+class Lifecycle;
+}  // namespace lifeline::control
+namespace lifeline::store {
+class ReplicaStore;
+}
+
+namespace lifeline::vault {
+
+class ReplicationService;
+
+struct VaultInitResult {
+  std::string admin_token;       // shown once; only its hash is stored
+  std::string registration_key;  // one-time key for the first agent
+  std::string ca_cert_path;      // what agents need to trust the vault
+};
+
+struct VaultOptions {
+  std::string dir;
+  std::string replication_listen = "127.0.0.1:0";
+  std::string api_listen = "127.0.0.1:0";
+  bool insecure = false;          // plain TCP replication (never the default)
+  int64_t retention_interval_s = 60;
+};
+
+class Vault {
+ public:
+  // Creates DIR/pki (CA, server certificate, admin token), DIR/store, DIR/catalog.db with a
+  // default policy, and a registration key. Refuses a directory that already holds a vault.
+  static Result<VaultInitResult> Init(const std::string& dir, const std::vector<std::string>& server_names);
+  static Result<std::unique_ptr<Vault>> Open(const VaultOptions& options);
+  ~Vault();
+
+  // Starts the replication listener and the background work (retention, health).
+  Status StartReplication();
+  void Stop();
+  uint16_t replication_port() const;
+  // Writes DIR/run/endpoints.json so clients on this host can find the ports.
+  Status WriteEndpoints(uint16_t api_port) const;
+  const VaultOptions& options() const { return options_; }
+  std::string pki_dir() const;
+
+  // --- operations behind the REST API (JSON in, JSON out) ---
+  Result<bool> IsAdminToken(const std::string& token) const;
+  Result<std::string> AgentForToken(const std::string& token) const;  // agent id
+  Result<nlohmann::json> RegisterAgent(const nlohmann::json& request);
+  Result<nlohmann::json> CreateRegistrationKey();
+  Result<nlohmann::json> Protect(const nlohmann::json& request);
+  Result<nlohmann::json> ListMachines();
+  Result<nlohmann::json> MachineStatus(const std::string& name);
+  Result<nlohmann::json> Points(const std::string& machine);
+  Result<nlohmann::json> Assignments(const std::string& agent_id);
+  Status Report(const std::string& agent_id, const nlohmann::json& report);
+  Result<nlohmann::json> Health();
+
+  store::ReplicaStore* store() { return store_.get(); }
+  control::Catalog* catalog() { return catalog_.get(); }
+
+ private:
+  explicit Vault(VaultOptions options);
+  void BackgroundLoop();
+  Result<nlohmann::json> DiskStatus(const std::string& machine, int64_t disk_id);
+
+  const VaultOptions options_;
+  std::unique_ptr<control::Catalog> catalog_;
+  std::unique_ptr<control::Lifecycle> lifecycle_;
+  std::unique_ptr<store::ReplicaStore> store_;
+  std::unique_ptr<ReplicationService> replication_;
+  mutable std::mutex mu_;
+  std::map<std::string, nlohmann::json> reports_;  // store disk id -> latest agent report
+  std::atomic<bool> stop_{false};
+  std::thread background_;
+};
+
+}  // namespace lifeline::vault
