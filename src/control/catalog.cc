@@ -69,6 +69,14 @@ CREATE TABLE audit(id INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT NOT
   action TEXT NOT NULL, object TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX audit_object ON audit(object, id);
 )sql"},
+    // 2: recovered machines the launchers started, so cleanup and restarts can find them.
+    {2, R"sql(
+CREATE TABLE instances(id INTEGER PRIMARY KEY,
+  machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+  operation TEXT NOT NULL, pid INTEGER NOT NULL, log_path TEXT NOT NULL,
+  command TEXT NOT NULL, ips TEXT NOT NULL, started INTEGER NOT NULL);
+CREATE INDEX instances_machine ON instances(machine_id, operation);
+)sql"},
 };
 
 Status CheckName(std::string_view what, const std::string& name) {
@@ -1163,6 +1171,52 @@ Result<std::vector<AuditEntry>> Catalog::ListAudit(const std::string& object_pre
   return CollectRows<AuditEntry>(s, [](const Stmt& r) {
     return AuditEntry{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5)};
   });
+}
+
+// ---- instances ----
+
+Result<int64_t> Catalog::AddInstance(const Instance& in) {
+  LL_RETURN_IF_ERROR(CheckName("operation", in.operation));
+  LL_RETURN_IF_ERROR(CheckText("instance command", in.command));
+  LL_RETURN_IF_ERROR(CheckText("instance addresses", in.ips, 4096));
+  LL_RETURN_IF_ERROR(CheckText("instance log path", in.log_path, 4096));
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare("INSERT INTO instances(machine_id, operation, pid, "
+                                   "log_path, command, ips, started) VALUES(?,?,?,?,?,?,?)"));
+  Status st = s.Bind(1, in.machine_id)
+                  .Bind(2, in.operation)
+                  .Bind(3, in.pid)
+                  .Bind(4, in.log_path)
+                  .Bind(5, in.command)
+                  .Bind(6, in.ips)
+                  .Bind(7, Now())
+                  .Run();
+  if (st.code() == Code::kFailedPrecondition) {
+    return Status::NotFound("machine " + std::to_string(in.machine_id) + " not found");
+  }
+  LL_RETURN_IF_ERROR(st);
+  return db_->LastInsertId();
+}
+
+Result<std::vector<Instance>> Catalog::ListInstances(int64_t machine_id,
+                                                     const std::string& operation) {
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(Stmt s,
+                      db_->Prepare("SELECT id, machine_id, operation, pid, log_path, command, "
+                                   "ips, started FROM instances WHERE (?1=0 OR machine_id=?1) "
+                                   "AND (?2='' OR operation=?2) ORDER BY id LIMIT 10000"));
+  s.Bind(1, machine_id).Bind(2, operation);
+  return CollectRows<Instance>(s, [](const Stmt& r) {
+    return Instance{r.Int(0),  r.Int(1),  r.Text(2), r.Int(3),
+                    r.Text(4), r.Text(5), r.Text(6), r.Int(7)};
+  });
+}
+
+Status Catalog::DeleteInstance(int64_t id) {
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM instances WHERE id=?"));
+  return s.Bind(1, id).Run();
 }
 
 }  // namespace lifeline::control

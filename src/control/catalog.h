@@ -171,6 +171,18 @@ struct AuditEntry {
   std::string detail;
 };
 
+// A recovered machine a launcher started (drill, failover, failback).
+struct Instance {
+  int64_t id = 0;
+  int64_t machine_id = 0;
+  std::string operation;
+  int64_t pid = 0;
+  std::string log_path;
+  std::string command;  // the launched command line, for the operator
+  std::string ips;      // assigned addresses, comma-separated
+  int64_t started_unix_nanos = 0;
+};
+
 struct JobFilter {
   std::optional<JobState> state;
   std::string kind;
@@ -180,7 +192,7 @@ struct JobFilter {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the catalog and applies pending migrations. `clock` must outlive it;
   // nullptr means the system clock.
@@ -260,6 +272,12 @@ class Catalog {
   Status PostSignal(int64_t job_id, int step_index, const std::string& name);
   // Returns true and removes the signal if it was posted.
   Result<bool> TakeSignal(int64_t job_id, int step_index, const std::string& name);
+
+  // Recovered machines started by launchers. machine_id 0 / operation "": all.
+  Result<int64_t> AddInstance(const Instance& instance);
+  Result<std::vector<Instance>> ListInstances(int64_t machine_id,
+                                              const std::string& operation = "");
+  Status DeleteInstance(int64_t id);
 
   // Audit log (bounded: the oldest entries beyond kMaxAuditRows are pruned)
   static constexpr int kMaxAuditRows = 100000;

@@ -149,6 +149,24 @@ Result<DrillState> ParseDrillState(std::string_view name) {
 }
 
 std::span<const Transition> MachineTransitions() { return kTransitions; }
+
+std::string_view HealthName(Health h) {
+  switch (h) {
+    case Health::kHealthy:
+      return "Healthy";
+    case Health::kWarning:
+      return "Warning";
+    case Health::kCritical:
+      return "Critical";
+  }
+  return "Critical";
+}
+
+Health HealthFor(const Policy& policy, int64_t rpo_seconds) {
+  if (rpo_seconds >= policy.rpo_critical_seconds) return Health::kCritical;
+  if (rpo_seconds >= policy.rpo_warning_seconds) return Health::kWarning;
+  return Health::kHealthy;
+}
 std::span<const DrillTransition> DrillTransitions() { return kDrillTransitions; }
 
 std::string AllowedActionsHint(const std::string& machine, MachineState state) {

@@ -80,6 +80,12 @@ Result<MachineState> NextState(const std::string& machine, MachineState from, Ma
 Result<DrillState> NextDrillState(const std::string& machine, DrillState from, DrillEvent event,
                                   MachineState machine_state);
 
+// Replication health of a protected machine from its current RPO (age of the newest
+// recovery point the vault holds) and its policy's thresholds.
+enum class Health : uint8_t { kHealthy, kWarning, kCritical };
+std::string_view HealthName(Health h);
+Health HealthFor(const Policy& policy, int64_t rpo_seconds);
+
 // What the operator can do now in `state`, as a sentence for error messages.
 std::string AllowedActionsHint(const std::string& machine, MachineState state);
 

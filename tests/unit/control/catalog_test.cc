@@ -43,6 +43,24 @@ TEST_F(CatalogTest, FreshCatalogHasCurrentSchemaAndWal) {
   sqlite3_close(db);
 }
 
+TEST_F(CatalogTest, MigratesAVersion1Catalog) {
+  // A catalog written by a lifeline with schema 1 (before the instances table).
+  catalog_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir_.File("catalog.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE instances; DELETE FROM schema_version WHERE version=2;"
+                         "INSERT INTO sites(name, role, address) VALUES('old','primary','')",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto c = Catalog::Open(dir_.File("catalog.db"), &clock_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*(*c)->SchemaVersion(), 2);
+  EXPECT_TRUE((*c)->GetSite("old").ok());        // data kept
+  EXPECT_TRUE((*c)->ListInstances(0)->empty());  // new table there
+}
+
 TEST_F(CatalogTest, RefusesNewerSchema) {
   catalog_.reset();
   sqlite3* db = nullptr;

@@ -1,5 +1,9 @@
 #include "control/jobs.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -317,6 +321,116 @@ TEST_F(JobsTest, WaitTimesOutOnARunningJob) {
   ASSERT_OK(runner_->Cancel(id));
   ASSERT_TRUE(runner_->Wait(id, 10000).ok());
 }
+
+}  // namespace
+}  // namespace lifeline::control
+
+// A real crash: the vault process dies by SIGKILL in the middle of a step. The catalog
+// (WAL, synchronous=FULL) keeps every committed step state, and a new runner resumes or
+// rolls back.
+namespace lifeline::control {
+namespace {
+
+std::atomic<bool> g_block_in_child{false};
+std::atomic<int> g_runs_b{0};
+std::atomic<int> g_rollbacks{0};
+
+class CrashStep final : public Step {
+ public:
+  CrashStep(std::string id, bool resumable, std::string marker)
+      : id_(std::move(id)), resumable_(resumable), marker_(std::move(marker)) {}
+  bool Resumable() const override { return resumable_; }
+  Status Run(StepContext& ctx) override {
+    ctx.Log("running " + id_);
+    if (id_ == "B") {
+      g_runs_b++;
+      if (g_block_in_child) {
+        testing::WriteFile(marker_, "in B");
+        while (true) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // killed here
+      }
+    }
+    return Status::Ok();
+  }
+  Status Rollback(StepContext&) override {
+    g_rollbacks++;
+    return Status::Ok();
+  }
+
+ private:
+  std::string id_;
+  bool resumable_;
+  std::string marker_;
+};
+
+void CrashAndRecover(bool resumable, JobState expect) {
+  TempDir dir;
+  std::string path = dir.File("catalog.db");
+  std::string marker = dir.File("marker");
+  StepRegistry registry;
+  ASSERT_OK(registry.Register("crash.step", [&](const Json& args) -> Result<std::unique_ptr<Step>> {
+    return std::unique_ptr<Step>(
+        new CrashStep(args.value("id", "?"), args.value("resumable", false), marker));
+  }));
+  JobSpec spec;
+  spec.kind = "crash";
+  spec.target = "m";
+  for (const char* id : {"A", "B", "C"}) {
+    spec.steps.push_back({"crash.step", id, {{"id", id}, {"resumable", resumable}}});
+  }
+  g_block_in_child = true;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto c = Catalog::Open(path);
+    if (!c.ok()) _exit(3);
+    JobRunner runner(c->get(), &registry);
+    if (!runner.Start().ok() || !runner.Submit(spec).ok()) _exit(4);
+    while (true) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  g_block_in_child = false;
+  bool reached = false;
+  for (int i = 0; i < 1000 && !reached; ++i) {
+    reached = std::filesystem::exists(marker);
+    if (!reached) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(reached) << "the child never reached step B (exit status " << status << ")";
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  auto c = Catalog::Open(path);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  auto left = (*c)->ListUnfinishedJobs();
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1u);
+  const Job& job = (*left)[0];
+  EXPECT_EQ(job.state, JobState::kRunning);
+  EXPECT_EQ(job.steps[0].state, StepState::kDone);
+  EXPECT_EQ(job.steps[1].state, StepState::kRunning);
+  EXPECT_EQ(job.steps[2].state, StepState::kPending);
+  g_runs_b = 0;
+  g_rollbacks = 0;
+  RunnerOptions o;
+  o.poll_interval_ms = 5;
+  JobRunner runner(c->get(), &registry, o);
+  ASSERT_OK(runner.Start());
+  auto done = runner.Wait(job.id, 10000);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->state, expect) << done->error;
+  if (resumable) {
+    EXPECT_EQ(g_runs_b.load(), 1);  // B again, then C
+    EXPECT_EQ(done->steps[2].state, StepState::kDone);
+    EXPECT_EQ(g_rollbacks.load(), 0);
+  } else {
+    EXPECT_EQ(g_runs_b.load(), 0);
+    EXPECT_EQ(g_rollbacks.load(), 2);  // B (interrupted) and A
+    EXPECT_EQ(done->steps[2].state, StepState::kPending);
+  }
+}
+
+TEST(JobsCrash, SigkillMidStepThenResume) { CrashAndRecover(true, JobState::kDone); }
+TEST(JobsCrash, SigkillMidStepThenRollBack) { CrashAndRecover(false, JobState::kRolledBack); }
 
 }  // namespace
 }  // namespace lifeline::control

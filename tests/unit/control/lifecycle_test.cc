@@ -148,6 +148,17 @@ TEST_F(LifecycleTest, DrillBesideTheLifecycle) {
   EXPECT_EQ(lifecycle_->DrillTransitionCount(DrillState::kNone, DrillState::kDrillRunning), 1u);
 }
 
+TEST(Health, FromPolicyThresholds) {
+  Policy p;
+  p.rpo_warning_seconds = 600;
+  p.rpo_critical_seconds = 1800;
+  EXPECT_EQ(HealthFor(p, 5), Health::kHealthy);
+  EXPECT_EQ(HealthFor(p, 599), Health::kHealthy);
+  EXPECT_EQ(HealthFor(p, 600), Health::kWarning);
+  EXPECT_EQ(HealthFor(p, 1800), Health::kCritical);
+  EXPECT_EQ(HealthName(HealthFor(p, 4000)), "Critical");
+}
+
 TEST_F(LifecycleTest, DrillRefusals) {
   std::string initial = MachineIn(MachineState::kInitialReplication);
   auto r = lifecycle_->SetDrillState(initial, DrillEvent::kDrillStart, "t");
