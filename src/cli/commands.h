@@ -30,6 +30,7 @@ void Fail(const Status& status);
 void RunCommand(const std::function<Status()>& body);
 
 void RegisterStoreCommands(CLI::App& app);
+void RegisterReplicationCommands(CLI::App& app);
 void RegisterControlCommands(CLI::App& app);
 void RegisterNbdCommands(CLI::App& app);
 void RegisterNetCommands(CLI::App& app);

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "lifeline 0.1.0");
   cli::RegisterStoreCommands(app);
+  cli::RegisterReplicationCommands(app);
   cli::RegisterControlCommands(app);
   cli::RegisterNbdCommands(app);
   cli::RegisterNetCommands(app);

@@ -1,0 +1,299 @@
+// `lifeline vault init|run|key`, `lifeline agent register|run`, `lifeline machine
+// protect|status|list`, `lifeline point list`: the daemons and the CLI over the vault's API.
+#include <CLI/CLI.hpp>
+#include <signal.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "agent/agent_daemon.h"
+#include "api/api_server.h"
+#include "api/client.h"
+#include "cli/commands.h"
+#include "cli/progress.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/units.h"
+#include "vault/vault.h"
+
+namespace lifeline::cli {
+namespace {
+
+using nlohmann::json;
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+void InstallSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+
+struct ClientFlags {
+  api::ClientConfig config;
+  std::string vault_dir;
+  void Add(CLI::App* c) {
+    c->add_option("--vault", config.url, "vault API URL (https://host:port); or LIFELINE_VAULT");
+    c->add_option("--ca", config.ca_path, "the vault's CA certificate; or LIFELINE_CA");
+    c->add_option("--token", config.token, "admin token; or LIFELINE_TOKEN");
+    c->add_option("--vault-dir", vault_dir, "a vault directory on this host (finds URL and CA)");
+    c->add_flag("--json", Globals().json, "JSON output on stdout");
+  }
+  Result<api::ApiClient> Client() const {
+    LL_ASSIGN_OR_RETURN(auto cfg, api::ResolveClientConfig(config, vault_dir));
+    return api::ApiClient(cfg);
+  }
+};
+
+std::string Pct(const json& d) {
+  if (!d.contains("agent")) return "waiting for the agent";
+  const json& a = d["agent"];
+  std::string phase = a.value("phase", "?");
+  char buf[160];
+  if (phase == "idle") return "up to date";
+  std::snprintf(buf, sizeof buf, "%s %.1f%%, %s/s, ETA %s", phase.c_str(), a.value("percent", 0.0),
+                FormatBytes(a.value("bytes_per_s", 0.0)).c_str(), FormatDuration(a.value("eta_s", 0.0)).c_str());
+  return buf;
+}
+
+void PrintMachine(const json& m) {
+  std::cout << m.value("name", "") << "  state " << m.value("state", "") << "  health " << m.value("health", "")
+            << "  agent " << m.value("agent", "") << "  policy " << m.value("policy", "") << "\n";
+  for (const auto& d : m["disks"]) {
+    std::cout << "  " << d.value("disk_id", "") << "  " << d.value("path", "") << "  "
+              << FormatBytes(double(d.value("size_bytes", uint64_t(0)))) << "  " << Pct(d);
+    if (d.contains("rpo_seconds") && !d["rpo_seconds"].is_null())
+      std::cout << "  RPO " << FormatDuration(d["rpo_seconds"].get<double>());
+    std::cout << "  points " << d.value("points", 0) << "  health " << d.value("health", "") << "\n";
+    for (const auto& r : d.value("health_reasons", json::array())) std::cout << "    - " << r.get<std::string>() << "\n";
+  }
+}
+
+}  // namespace
+
+void RegisterReplicationCommands(CLI::App& app) {
+  // ---- vault ----
+  auto* vault_cmd = app.add_subcommand("vault", "the recovery-site daemon");
+  vault_cmd->require_subcommand(1);
+  auto vdir = std::make_shared<std::string>();
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto* init = vault_cmd->add_subcommand("init", "create a vault: store, catalog, CA, server certificate, admin token");
+  init->add_option("--dir", *vdir, "vault directory")->required();
+  init->add_option("--name", *names, "extra DNS names or IPs for the server certificate");
+  init->add_flag("--json", Globals().json, "JSON output");
+  init->callback([vdir, names] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto r, vault::Vault::Init(*vdir, *names));
+      if (Globals().json)
+        PrintJson({{"admin_token", r.admin_token}, {"registration_key", r.registration_key}, {"ca", r.ca_cert_path}});
+      else
+        std::cout << "vault created in " << *vdir << "\n"
+                  << "admin token (shown once; keep it):   " << r.admin_token << "\n"
+                  << "registration key for one agent:      " << r.registration_key << "\n"
+                  << "CA certificate for agents and CLIs:  " << r.ca_cert_path << "\n";
+      return Status::Ok();
+    });
+  });
+  auto run_opts = std::make_shared<vault::VaultOptions>();
+  auto* run = vault_cmd->add_subcommand("run", "serve replication and the REST API until SIGTERM");
+  run->add_option("--dir", run_opts->dir, "vault directory")->required();
+  run->add_option("--listen", run_opts->replication_listen, "replication listener host:port (default 127.0.0.1:0)");
+  run->add_option("--api", run_opts->api_listen, "REST API listener host:port (default 127.0.0.1:0)");
+  run->add_flag("--insecure", run_opts->insecure, "plain TCP replication without TLS (tests only)");
+  run->add_option("--retention-interval", run_opts->retention_interval_s, "seconds between retention runs");
+  run->callback([run_opts] {
+    RunCommand([&]() -> Status {
+      log::SetLevelFromEnv(log::Level::kInfo);
+      InstallSignals();
+      LL_ASSIGN_OR_RETURN(auto v, vault::Vault::Open(*run_opts));
+      LL_RETURN_IF_ERROR(v->StartReplication());
+      LL_ASSIGN_OR_RETURN(auto api, api::ApiServer::Start(v.get(), run_opts->api_listen));
+      LL_RETURN_IF_ERROR(v->WriteEndpoints(api->port()));
+      std::cerr << "vault running: replication port " << v->replication_port() << ", API port " << api->port() << "\n";
+      std::cout << "replication " << v->replication_port() << "\napi " << api->port() << std::endl;
+      while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::cerr << "vault stopping\n";
+      api->Stop();
+      v->Stop();
+      return Status::Ok();
+    });
+  });
+  auto* key = vault_cmd->add_subcommand("key", "create a one-time agent registration key");
+  auto key_flags = std::make_shared<ClientFlags>();
+  key_flags->Add(key);
+  key->callback([key_flags] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, key_flags->Client());
+      LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/registration-keys", json::object()));
+      if (Globals().json) PrintJson(r);
+      else std::cout << r.value("registration_key", "") << "\n";
+      return Status::Ok();
+    });
+  });
+
+  // ---- agent ----
+  auto* agent_cmd = app.add_subcommand("agent", "the primary-site daemon");
+  agent_cmd->require_subcommand(1);
+  auto reg = std::make_shared<agent::RegisterRequest>();
+  auto* regc = agent_cmd->add_subcommand("register", "obtain a client certificate with a one-time key");
+  regc->add_option("--vault", reg->vault_url, "vault API URL (https://host:port)")->required();
+  regc->add_option("--ca", reg->ca_path, "the vault's CA certificate (from the vault host)")->required();
+  regc->add_option("--key", reg->key, "one-time registration key")->required();
+  regc->add_option("--name", reg->name, "agent name")->required();
+  regc->add_option("--dir", reg->dir, "agent directory")->required();
+  regc->add_option("--replication", reg->replication, "vault replication addresses host:port, in order of preference");
+  regc->add_flag("--json", Globals().json, "JSON output");
+  regc->callback([reg] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto c, agent::RegisterWithVault(*reg));
+      if (Globals().json) PrintJson({{"agent_id", c.agent_id}, {"replication", c.replication}});
+      else std::cerr << "agent " << c.agent_id << " registered; replication to " << json(c.replication).dump() << "\n";
+      return Status::Ok();
+    });
+  });
+  auto adir = std::make_shared<std::string>();
+  auto* arun = agent_cmd->add_subcommand("run", "replicate the disks the vault assigns until SIGTERM");
+  arun->add_option("--dir", *adir, "agent directory")->required();
+  arun->callback([adir] {
+    RunCommand([&]() -> Status {
+      log::SetLevelFromEnv(log::Level::kInfo);
+      InstallSignals();
+      LL_ASSIGN_OR_RETURN(auto cfg, agent::LoadAgentConfig(*adir));
+      agent::AgentDaemon daemon(*adir, cfg);
+      std::thread stopper([&] {
+        while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        daemon.Stop();
+      });
+      std::cerr << "agent " << cfg.agent_id << " running\n";
+      Status s = daemon.Run();
+      g_stop = true;
+      stopper.join();
+      return s;
+    });
+  });
+
+  // ---- machine ----
+  auto* machine = app.add_subcommand("machine", "protected machines");
+  machine->require_subcommand(1);
+  struct ProtectArgs {
+    ClientFlags flags;
+    std::string name, agent, policy = "default";
+    std::vector<std::string> disks;
+    std::string mode = "scan";
+    bool wait = false;
+  };
+  auto pa = std::make_shared<ProtectArgs>();
+  auto* protect = machine->add_subcommand("protect", "protect a machine's disks through an agent");
+  protect->add_option("name", pa->name, "machine name")->required();
+  protect->add_option("--disk", pa->disks, "disk image or block device path on the agent's host")->required();
+  protect->add_option("--agent", pa->agent, "the agent that reads the disks")->required();
+  protect->add_option("--policy", pa->policy, "replication policy (default: default)");
+  protect->add_option("--mode", pa->mode, "capture mode: scan");
+  protect->add_flag("--wait", pa->wait, "follow initial replication with a progress bar until it completes");
+  pa->flags.Add(protect);
+  protect->callback([pa] {
+    RunCommand([&]() -> Status {
+      if (pa->mode != "scan")
+        return Status::InvalidArgument("capture mode '" + pa->mode + "' is not available in this build: use scan");
+      LL_ASSIGN_OR_RETURN(auto client, pa->flags.Client());
+      json disks = json::array();
+      for (const auto& path : pa->disks) {
+        auto f = FileSystem::Posix()->Open(path, OpenMode::kRead);
+        if (!f.ok()) return f.status().WithContext("disk " + path);
+        LL_ASSIGN_OR_RETURN(uint64_t size, (*f)->Size());
+        disks.push_back({{"path", path}, {"size_bytes", size}});
+      }
+      LL_ASSIGN_OR_RETURN(json m, client.Post("/v1/machines", {{"name", pa->name}, {"agent", pa->agent},
+                                                             {"policy", pa->policy}, {"disks", disks}}));
+      if (pa->wait) {
+        uint64_t total = 0;
+        for (const auto& d : m["disks"]) total += d.value("size_bytes", uint64_t(0));
+        ProgressBar bar("initial replication " + pa->name, total, !Globals().json);
+        for (;;) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          LL_ASSIGN_OR_RETURN(m, client.Get("/v1/machines/" + pa->name));
+          uint64_t done = 0;
+          bool all = true;
+          for (const auto& d : m["disks"]) {
+            const json a = d.value("agent", json::object());
+            all &= a.value("initial_complete", false);
+            done += all ? d.value("size_bytes", uint64_t(0)) : a.value("bytes_done", uint64_t(0));
+            std::string err = a.value("last_error", "");
+            if (a.value("phase", "") == "error" && !err.empty()) return Status::IOError("disk " + d.value("disk_id", "") + ": " + err);
+          }
+          bar.Update(std::min(done, total));
+          if (all && m.value("state", "") == "protected") break;
+        }
+        bar.Finish();
+      }
+      if (Globals().json) PrintJson(m);
+      else PrintMachine(m);
+      return Status::Ok();
+    });
+  });
+  auto sf = std::make_shared<ClientFlags>();
+  auto sname = std::make_shared<std::string>();
+  auto* status = machine->add_subcommand("status", "state, health, RPO and replication progress");
+  status->add_option("name", *sname, "machine name (default: all)");
+  sf->Add(status);
+  status->callback([sf, sname] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, sf->Client());
+      if (!sname->empty()) {
+        LL_ASSIGN_OR_RETURN(json m, client.Get("/v1/machines/" + *sname));
+        if (Globals().json) PrintJson(m);
+        else PrintMachine(m);
+        return Status::Ok();
+      }
+      LL_ASSIGN_OR_RETURN(json all, client.Get("/v1/machines"));
+      if (Globals().json) PrintJson(all);
+      else
+        for (const auto& m : all) PrintMachine(m);
+      return Status::Ok();
+    });
+  });
+  auto lf = std::make_shared<ClientFlags>();
+  auto* list = machine->add_subcommand("list", "protected machines, one line each");
+  lf->Add(list);
+  list->callback([lf] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, lf->Client());
+      LL_ASSIGN_OR_RETURN(json all, client.Get("/v1/machines"));
+      if (Globals().json) return PrintJson(all), Status::Ok();
+      for (const auto& m : all)
+        std::cout << m.value("name", "") << "\t" << m.value("state", "") << "\t" << m.value("health", "") << "\t"
+                  << m["disks"].size() << " disk(s)\n";
+      return Status::Ok();
+    });
+  });
+
+  // ---- point ----
+  auto* point = app.add_subcommand("point", "recovery points");
+  point->require_subcommand(1);
+  auto pf = std::make_shared<ClientFlags>();
+  auto pm = std::make_shared<std::string>();
+  auto* plist = point->add_subcommand("list", "the recovery points of a machine's disks");
+  plist->add_option("machine", *pm, "machine name")->required();
+  pf->Add(plist);
+  plist->callback([pf, pm] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, pf->Client());
+      LL_ASSIGN_OR_RETURN(json pts, client.Get("/v1/machines/" + *pm + "/points"));
+      if (Globals().json) return PrintJson(pts), Status::Ok();
+      for (const auto& p : pts)
+        std::cout << p.value("disk_id", "") << "\t" << p.value("id", 0) << "\t" << p.value("time", "") << "\tseq "
+                  << p.value("seq", 0) << "\t" << p.value("kind", "") << "\t" << p.value("label", "") << "\n";
+      return Status::Ok();
+    });
+  });
+}
+
+}  // namespace lifeline::cli
