@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -305,7 +306,16 @@ Status Server::ListenUnix(const std::string& path) {
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::FromErrno(errno, "socket");
-  ::unlink(path.c_str());
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    // Replace a stale socket from an earlier run, never anything else (a typo must not
+    // delete an image file).
+    if (!S_ISSOCK(st.st_mode)) {
+      ::close(fd);
+      return Status::InvalidArgument(path + " exists and is not a socket");
+    }
+    ::unlink(path.c_str());
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 128) != 0) {
     int err = errno;
     ::close(fd);
