@@ -42,7 +42,10 @@ Status Serve(const ServeArgs& a) {
 
   LL_ASSIGN_OR_RETURN(auto backend, nbd::FileBackend::Open(a.image, a.read_only));
   nbd::ExportRegistry registry;
-  LL_RETURN_IF_ERROR(registry.Add(nbd::Export{a.name, a.image, std::move(backend), a.read_only}));
+  // The description names the file, not its directory: clients need not learn our paths.
+  std::string description = a.image.substr(a.image.find_last_of('/') + 1);
+  LL_RETURN_IF_ERROR(
+      registry.Add(nbd::Export{a.name, description, std::move(backend), a.read_only}));
 
   nbd::ServerOptions options;
   options.threads_per_connection = a.threads;

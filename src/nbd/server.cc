@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -67,6 +68,7 @@ class Server::Connection {
   void Worker();
   bool FillBuffer();
   bool SendAll(const iovec* iov, int count);
+  bool SendReply(Reply reply);
 
   const ServerOptions& options_;
   Session session_;
@@ -79,7 +81,14 @@ class Server::Connection {
   std::atomic<bool> done_{false};
 
   std::mutex read_mu_;   // guards session_, rbuf_, stream reads
-  std::mutex write_mu_;  // guards stream writes
+  // Replies queue here; whichever worker finds no sender running becomes the sender and
+  // writes everything queued in one writev, so concurrent completions share a syscall
+  // (and the client a wakeup). Bounded: workers wait while the queue is full.
+  std::mutex write_mu_;  // guards queue_, queued_bytes_, sending_
+  std::condition_variable queue_space_;
+  std::vector<Reply> queue_;
+  size_t queued_bytes_ = 0;
+  bool sending_ = false;
   bool read_failed_ = false;           // under read_mu_
   bool large_writes_ = false;          // under read_mu_: the last WRITE was large
   std::atomic<bool> write_failed_{false};
@@ -170,11 +179,48 @@ void Server::Connection::Worker() {
       req = session_.PopRequest();
       if (req.type == kCmdWrite) large_writes_ = req.length >= kLargeWriteBytes;
     }
-    Reply reply = Execute(req, exec_);
-    iovec iov[2] = {{reply.header.data(), reply.header.size()}, {reply.data.get(), reply.size}};
-    std::lock_guard lock(write_mu_);
-    if (!SendAll(iov, reply.size ? 2 : 1)) return;
+    if (!SendReply(Execute(req, exec_))) return;
   }
+}
+
+bool Server::Connection::SendReply(Reply reply) {
+  constexpr size_t kMaxQueuedReplies = 256;
+  constexpr size_t kMaxQueuedBytes = 64 << 20;
+  std::unique_lock lock(write_mu_);
+  queue_space_.wait(lock, [&] {
+    return write_failed_ ||
+           (queue_.size() < kMaxQueuedReplies && queued_bytes_ < kMaxQueuedBytes);
+  });
+  if (write_failed_) return false;
+  queued_bytes_ += reply.header.size() + reply.size;
+  queue_.push_back(std::move(reply));
+  if (sending_) return true;  // the running sender will pick it up
+  sending_ = true;
+  std::vector<Reply> batch;
+  std::vector<iovec> iov;
+  for (;;) {
+    batch.clear();
+    batch.swap(queue_);
+    queued_bytes_ = 0;
+    queue_space_.notify_all();
+    if (batch.empty()) break;
+    lock.unlock();
+    iov.clear();
+    for (Reply& r : batch) {
+      iov.push_back({r.header.data(), r.header.size()});
+      if (r.size) iov.push_back({r.data.get(), r.size});
+    }
+    bool ok = SendAll(iov.data(), int(iov.size()));
+    batch.clear();  // frees READ buffers outside the lock
+    lock.lock();
+    if (!ok) {
+      queue_.clear();
+      queue_space_.notify_all();
+      break;
+    }
+  }
+  sending_ = false;
+  return !write_failed_;
 }
 
 void Server::Connection::Run() {
@@ -260,7 +306,16 @@ Status Server::ListenUnix(const std::string& path) {
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::FromErrno(errno, "socket");
-  ::unlink(path.c_str());
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    // Replace a stale socket from an earlier run, never anything else (a typo must not
+    // delete an image file).
+    if (!S_ISSOCK(st.st_mode)) {
+      ::close(fd);
+      return Status::InvalidArgument(path + " exists and is not a socket");
+    }
+    ::unlink(path.c_str());
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 128) != 0) {
     int err = errno;
     ::close(fd);

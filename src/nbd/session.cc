@@ -50,6 +50,7 @@ void Session::SetState(State next) {
   LL_CHECK(state_ != State::kClosed);
   Phase before = phase();
   state_ = next;
+  ++transitions_;
   buf_.clear();
   switch (next) {
     case State::kClientFlags: need_ = kClientFlagsBytes; break;

@@ -91,6 +91,8 @@ class Session {
 
   Phase phase() const;
   State state() const { return state_; }
+  // State transitions so far (for tests and diagnostics).
+  uint64_t transitions() const { return transitions_; }
   // Why the session closed; empty for a client's DISC or ABORT.
   const std::string& close_reason() const { return close_reason_; }
 
@@ -125,6 +127,7 @@ class Session {
 
   SessionConfig config_;
   State state_ = State::kClientFlags;
+  uint64_t transitions_ = 0;
   std::string close_reason_;
   std::string out_;
 

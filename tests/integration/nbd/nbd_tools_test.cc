@@ -145,7 +145,7 @@ TEST_F(NbdToolsTest, FioNbdEngineWithVerify) {
                           "--rw=write --bs=1M --iodepth=8"}) {
     CommandResult r = Shell(std::string("fio --name=v --ioengine=nbd --uri=") + server_.url() +
                             " " + job + " --size=32M --verify=crc32c --do_verify=1 " +
-                            "--verify_fatal=1 --verify_backlog=1024 --output-format=terse");
+                            "--verify_fatal=1 --verify_backlog=1024 --verify_state_save=0 --output-format=terse");
     EXPECT_EQ(r.exit_code, 0) << job << "\n" << r.output;
     EXPECT_EQ(r.output.find("verify"), std::string::npos) << r.output;
   }
@@ -159,6 +159,15 @@ TEST_F(NbdToolsTest, UnixSocket) {
   CommandResult r = Ok("qemu-io -f raw -c 'read -P 0x42 0 128k' '" + server_.url() + "'");
   EXPECT_EQ(r.output.find("Pattern verification failed"), std::string::npos);
   Ok("nbdinfo '" + server_.url() + "'");
+}
+
+TEST_F(NbdToolsTest, UnixSocketPathNeverReplacesAFile) {
+  std::string victim = dir_ + "/precious.img";
+  Ok("echo data > " + victim);
+  CommandResult r = Shell(std::string(LIFELINE_BINARY) + " nbd serve " + image_ + " --unix " + victim);
+  EXPECT_EQ(r.exit_code, 2) << r.output;  // InvalidArgument: a usage error
+  EXPECT_NE(r.output.find("not a socket"), std::string::npos) << r.output;
+  Ok("test \"$(cat " + victim + ")\" = data");
 }
 
 TEST_F(NbdToolsTest, ReadOnlyExportRefusesWrites) {
