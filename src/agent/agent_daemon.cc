@@ -68,6 +68,7 @@ Result<AgentConfig> LoadAgentConfig(const std::string& dir) {
 
 struct AgentDaemon::Worker {
   json assignment;
+  std::unique_ptr<wire::TokenBucket> disk_limit;  // the policy's bandwidth limit, if any
   std::unique_ptr<DiskSender> sender;
   std::unique_ptr<ScanCapture> capture;
   std::thread thread;
@@ -130,6 +131,11 @@ void AgentDaemon::StartWorker(const std::string& text) {
     so.disk_size_bytes = a["size_bytes"];
     so.streams = a.value("streams", 4);
     so.codec = ParseCodec(a.value("compression", "none")).ok() ? *ParseCodec(a.value("compression", "none")) : Codec::kNone;
+    uint64_t limit = a.value("bandwidth_limit_bytes_per_s", uint64_t(0));
+    if (limit > 0) {
+      raw->disk_limit = std::make_unique<wire::TokenBucket>(limit);
+      so.disk_limit = raw->disk_limit.get();
+    }
     raw->sender = std::make_unique<DiskSender>(so);
     while (!raw->stop) {
       auto started = raw->sender->Start(5000);

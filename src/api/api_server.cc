@@ -56,7 +56,7 @@ Result<json> Body(const httplib::Request& req) {
 }  // namespace
 
 Result<std::unique_ptr<ApiServer>> ApiServer::Start(vault::Vault* vault, const std::string& listen) {
-  LL_ASSIGN_OR_RETURN(auto ep, wire::Endpoint::Parse(listen));
+  LL_ASSIGN_OR_RETURN(auto ep, wire::Endpoint::ParseListen(listen));
   std::unique_ptr<ApiServer> s(new ApiServer());
   s->vault_ = vault;
   std::string cert = JoinPath(vault->pki_dir(), wire::kServerCertFile);
@@ -107,6 +107,11 @@ void ApiServer::Routes() {
   });
   s.Post("/v1/registration-keys", admin([v](const httplib::Request&) { return v->CreateRegistrationKey(); }));
   s.Get("/v1/health", admin([v](const httplib::Request&) { return v->Health(); }));
+  s.Get("/v1/policies", admin([v](const httplib::Request&) { return v->ListPolicies(); }));
+  s.Post("/v1/policies", admin([v](const httplib::Request& req) -> Result<json> {
+    LL_ASSIGN_OR_RETURN(json body, Body(req));
+    return v->PutPolicy(body);
+  }));
   s.Get("/v1/machines", admin([v](const httplib::Request&) { return v->ListMachines(); }));
   s.Post("/v1/machines", admin([v](const httplib::Request& req) -> Result<json> {
     LL_ASSIGN_OR_RETURN(json body, Body(req));

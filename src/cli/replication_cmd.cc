@@ -275,6 +275,69 @@ void RegisterReplicationCommands(CLI::App& app) {
     });
   });
 
+  // ---- policy ----
+  auto* policy = app.add_subcommand("policy", "replication policies");
+  policy->require_subcommand(1);
+  struct PolicyArgs {
+    ClientFlags flags;
+    std::string name, interval, retention, rpo_warning, rpo_critical, compression, bandwidth, pre_hook, post_hook;
+    int streams = 0;
+  };
+  auto pol = std::make_shared<PolicyArgs>();
+  auto* pset = policy->add_subcommand("set", "create or change a policy");
+  pset->add_option("name", pol->name, "policy name")->required();
+  pset->add_option("--interval", pol->interval, "time between recovery points (e.g. 5s, 5m)");
+  pset->add_option("--retention", pol->retention, "retention window (e.g. 24h, 3d)");
+  pset->add_option("--rpo-warning", pol->rpo_warning, "RPO above which health is Warning");
+  pset->add_option("--rpo-critical", pol->rpo_critical, "RPO above which health is Critical");
+  pset->add_option("--streams", pol->streams, "parallel streams per disk (1..32)");
+  pset->add_option("--compression", pol->compression, "none | lz4 | zstd");
+  pset->add_option("--bandwidth", pol->bandwidth, "bandwidth limit per disk in bytes/s (e.g. 100M), 0 = none");
+  pset->add_option("--pre-hook", pol->pre_hook, "command run before each scan cycle (freeze)");
+  pset->add_option("--post-hook", pol->post_hook, "command run after each scan cycle's point (thaw)");
+  pol->flags.Add(pset);
+  pset->callback([pol] {
+    RunCommand([&]() -> Status {
+      json req = {{"name", pol->name}};
+      auto dur = [&](const std::string& text, const char* key) -> Status {
+        if (text.empty()) return Status::Ok();
+        LL_ASSIGN_OR_RETURN(int64_t s, ParseDurationSeconds(text));
+        req[key] = s;
+        return Status::Ok();
+      };
+      LL_RETURN_IF_ERROR(dur(pol->interval, "interval_s"));
+      LL_RETURN_IF_ERROR(dur(pol->retention, "retention_s"));
+      LL_RETURN_IF_ERROR(dur(pol->rpo_warning, "rpo_warning_s"));
+      LL_RETURN_IF_ERROR(dur(pol->rpo_critical, "rpo_critical_s"));
+      if (pol->streams) req["streams"] = pol->streams;
+      if (!pol->compression.empty()) req["compression"] = pol->compression;
+      if (!pol->bandwidth.empty()) {
+        LL_ASSIGN_OR_RETURN(uint64_t b, ParseBytes(pol->bandwidth));
+        req["bandwidth_limit_bytes_per_s"] = b;
+      }
+      if (!pol->pre_hook.empty()) req["pre_hook"] = pol->pre_hook;
+      if (!pol->post_hook.empty()) req["post_hook"] = pol->post_hook;
+      LL_ASSIGN_OR_RETURN(auto client, pol->flags.Client());
+      LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/policies", req));
+      if (Globals().json) PrintJson(r);
+      else std::cout << r.dump() << "\n";
+      return Status::Ok();
+    });
+  });
+  auto plf = std::make_shared<ClientFlags>();
+  auto* plist2 = policy->add_subcommand("list", "the replication policies");
+  plf->Add(plist2);
+  plist2->callback([plf] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, plf->Client());
+      LL_ASSIGN_OR_RETURN(json r, client.Get("/v1/policies"));
+      if (Globals().json) PrintJson(r);
+      else
+        for (const auto& p : r) std::cout << p.dump() << "\n";
+      return Status::Ok();
+    });
+  });
+
   // ---- point ----
   auto* point = app.add_subcommand("point", "recovery points");
   point->require_subcommand(1);

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/codec.h"
 #include "common/log.h"
 #include "common/units.h"
 #include "control/catalog.h"
@@ -71,7 +72,7 @@ Result<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options) {
 }
 
 Status Vault::StartReplication() {
-  LL_ASSIGN_OR_RETURN(auto ep, wire::Endpoint::Parse(options_.replication_listen));
+  LL_ASSIGN_OR_RETURN(auto ep, wire::Endpoint::ParseListen(options_.replication_listen));
   ReplicationOptions ro;
   ro.server.bind_address = ep.host;
   ro.server.port = ep.port;
@@ -110,8 +111,8 @@ void Vault::Stop() {
 uint16_t Vault::replication_port() const { return replication_ ? replication_->port() : 0; }
 
 Status Vault::WriteEndpoints(uint16_t api_port) const {
-  LL_ASSIGN_OR_RETURN(auto ep, wire::Endpoint::Parse(options_.api_listen));
-  LL_ASSIGN_OR_RETURN(auto rep, wire::Endpoint::Parse(options_.replication_listen));
+  LL_ASSIGN_OR_RETURN(auto ep, wire::Endpoint::ParseListen(options_.api_listen));
+  LL_ASSIGN_OR_RETURN(auto rep, wire::Endpoint::ParseListen(options_.replication_listen));
   json j = {{"api", "https://" + ep.host + ":" + std::to_string(api_port)},
             {"replication", rep.host + ":" + std::to_string(replication_port())},
             {"ca", JoinPath(pki_dir(), wire::kCaCertFile)},
@@ -189,7 +190,7 @@ Result<json> Vault::RegisterAgent(const json& req) {
   (void)catalog_->Audit("vault", "agent.register", "agent/" + name, "");
   json replication = json::array();
   if (replication_) {
-    auto ep = wire::Endpoint::Parse(options_.replication_listen);
+    auto ep = wire::Endpoint::ParseListen(options_.replication_listen);
     if (ep.ok()) replication.push_back(ep->host + ":" + std::to_string(replication_port()));
   }
   return json{{"agent_id", name}, {"cert", cert}, {"ca", ca}, {"token", token}, {"replication", replication},
@@ -408,6 +409,61 @@ Status Vault::Report(const std::string& agent_id, const json& report) {
     }
   }
   return Status::Ok();
+}
+
+namespace {
+json PolicyJson(const control::Policy& p) {
+  return {{"name", p.name},
+          {"interval_s", p.crash_point_interval_seconds},
+          {"streams", p.streams},
+          {"compression", p.compression},
+          {"retention_s", p.retention_seconds},
+          {"rpo_warning_s", p.rpo_warning_seconds},
+          {"rpo_critical_s", p.rpo_critical_seconds},
+          {"bandwidth_limit_bytes_per_s", p.bandwidth_limit_bytes_per_second},
+          {"pre_hook", p.app_pre_hook},
+          {"post_hook", p.app_post_hook}};
+}
+}  // namespace
+
+Result<json> Vault::PutPolicy(const json& req) {
+  if (!req.is_object() || !req.contains("name") || !req["name"].is_string())
+    return Status::InvalidArgument("a policy needs a name");
+  control::Policy p;
+  auto existing = catalog_->GetPolicyByName(req["name"]);
+  if (existing.ok()) p = *existing;
+  p.name = req["name"];
+  try {
+    if (req.contains("interval_s")) p.crash_point_interval_seconds = req["interval_s"].get<int64_t>();
+    if (req.contains("streams")) p.streams = req["streams"].get<int>();
+    if (req.contains("compression")) p.compression = req["compression"].get<std::string>();
+    if (req.contains("retention_s")) p.retention_seconds = req["retention_s"].get<int64_t>();
+    if (req.contains("rpo_warning_s")) p.rpo_warning_seconds = req["rpo_warning_s"].get<int64_t>();
+    if (req.contains("rpo_critical_s")) p.rpo_critical_seconds = req["rpo_critical_s"].get<int64_t>();
+    if (req.contains("bandwidth_limit_bytes_per_s"))
+      p.bandwidth_limit_bytes_per_second = req["bandwidth_limit_bytes_per_s"].get<int64_t>();
+    if (req.contains("pre_hook")) p.app_pre_hook = req["pre_hook"].get<std::string>();
+    if (req.contains("post_hook")) p.app_post_hook = req["post_hook"].get<std::string>();
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("policy field of the wrong type: ") + e.what());
+  }
+  LL_RETURN_IF_ERROR(wire::ValidateStreamCount(p.streams));
+  LL_RETURN_IF_ERROR(ParseCodec(p.compression).status());
+  if (existing.ok()) {
+    LL_RETURN_IF_ERROR(catalog_->UpdatePolicy(p));
+  } else {
+    LL_RETURN_IF_ERROR(catalog_->AddPolicy(p).status());
+  }
+  (void)catalog_->Audit("admin", "policy.put", "policy/" + p.name, "");
+  LL_ASSIGN_OR_RETURN(auto stored, catalog_->GetPolicyByName(p.name));
+  return PolicyJson(stored);
+}
+
+Result<json> Vault::ListPolicies() {
+  LL_ASSIGN_OR_RETURN(auto policies, catalog_->ListPolicies());
+  json out = json::array();
+  for (const auto& p : policies) out.push_back(PolicyJson(p));
+  return out;
 }
 
 Result<json> Vault::Health() {

@@ -70,6 +70,10 @@ class Vault {
   Result<nlohmann::json> Assignments(const std::string& agent_id);
   Status Report(const std::string& agent_id, const nlohmann::json& report);
   Result<nlohmann::json> Health();
+  // Creates or updates a replication policy: {name, interval_s, streams, compression,
+  // retention_s, rpo_warning_s, rpo_critical_s, bandwidth_limit_bytes_per_s, pre_hook, post_hook}.
+  Result<nlohmann::json> PutPolicy(const nlohmann::json& request);
+  Result<nlohmann::json> ListPolicies();
 
   store::ReplicaStore* store() { return store_.get(); }
   control::Catalog* catalog() { return catalog_.get(); }

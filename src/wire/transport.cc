@@ -21,7 +21,10 @@ std::string Endpoint::ToString() const {
   return host + ":" + std::to_string(port);
 }
 
-Result<Endpoint> Endpoint::Parse(std::string_view text) {
+Result<Endpoint> Endpoint::ParseListen(std::string_view text) { return ParseImpl(text, true); }
+Result<Endpoint> Endpoint::Parse(std::string_view text) { return ParseImpl(text, false); }
+
+Result<Endpoint> Endpoint::ParseImpl(std::string_view text, bool allow_port_zero) {
   Endpoint e;
   std::string_view port_text;
   if (!text.empty() && text.front() == '[') {
@@ -41,7 +44,7 @@ Result<Endpoint> Endpoint::Parse(std::string_view text) {
       port_text.find_first_not_of("0123456789") != std::string_view::npos)
     return Status::InvalidArgument("bad port in '" + std::string(text) + "'");
   unsigned long port = std::stoul(std::string(port_text));
-  if (port == 0 || port > 65535)
+  if ((port == 0 && !allow_port_zero) || port > 65535)
     return Status::InvalidArgument("port out of range in '" + std::string(text) + "'");
   e.port = uint16_t(port);
   return e;

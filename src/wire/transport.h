@@ -33,6 +33,11 @@ struct Endpoint {
   std::string ToString() const;
   // "host:port" or "[v6]:port".
   static Result<Endpoint> Parse(std::string_view text);
+  // The same for a listening address, where port 0 asks the kernel for a free port.
+  static Result<Endpoint> ParseListen(std::string_view text);
+
+ private:
+  static Result<Endpoint> ParseImpl(std::string_view text, bool allow_port_zero);
 };
 
 struct ServerOptions {
