@@ -218,6 +218,7 @@ void RegisterStoreCommands(CLI::App& app) {
   verify->callback([args] {
     RunCommand([&]() -> Status {
       LL_ASSIGN_OR_RETURN(auto s, OpenStore(args->dir, false));
+      std::unique_ptr<ReplicaStore> shared;  // read-only view of replicas a running vault holds
       std::vector<std::string> ids;
       if (!args->disk.empty()) ids.push_back(args->disk);
       else {
@@ -226,7 +227,16 @@ void RegisterStoreCommands(CLI::App& app) {
       json out = json::array();
       size_t bad = 0;
       for (const auto& id : ids) {
-        LL_ASSIGN_OR_RETURN(DiskReplica * d, s->Disk(id));
+        auto opened = s->Disk(id);
+        if (!opened.ok() && opened.status().code() == Code::kBusy) {
+          // A running vault holds the replica: scrub it read-only (no marker is written).
+          if (!shared) {
+            LL_ASSIGN_OR_RETURN(shared, OpenStore(args->dir, true));
+          }
+          if (!Globals().json) std::cerr << id << ": in use by a running vault, verified read-only\n";
+          opened = shared->Disk(id);
+        }
+        LL_ASSIGN_OR_RETURN(DiskReplica * d, opened);
         LL_ASSIGN_OR_RETURN(auto r, d->Scrub());
         json problems = json::array();
         for (const auto& p : r.problems)
