@@ -32,7 +32,7 @@ $(BUILD_SAN)/build.ninja:
 
 # ASan + UBSan over the unit tests (the integration suites run in the regular build).
 test-san: deps $(BUILD_SAN)/build.ninja
-	cmake --build $(BUILD_SAN) -j $(JOBS)
+	cmake --build $(BUILD_SAN) -j $(JOBS) --target unit_tests
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 900
 
@@ -42,7 +42,7 @@ $(BUILD_FUZZ)/build.ninja:
 # Builds every libFuzzer target and runs each for a bounded time from its seed corpus.
 FUZZ_SECONDS ?= 20
 fuzz: deps $(BUILD_FUZZ)/build.ninja
-	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
 	scripts/run-fuzzers $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 demo: build
