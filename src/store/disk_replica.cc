@@ -130,7 +130,9 @@ Status DiskReplica::LoadSegments() {
       return Status::Ok();
     }
     std::shared_ptr<Segment> seg = std::move(opened).value();
-    auto result = seg->Scan(/*verify_payloads=*/is_last, [&](const ScannedRecord& r) {
+    // The active segment's payloads are verified so a torn tail is found and cut; a
+    // read-only open cuts nothing, and every read verifies the payloads it uses anyway.
+    auto result = seg->Scan(/*verify_payloads=*/is_last && writable, [&](const ScannedRecord& r) {
       if (r.header.seq <= last_seq) {
         // At or below the folded seq: already in the base. Otherwise: out of order.
         if (r.header.seq <= manifest_.folded_seq) return Status::Ok();

@@ -1,6 +1,7 @@
 // DiskReplica reads: the view of the disk at a seq (newest record at or below it wins, else
 // the base), random-access reads, block hashes and materialization to a sparse raw image.
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,9 +189,76 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, co
   }
   LL_ASSIGN_OR_RETURN(auto target, fs_->Open(target_path, OpenMode::kTruncate));
   LL_RETURN_IF_ERROR(target->Truncate(size_bytes_));
-  std::string buf, rec;
+  std::string buf, rec, batch;
   uint64_t done = 0, last_report = 0;
-  for (const auto& p : pieces) {
+  // A whole raw record that a batched read can take as is.
+  auto batchable = [](const Piece& p) {
+    return !p.from_base && p.record.kind == RecordKind::kData && p.record.codec == uint8_t(Codec::kNone) &&
+           p.start == p.record.offset && p.end == p.record.end();
+  };
+  constexpr uint64_t kBatchBytes = 8u << 20;
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const Piece& p = pieces[i];
+    // Records written one after another, both in the segment and on the disk (an initial
+    // replication, an import), are read with one pread, checked one by one, and written
+    // with one pwrite.
+    size_t j = i;
+    if (batchable(p)) {
+      uint64_t file_end = p.record.payload_offset + p.record.payload_size;
+      while (j + 1 < pieces.size() && batchable(pieces[j + 1]) && pieces[j + 1].record.segment == p.record.segment &&
+             pieces[j + 1].record.payload_offset == file_end + kRecordHeaderSize && pieces[j + 1].start == pieces[j].end &&
+             file_end - p.record.payload_offset < kBatchBytes) {
+        ++j;
+        file_end = pieces[j].record.payload_offset + pieces[j].record.payload_size;
+      }
+      if (j > i) {
+        rec.resize(size_t(pieces[j].end - p.start));
+        int seg_fd = p.record.segment->fd();
+        if (seg_fd >= 0 && j - i < 1000) {
+          // Scatter the payloads straight to their places in the output and the record
+          // headers between them to a scratch buffer: one read, no copy.
+          char headers[kRecordHeaderSize];
+          std::vector<iovec> iov;
+          for (size_t k = i; k <= j; ++k) {
+            if (k > i) iov.push_back({headers, kRecordHeaderSize});
+            iov.push_back({rec.data() + (pieces[k].start - p.start), pieces[k].record.payload_size});
+          }
+          size_t want = size_t(file_end - p.record.payload_offset), got = 0;
+          ssize_t n = ::preadv(seg_fd, iov.data(), int(iov.size()), off_t(p.record.payload_offset));
+          if (n > 0) got = size_t(n);
+          if (got != want) {
+            return Status::IOError(p.record.segment->path() + ": short read of " + std::to_string(want) + " bytes at " +
+                                   std::to_string(p.record.payload_offset));
+          }
+        } else {
+          batch.resize(size_t(file_end - p.record.payload_offset));
+          LL_RETURN_IF_ERROR(p.record.segment->ReadPayload(p.record.payload_offset, batch.data(), batch.size()));
+          for (size_t k = i; k <= j; ++k) {
+            const RecordMeta& r = pieces[k].record;
+            std::memcpy(rec.data() + (pieces[k].start - p.start), batch.data() + (r.payload_offset - p.record.payload_offset),
+                        r.payload_size);
+          }
+        }
+        for (size_t k = i; k <= j; ++k) {
+          const RecordMeta& r = pieces[k].record;
+          if (Xxh3(rec.data() + (pieces[k].start - p.start), r.payload_size) != r.payload_checksum)
+            return Status::Corruption(r.segment->path() + " offset " + std::to_string(r.payload_offset - kRecordHeaderSize) +
+                                      ": payload checksum mismatch (seq " + std::to_string(r.seq) + ")");
+        }
+        // Keep holes: write only the non-zero runs of 1 MiB.
+        for (size_t off = 0; off < rec.size(); off += (1u << 20)) {
+          size_t n = std::min<size_t>(1u << 20, rec.size() - off);
+          if (!IsAllZero(rec.data() + off, n)) LL_RETURN_IF_ERROR(target->WriteAt(p.start + off, rec.data() + off, n));
+        }
+        i = j;
+        done = pieces[j].end;
+        if (progress && (done - last_report >= (256u << 20) || done == size_bytes_)) {
+          progress(done, size_bytes_);
+          last_report = done;
+        }
+        continue;
+      }
+    }
     if (p.from_base) {
       // Only the base's allocated extents hold data; its holes stay holes in the target.
       for (uint64_t pos = p.start; pos < p.end;) {

@@ -54,6 +54,8 @@ class Segment {
   Status AppendRaw(std::string_view record_bytes, uint64_t* record_offset);
 
   uint64_t number() const { return number_; }
+  // The OS descriptor for vectored reads, or -1 (e.g. under a fault-injecting file system).
+  int fd() const { return file_->fd(); }
   uint64_t size() const { return write_offset_; }
   const std::string& path() const { return file_->path(); }
 
