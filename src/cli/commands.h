@@ -33,5 +33,6 @@ void RegisterStoreCommands(CLI::App& app);
 void RegisterControlCommands(CLI::App& app);
 void RegisterNbdCommands(CLI::App& app);
 void RegisterNetCommands(CLI::App& app);
+void RegisterLabCommands(CLI::App& app);
 
 }  // namespace lifeline::cli
