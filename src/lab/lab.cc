@@ -142,9 +142,13 @@ Status DoUp(const std::string& file, const net::Topology& t, const LabPlan& plan
     LL_RETURN_IF_ERROR(ExecOk({"bird", "-p", "-c", conf}));
     json rec = {{"ns", r.ns}, {"conf", conf}, {"ctl", CtlPath(o, r.ns)}, {"pid", 0}};
     LL_RETURN_IF_ERROR(InNs(r.ns, {"bird", "-c", conf, "-s", CtlPath(o, r.ns), "-P", pidf}));
-    std::ifstream pf(pidf);
+    // bird writes its pid file after it forks into the background: wait for it briefly.
     int pid = 0;
-    pf >> pid;
+    for (int tries = 0; tries < 100 && pid <= 0; ++tries) {
+      std::ifstream pf(pidf);
+      if (!(pf >> pid)) pid = 0;
+      if (pid <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     if (pid <= 0) return Status::IOError("bird in " + r.ns + " wrote no pid file");
     rec["pid"] = pid;
     st["routers"].push_back(rec);
@@ -186,9 +190,9 @@ std::string DropRules(const std::string& table, const std::string& ifname) {
   std::string m = ifname.empty() ? "" : "iifname \"" + ifname + "\" ";
   std::string mo = ifname.empty() ? "" : "oifname \"" + ifname + "\" ";
   return "table inet " + table + " {\n" +
-         "  chain in { type filter hook input priority -300; " + m + "drop; }\n" +
-         "  chain out { type filter hook output priority -300; " + mo + "drop; }\n" +
-         "  chain fwd { type filter hook forward priority -300; " + m + "drop; " +
+         "  chain c_in { type filter hook input priority -300; " + m + "drop; }\n" +
+         "  chain c_out { type filter hook output priority -300; " + mo + "drop; }\n" +
+         "  chain c_fwd { type filter hook forward priority -300; " + m + "drop; " +
          (ifname.empty() ? "" : mo + "drop; ") + "}\n}\n";
 }
 
@@ -298,30 +302,36 @@ Status LabFail(const LabOptions& o, const std::string& element, FailMode mode) {
   LL_ASSIGN_OR_RETURN(Target tg, ResolveTarget(t, plan, element));
   json rec = {{"element", element}, {"mode", mode == FailMode::kDown ? "down" : "silent"},
               {"links", json::array()}, {"routers", json::array()}};
+#define TRY(expr)          \
+  if (result.ok()) result = (expr)
+  // Every step is recorded before it runs, so `heal` can undo a half-applied failure.
+  Status result = Status::Ok();
   for (const Link* l : tg.links) {
     size_t i = l - plan.links.data();
+    rec["links"].push_back(i);
     if (mode == FailMode::kDown) {
-      LL_RETURN_IF_ERROR(InNs(l->ns_a, {"ip", "link", "set", l->if_a, "down"}));
-      LL_RETURN_IF_ERROR(InNs(l->ns_b, {"ip", "link", "set", l->if_b, "down"}));
+      TRY(InNs(l->ns_a, {"ip", "link", "set", l->if_a, "down"}));
+      TRY(InNs(l->ns_b, {"ip", "link", "set", l->if_b, "down"}));
     } else {
-      LL_RETURN_IF_ERROR(ExecOk({"ip", "netns", "exec", l->ns_a, "nft", "-f", "-"},
+      TRY(ExecOk({"ip", "netns", "exec", l->ns_a, "nft", "-f", "-"},
                                 DropRules(NftTable(i), l->if_a)));
-      LL_RETURN_IF_ERROR(ExecOk({"ip", "netns", "exec", l->ns_b, "nft", "-f", "-"},
+      TRY(ExecOk({"ip", "netns", "exec", l->ns_b, "nft", "-f", "-"},
                                 DropRules(NftTable(i), l->if_b)));
     }
-    rec["links"].push_back(i);
   }
   for (const auto& ns : tg.router_ns) {
+    rec["routers"].push_back(ns);
     // A dead router: its BIRD frozen and nothing forwarded, so peers notice only by BFD or
     // the hold timer.
-    LL_RETURN_IF_ERROR(
+    TRY(
         ExecOk({"ip", "netns", "exec", ns, "nft", "-f", "-"}, DropRules("llfail_router", "")));
     for (const auto& r : st["routers"])
       if (r["ns"] == ns && PidIsOurBird(r["pid"], r["conf"])) kill(r["pid"].get<int>(), SIGSTOP);
-    rec["routers"].push_back(ns);
   }
+#undef TRY
   st["failures"].push_back(rec);
-  return SaveState(o, st);
+  LL_RETURN_IF_ERROR(SaveState(o, st));
+  return result;
 }
 
 Status LabHeal(const LabOptions& o, const std::string& element) {
