@@ -77,7 +77,8 @@ std::string CtlPath(const LabOptions& o, const std::string& ns) {
 }
 
 Result<std::string> Birdc(const std::string& ctl, const std::string& cmd) {
-  std::vector<std::string> argv = {"birdc", "-v", "-s", ctl};
+  // Bounded: a frozen router (lab fail ROUTER) never answers its control socket.
+  std::vector<std::string> argv = {"timeout", "3", "birdc", "-v", "-s", ctl};
   std::istringstream in(cmd);
   std::string w;
   while (in >> w) argv.push_back(w);
@@ -175,7 +176,7 @@ Result<Target> ResolveTarget(const net::Topology& t, const LabPlan& plan,
       tg.links.push_back(&l);
   }
   for (const auto& r : plan.routers) {
-    if (r.element == element) tg.router_ns.push_back(r.ns);
+    if (tg.links.empty() && r.element == element) tg.router_ns.push_back(r.ns);
   }
   if (tg.links.empty() && tg.router_ns.empty())
     return Status::NotFound("lab: no element '" + element +

@@ -225,8 +225,9 @@ Result<LabPlan> Planner::Build() {
       std::string link_name = primary ? "primary" : "secondary";
       std::string element = c.name + "/" + link_name;
       std::string mns = NsName("m", c.name + "-" + (primary ? "1" : "2"));
-      AddNs(mns, element, NsRole::kMsee);
-      AddRouter(mns, element, kMseeAsn);
+      // The MSEE as a router is "<link>/msee": "er-hk/primary" alone names the link.
+      AddNs(mns, element + "/msee", NsRole::kMsee);
+      AddRouter(mns, element + "/msee", kMseeAsn);
       std::string rns = NsName("r", router);
       std::string ce = HostAddress(*pfx, 1);
       std::string msee = HostAddress(*pfx, 2);

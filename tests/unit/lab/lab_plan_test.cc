@@ -78,7 +78,7 @@ TEST(LabPlan, MseeNeverFasterThan300ms) {
   net::Topology t = Load("er-with-vpn-backup.yaml");  // BFD 100 ms x 3 on the customer side
   auto plan = BuildLabPlan(t, "v");
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
-  const RouterConfig* msee = FindRouter(*plan, "er-ams/primary");
+  const RouterConfig* msee = FindRouter(*plan, "er-ams/primary/msee");
   ASSERT_NE(msee, nullptr);
   bool saw = false;
   for (const auto& n : msee->neighbors) {
