@@ -48,14 +48,14 @@ Status RunStatus(const LabCliOptions& o) {
   LL_ASSIGN_OR_RETURN(nlohmann::json st, lab::LabStatus(o.lab));
   std::string text;
   for (const auto& r : st["routers"]) {
-    text += r["element"].get<std::string>() + " (AS " + std::to_string(r["asn"].get<int>()) +
-            ", " + r["ns"].get<std::string>() + ")\n";
+    text += r["element"].get<std::string>() + " (AS " + std::to_string(r["asn"].get<int>()) + ", " +
+            r["ns"].get<std::string>() + ")\n";
     for (const auto& s : r.value("sessions", nlohmann::json::array()))
-      text += "  bgp " + s["name"].get<std::string>() + ": " + s["state"].get<std::string>() +
-              " " + s["info"].get<std::string>() + "\n";
+      text += "  bgp " + s["name"].get<std::string>() + ": " + s["state"].get<std::string>() + " " +
+              s["info"].get<std::string>() + "\n";
     for (const auto& b : r.value("bfd", nlohmann::json::array()))
-      text += "  bfd " + b["address"].get<std::string>() + ": " + b["state"].get<std::string>() +
-              "\n";
+      text +=
+          "  bfd " + b["address"].get<std::string>() + ": " + b["state"].get<std::string>() + "\n";
     for (const auto& rt : r.value("routes", nlohmann::json::array()))
       if (rt["best"].get<bool>())
         text += "  route " + rt["prefix"].get<std::string>() + " via " +
@@ -89,12 +89,16 @@ Status RunProbeCmd(const LabCliOptions& o) {
     lab::FailMode mode = o.mode == "down" ? lab::FailMode::kDown : lab::FailMode::kSilent;
     po.action = [&] { action_status = lab::LabFail(o.lab, o.element, mode); };
   }
-  std::cerr << "probing " << o.from << " (" << from.second << ") -> " << o.to << " ("
-            << to.second << ") for " << o.duration_s << " s\n";
+  std::cerr << "probing " << o.from << " (" << from.second << ") -> " << o.to << " (" << to.second
+            << ") for " << o.duration_s << " s\n";
   LL_ASSIGN_OR_RETURN(lab::ProbeResult r, lab::RunProbe(po));
   LL_RETURN_IF_ERROR(action_status);
-  nlohmann::json j = {{"from", o.from}, {"to", o.to}, {"sent", r.sent}, {"received", r.received},
-                      {"lost", r.lost}, {"outage_s", r.longest_outage_s},
+  nlohmann::json j = {{"from", o.from},
+                      {"to", o.to},
+                      {"sent", r.sent},
+                      {"received", r.received},
+                      {"lost", r.lost},
+                      {"outage_s", r.longest_outage_s},
                       {"outage_start_s", r.outage_start_s}};
   if (!o.element.empty()) {
     j["failed"] = o.element;
@@ -103,8 +107,8 @@ Status RunProbeCmd(const LabCliOptions& o) {
   }
   char buf[256];
   snprintf(buf, sizeof buf, "sent %lld, answered %lld; longest outage %.3f s (from t=%.3f s)\n",
-           static_cast<long long>(r.sent), static_cast<long long>(r.received),
-           r.longest_outage_s, r.outage_start_s);
+           static_cast<long long>(r.sent), static_cast<long long>(r.received), r.longest_outage_s,
+           r.outage_start_s);
   Print(o, j, buf);
   return Status::Ok();
 }
@@ -126,11 +130,14 @@ void RegisterLabCommands(CLI::App& app) {
 
   CLI::App* up = lab->add_subcommand("up", "Create namespaces, links and routers for FILE");
   up->add_option("FILE", opts->file, "topology file (YAML)")->required();
-  up->add_option("--wait-s", opts->wait_s, "wait this long for BGP sessions")->capture_default_str();
+  up->add_option("--wait-s", opts->wait_s, "wait this long for BGP sessions")
+      ->capture_default_str();
   up->add_flag("--no-wait", opts->no_wait, "do not wait for BGP sessions");
   AddCommon(up, opts);
   up->callback([opts] {
-    Globals().json = opts->json; RunCommand([opts] { return RunUp(*opts); }); });
+    Globals().json = opts->json;
+    RunCommand([opts] { return RunUp(*opts); });
+  });
 
   CLI::App* down = lab->add_subcommand("down", "Remove everything the lab made");
   AddCommon(down, opts);
@@ -144,12 +151,16 @@ void RegisterLabCommands(CLI::App& app) {
     });
   });
 
-  CLI::App* status = lab->add_subcommand("status", "Sessions, BFD, routes; compared with net routes");
+  CLI::App* status =
+      lab->add_subcommand("status", "Sessions, BFD, routes; compared with net routes");
   AddCommon(status, opts);
   status->callback([opts] {
-    Globals().json = opts->json; RunCommand([opts] { return RunStatus(*opts); }); });
+    Globals().json = opts->json;
+    RunCommand([opts] { return RunStatus(*opts); });
+  });
 
-  CLI::App* fail = lab->add_subcommand("fail", "Fail an element: link, circuit, location, router, VPN");
+  CLI::App* fail =
+      lab->add_subcommand("fail", "Fail an element: link, circuit, location, router, VPN");
   fail->add_option("ELEMENT", opts->element, "er-hk/primary, er-hk, hongkong, hq-edge-1, ...")
       ->required();
   fail->add_option("--mode", opts->mode, "silent (drop, only BFD/hold timer notice) | down")
@@ -191,7 +202,9 @@ void RegisterLabCommands(CLI::App& app) {
       ->capture_default_str();
   AddCommon(probe, opts);
   probe->callback([opts] {
-    Globals().json = opts->json; RunCommand([opts] { return RunProbeCmd(*opts); }); });
+    Globals().json = opts->json;
+    RunCommand([opts] { return RunProbeCmd(*opts); });
+  });
 }
 
 }  // namespace lifeline::cli

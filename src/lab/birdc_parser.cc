@@ -118,9 +118,12 @@ std::vector<BirdRoute> ParseRoutes(std::string_view text) {
       ++i;
     }
     for (; i < w.size(); ++i) {
-      if (w[i] == "*") r.best = true;
-      else if (w[i].size() > 2 && w[i][0] == '(') r.preference = std::atoi(w[i].c_str() + 1);
-      else if (w[i].rfind("[AS", 0) == 0) r.source_bgp = true;
+      if (w[i] == "*")
+        r.best = true;
+      else if (w[i].size() > 2 && w[i][0] == '(')
+        r.preference = std::atoi(w[i].c_str() + 1);
+      else if (w[i].rfind("[AS", 0) == 0)
+        r.source_bgp = true;
     }
     if (r.protocol.empty()) continue;
     out.push_back(std::move(r));

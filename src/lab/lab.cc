@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -68,7 +69,8 @@ bool PidIsOurBird(int pid, const std::string& conf) {
 }
 
 Result<LabPlan> PlanFromState(const json& st) {
-  LL_ASSIGN_OR_RETURN(net::Topology t, net::LoadTopology(st.at("topology_copy").get<std::string>()));
+  LL_ASSIGN_OR_RETURN(net::Topology t,
+                      net::LoadTopology(st.at("topology_copy").get<std::string>()));
   return BuildLabPlan(t, st.at("lab").get<std::string>());
 }
 
@@ -104,13 +106,13 @@ Status DoUp(const std::string& file, const net::Topology& t, const LabPlan& plan
     LL_RETURN_IF_ERROR(SaveState(o, st));
     LL_RETURN_IF_ERROR(ExecOk({"ip", "netns", "add", n.name}));
     LL_RETURN_IF_ERROR(InNs(n.name, {"ip", "link", "set", "lo", "up"}));
-    LL_RETURN_IF_ERROR(InNs(n.name, {"sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
-                                     "net.ipv4.conf.all.rp_filter=0",
-                                     "net.ipv4.conf.default.rp_filter=0"}));
+    LL_RETURN_IF_ERROR(
+        InNs(n.name, {"sysctl", "-q", "-w", "net.ipv4.ip_forward=1",
+                      "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0"}));
   }
   for (const auto& l : plan.links) {
-    LL_RETURN_IF_ERROR(ExecOk({"ip", "link", "add", l.if_a, "netns", l.ns_a, "type", "veth",
-                               "peer", "name", l.if_b, "netns", l.ns_b}));
+    LL_RETURN_IF_ERROR(ExecOk({"ip", "link", "add", l.if_a, "netns", l.ns_a, "type", "veth", "peer",
+                               "name", l.if_b, "netns", l.ns_b}));
     for (int side = 0; side < 2; ++side) {
       const std::string& ns = side ? l.ns_b : l.ns_a;
       const std::string& ifn = side ? l.if_b : l.if_a;
@@ -118,9 +120,9 @@ Status DoUp(const std::string& file, const net::Topology& t, const LabPlan& plan
       LL_RETURN_IF_ERROR(InNs(ns, {"ip", "addr", "add", addr, "dev", ifn}));
       LL_RETURN_IF_ERROR(InNs(ns, {"ip", "link", "set", ifn, "up"}));
       if (l.rate_mbps > 0) {
-        LL_RETURN_IF_ERROR(InNs(ns, {"tc", "qdisc", "add", "dev", ifn, "root", "tbf", "rate",
-                                     std::to_string(l.rate_mbps) + "mbit", "burst", "256kb",
-                                     "latency", "50ms"}));
+        LL_RETURN_IF_ERROR(
+            InNs(ns, {"tc", "qdisc", "add", "dev", ifn, "root", "tbf", "rate",
+                      std::to_string(l.rate_mbps) + "mbit", "burst", "256kb", "latency", "50ms"}));
       }
     }
   }
@@ -128,8 +130,8 @@ Status DoUp(const std::string& file, const net::Topology& t, const LabPlan& plan
     if (n.host_address.empty()) continue;
     LL_RETURN_IF_ERROR(InNs(n.name, {"ip", "addr", "add", n.host_address + "/32", "dev", "lo"}));
     if (!n.default_via.empty()) {
-      LL_RETURN_IF_ERROR(InNs(n.name, {"ip", "route", "add", "default", "via", n.default_via,
-                                       "src", n.host_address}));
+      LL_RETURN_IF_ERROR(InNs(
+          n.name, {"ip", "route", "add", "default", "via", n.default_via, "src", n.host_address}));
     }
   }
   for (const auto& r : plan.routers) {
@@ -190,10 +192,9 @@ std::string NftTable(size_t link_index) { return "llfail_" + std::to_string(link
 std::string DropRules(const std::string& table, const std::string& ifname) {
   std::string m = ifname.empty() ? "" : "iifname \"" + ifname + "\" ";
   std::string mo = ifname.empty() ? "" : "oifname \"" + ifname + "\" ";
-  return "table inet " + table + " {\n" +
-         "  chain c_in { type filter hook input priority -300; " + m + "drop; }\n" +
-         "  chain c_out { type filter hook output priority -300; " + mo + "drop; }\n" +
-         "  chain c_fwd { type filter hook forward priority -300; " + m + "drop; " +
+  return "table inet " + table + " {\n" + "  chain c_in { type filter hook input priority -300; " +
+         m + "drop; }\n" + "  chain c_out { type filter hook output priority -300; " + mo +
+         "drop; }\n" + "  chain c_fwd { type filter hook forward priority -300; " + m + "drop; " +
          (ifname.empty() ? "" : mo + "drop; ") + "}\n}\n";
 }
 
@@ -298,38 +299,47 @@ Result<std::pair<std::string, std::string>> LabEndpoint(const LabOptions& o,
 Status LabFail(const LabOptions& o, const std::string& element, FailMode mode) {
   LL_RETURN_IF_ERROR(CheckPrerequisites());
   LL_ASSIGN_OR_RETURN(json st, LoadLabState(o));
-  LL_ASSIGN_OR_RETURN(net::Topology t, net::LoadTopology(st.at("topology_copy").get<std::string>()));
+  LL_ASSIGN_OR_RETURN(net::Topology t,
+                      net::LoadTopology(st.at("topology_copy").get<std::string>()));
   LL_ASSIGN_OR_RETURN(LabPlan plan, BuildLabPlan(t, o.name));
   LL_ASSIGN_OR_RETURN(Target tg, ResolveTarget(t, plan, element));
-  json rec = {{"element", element}, {"mode", mode == FailMode::kDown ? "down" : "silent"},
-              {"links", json::array()}, {"routers", json::array()}};
-#define TRY(expr)          \
-  if (result.ok()) result = (expr)
-  // Every step is recorded before it runs, so `heal` can undo a half-applied failure.
+  json rec = {{"element", element},
+              {"mode", mode == FailMode::kDown ? "down" : "silent"},
+              {"links", json::array()},
+              {"routers", json::array()}};
+  // Every step is recorded before it runs, so `heal` can undo a half-applied failure; after
+  // the first error no further step runs.
   Status result = Status::Ok();
+  auto step = [&result](const std::function<Status()>& fn) {
+    if (result.ok()) result = fn();
+  };
   for (const Link* l : tg.links) {
     size_t i = l - plan.links.data();
     rec["links"].push_back(i);
     if (mode == FailMode::kDown) {
-      TRY(InNs(l->ns_a, {"ip", "link", "set", l->if_a, "down"}));
-      TRY(InNs(l->ns_b, {"ip", "link", "set", l->if_b, "down"}));
+      step([&] { return InNs(l->ns_a, {"ip", "link", "set", l->if_a, "down"}); });
+      step([&] { return InNs(l->ns_b, {"ip", "link", "set", l->if_b, "down"}); });
     } else {
-      TRY(ExecOk({"ip", "netns", "exec", l->ns_a, "nft", "-f", "-"},
-                                DropRules(NftTable(i), l->if_a)));
-      TRY(ExecOk({"ip", "netns", "exec", l->ns_b, "nft", "-f", "-"},
-                                DropRules(NftTable(i), l->if_b)));
+      step([&] {
+        return ExecOk({"ip", "netns", "exec", l->ns_a, "nft", "-f", "-"},
+                      DropRules(NftTable(i), l->if_a));
+      });
+      step([&] {
+        return ExecOk({"ip", "netns", "exec", l->ns_b, "nft", "-f", "-"},
+                      DropRules(NftTable(i), l->if_b));
+      });
     }
   }
   for (const auto& ns : tg.router_ns) {
     rec["routers"].push_back(ns);
     // A dead router: its BIRD frozen and nothing forwarded, so peers notice only by BFD or
     // the hold timer.
-    TRY(
-        ExecOk({"ip", "netns", "exec", ns, "nft", "-f", "-"}, DropRules("llfail_router", "")));
+    step([&] {
+      return ExecOk({"ip", "netns", "exec", ns, "nft", "-f", "-"}, DropRules("llfail_router", ""));
+    });
     for (const auto& r : st["routers"])
       if (r["ns"] == ns && PidIsOurBird(r["pid"], r["conf"])) kill(r["pid"].get<int>(), SIGSTOP);
   }
-#undef TRY
   st["failures"].push_back(rec);
   LL_RETURN_IF_ERROR(SaveState(o, st));
   return result;
@@ -366,8 +376,7 @@ Status LabHeal(const LabOptions& o, const std::string& element) {
         if (r["ns"] == ns && PidIsOurBird(r["pid"], r["conf"])) kill(r["pid"].get<int>(), SIGCONT);
     }
   }
-  if (!found && !element.empty())
-    return Status::NotFound("lab: '" + element + "' is not failed");
+  if (!found && !element.empty()) return Status::NotFound("lab: '" + element + "' is not failed");
   st["failures"] = keep;
   return SaveState(o, st);
 }
@@ -375,10 +384,14 @@ Status LabHeal(const LabOptions& o, const std::string& element) {
 Result<json> LabStatus(const LabOptions& o) {
   LL_RETURN_IF_ERROR(CheckPrerequisites());
   LL_ASSIGN_OR_RETURN(json st, LoadLabState(o));
-  LL_ASSIGN_OR_RETURN(net::Topology t, net::LoadTopology(st.at("topology_copy").get<std::string>()));
+  LL_ASSIGN_OR_RETURN(net::Topology t,
+                      net::LoadTopology(st.at("topology_copy").get<std::string>()));
   LL_ASSIGN_OR_RETURN(LabPlan plan, BuildLabPlan(t, o.name));
-  json out = {{"lab", o.name}, {"topology", st["topology"]}, {"failures", st["failures"]},
-              {"routers", json::array()}, {"differences", json::array()}};
+  json out = {{"lab", o.name},
+              {"topology", st["topology"]},
+              {"failures", st["failures"]},
+              {"routers", json::array()},
+              {"differences", json::array()}};
   int sessions = 0, established = 0;
   // Expected routes: `net routes` for the same topology with the lab's failed elements.
   net::TopologyIndex idx(t);
@@ -412,16 +425,22 @@ Result<json> LabStatus(const LabOptions& o) {
     json jb = json::array();
     if (bfd.ok())
       for (const auto& b : ParseBfdSessions(bfd.value()))
-        jb.push_back({{"address", b.address}, {"interface", b.interface}, {"state", b.state},
-                      {"interval_s", b.interval_s}, {"timeout_s", b.timeout_s}});
+        jb.push_back({{"address", b.address},
+                      {"interface", b.interface},
+                      {"state", b.state},
+                      {"interval_s", b.interval_s},
+                      {"timeout_s", b.timeout_s}});
     jr["bfd"] = jb;
     auto routes = Birdc(ctl, "show route");
     std::vector<BirdRoute> rs;
     if (routes.ok()) rs = ParseRoutes(routes.value());
     json jroutes = json::array();
     for (const auto& rt : rs)
-      jroutes.push_back({{"prefix", rt.prefix}, {"protocol", rt.protocol}, {"best", rt.best},
-                         {"via", rt.via}, {"preference", rt.preference}});
+      jroutes.push_back({{"prefix", rt.prefix},
+                         {"protocol", rt.protocol},
+                         {"best", rt.best},
+                         {"via", rt.via},
+                         {"preference", rt.preference}});
     jr["routes"] = jroutes;
     // Compare a site router's best routes with the model's.
     const net::Router* mr = idx.FindRouter(r.element);

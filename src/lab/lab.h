@@ -4,10 +4,9 @@
 // per lab (the state file is rewritten after every step).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 #include "lab/lab_plan.h"

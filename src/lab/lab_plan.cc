@@ -48,8 +48,8 @@ class Planner {
   // A fresh /30 from the lab's private range: {side a, side b} with length.
   std::pair<std::string, std::string> NextInternal() {
     int k = internal_++;
-    std::string base = "100." + std::to_string(64 + k / 16384) + "." +
-                       std::to_string((k / 64) % 256) + ".";
+    std::string base =
+        "100." + std::to_string(64 + k / 16384) + "." + std::to_string((k / 64) % 256) + ".";
     int off = (k % 64) * 4;
     return {base + std::to_string(off + 1), base + std::to_string(off + 2)};
   }
@@ -349,11 +349,16 @@ Result<LabPlan> Planner::Build() {
 
 const char* NsRoleName(NsRole r) {
   switch (r) {
-    case NsRole::kSiteRouter: return "site_router";
-    case NsRole::kSiteHost: return "site_host";
-    case NsRole::kMsee: return "msee";
-    case NsRole::kGateway: return "gateway";
-    case NsRole::kVnet: return "vnet";
+    case NsRole::kSiteRouter:
+      return "site_router";
+    case NsRole::kSiteHost:
+      return "site_host";
+    case NsRole::kMsee:
+      return "msee";
+    case NsRole::kGateway:
+      return "gateway";
+    case NsRole::kVnet:
+      return "vnet";
   }
   return "?";
 }
@@ -364,8 +369,10 @@ Status ValidateLabName(const std::string& lab) {
   if (lab.empty() || lab.size() > 8)
     return Status::InvalidArgument("lab name must be 1-8 characters: '" + lab + "'");
   for (char c : lab)
-    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)))
-      return Status::InvalidArgument("lab name must be lower-case letters and digits: '" + lab + "'");
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)))
+      return Status::InvalidArgument("lab name must be lower-case letters and digits: '" + lab +
+                                     "'");
   return Status::Ok();
 }
 

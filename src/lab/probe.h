@@ -27,9 +27,9 @@ struct ProbeOptions {
 struct ProbeResult {
   int64_t sent = 0;
   int64_t received = 0;
-  double longest_outage_s = 0;   // longest span without an answered probe
-  double outage_start_s = 0;     // when it began, from the start of the stream
-  double action_at_s = 0;        // when the action ran
+  double longest_outage_s = 0;  // longest span without an answered probe
+  double outage_start_s = 0;    // when it began, from the start of the stream
+  double action_at_s = 0;       // when the action ran
   int64_t lost = 0;
 };
 

@@ -56,7 +56,8 @@ void WriteRandom(const std::string& path, uint64_t offset, uint64_t len, uint64_
 }
 
 std::shared_ptr<wire::TlsContext> Context(const std::string& dir, bool server) {
-  wire::TlsConfig c{false, Slurp(dir + "/ca.pem"), Slurp(dir + (server ? "/server.pem" : "/client.pem")),
+  wire::TlsConfig c{false, Slurp(dir + "/ca.pem"),
+                    Slurp(dir + (server ? "/server.pem" : "/client.pem")),
                     Slurp(dir + (server ? "/server.key" : "/client.key"))};
   auto ctx = wire::TlsContext::Create(c, server ? wire::TlsRole::kServer : wire::TlsRole::kClient);
   return ctx.ok() ? ctx.value() : nullptr;
@@ -94,7 +95,8 @@ int Vault(const std::string& dir, uint16_t port, uint64_t size_bytes) {
   opts.server.port = port;
   store::ReplicaStore* st = store->get();
   auto svc = vault::ReplicationService::Start(
-      opts, tls, [st](const std::string& agent, const wire::Hello& h) -> Result<store::DiskReplica*> {
+      opts, tls,
+      [st](const std::string& agent, const wire::Hello& h) -> Result<store::DiskReplica*> {
         if (agent != "agent-1") return Status::Unauthenticated("unknown agent " + agent);
         return st->Disk(h.disk_id);
       });
@@ -106,7 +108,8 @@ int Vault(const std::string& dir, uint16_t port, uint64_t size_bytes) {
   return 0;
 }
 
-int Agent(const std::string& dir, const std::string& host, uint16_t port, const std::string& image) {
+int Agent(const std::string& dir, const std::string& host, uint16_t port,
+          const std::string& image) {
   uint64_t size = fs::file_size(image);
   agent::SenderOptions o;
   o.vaults = {{host, port}};
@@ -164,13 +167,13 @@ int Agent(const std::string& dir, const std::string& host, uint16_t port, const 
   watch.join();
   if (!delta.ok()) return Die("delta: " + delta.status().ToString());
   auto st = sender.stats();
-  std::printf("{\"initial_s\": %.3f, \"initial_bytes\": %llu, \"delta_bytes\": %llu, "
-              "\"outage_s\": %.3f, \"reconnects\": %llu, \"resent_frames\": %llu, "
-              "\"acked_seq\": %llu}\n",
-              initial_s, (unsigned long long)initial->bytes_sent,
-              (unsigned long long)delta->bytes_sent, longest_stall_s,
-              (unsigned long long)st.reconnects, (unsigned long long)st.resent_frames,
-              (unsigned long long)st.acked_seq);
+  std::printf(
+      "{\"initial_s\": %.3f, \"initial_bytes\": %llu, \"delta_bytes\": %llu, "
+      "\"outage_s\": %.3f, \"reconnects\": %llu, \"resent_frames\": %llu, "
+      "\"acked_seq\": %llu}\n",
+      initial_s, (unsigned long long)initial->bytes_sent, (unsigned long long)delta->bytes_sent,
+      longest_stall_s, (unsigned long long)st.reconnects, (unsigned long long)st.resent_frames,
+      (unsigned long long)st.acked_seq);
   sender.Stop();
   return 0;
 }

@@ -64,16 +64,16 @@ TEST(LabReplication, SurvivesACircuitCutWithNoLostWrites) {
 
   std::string vault_out;
   std::thread vault([&] {
-    auto r = Exec({"ip", "netns", "exec", "ll-itrepl-v-dr", LAB_REPL_NODE, "vault",
-                   dir + "/vault", "47100", std::to_string(kImageMiB)});
+    auto r = Exec({"ip", "netns", "exec", "ll-itrepl-v-dr", LAB_REPL_NODE, "vault", dir + "/vault",
+                   "47100", std::to_string(kImageMiB)});
     vault_out = r.ok() ? r->output : r.status().ToString();
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   int agent_exit = -1;
   std::string agent_out;
   std::thread agent([&] {
-    auto r = Exec({"ip", "netns", "exec", "ll-itrepl-s-hq", LAB_REPL_NODE, "agent",
-                   dir + "/agent", "10.30.0.4", "47100", image});
+    auto r = Exec({"ip", "netns", "exec", "ll-itrepl-s-hq", LAB_REPL_NODE, "agent", dir + "/agent",
+                   "10.30.0.4", "47100", image});
     if (r.ok()) {
       agent_exit = r->exit_code;
       agent_out = r->output;
@@ -84,7 +84,10 @@ TEST(LabReplication, SurvivesACircuitCutWithNoLostWrites) {
   auto cut = Lifeline({"lab", "fail", "er-a", "--name", kLab});
   EXPECT_EQ(cut.exit_code, 0) << cut.out;
   agent.join();
-  { FILE* f = fopen((dir + "/vault/stop").c_str(), "w"); if (f) fclose(f); }
+  {
+    FILE* f = fopen((dir + "/vault/stop").c_str(), "w");
+    if (f) fclose(f);
+  }
   vault.join();
   std::cout << "[lab] agent: " << agent_out << "[lab] vault: " << vault_out;
   ASSERT_EQ(agent_exit, 0) << agent_out;

@@ -52,17 +52,17 @@ class LabTest : public ::testing::Test {
     EXPECT_FALSE(std::filesystem::exists("/run/lifeline/lab/" + name));
   }
   double MeasureOutage(const std::string& name, const std::string& element, double duration_s) {
-    auto r = Lifeline({"lab", "probe", "--name", name, "--from", "hq", "--to", "dr", "--fail",
-                       element, "--after-s", "1", "--duration-s", std::to_string(duration_s),
-                       "--json"});
+    auto r =
+        Lifeline({"lab", "probe", "--name", name, "--from", "hq", "--to", "dr", "--fail", element,
+                  "--after-s", "1", "--duration-s", std::to_string(duration_s), "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.out;
     auto j = JsonOf(r);
     std::cout << "[lab] probe: " << j.dump() << "\n";
     return j.value("outage_s", -1.0);
   }
   double Predicted(const std::string& file, const std::string& element) {
-    auto r = Lifeline({"net", "simulate", file, "--fail", element, "--convergence-s", "0",
-                       "--json"});
+    auto r =
+        Lifeline({"net", "simulate", file, "--fail", element, "--convergence-s", "0", "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.out;
     auto j = JsonOf(r);
     return j.value("worst_outage_s", -1.0);
@@ -148,8 +148,7 @@ TEST_F(LabTest, FailedUpLeavesNothingBehind) {
   }
   std::filesystem::permissions(dir + "/bird", std::filesystem::perms::owner_all);
   Lifeline({"lab", "down", "--name", "itfail"});
-  auto r = Lifeline({"lab", "up", Example("hub-spoke-two-circuits.yaml"), "--name", "itfail"},
-                    dir);
+  auto r = Lifeline({"lab", "up", Example("hub-spoke-two-circuits.yaml"), "--name", "itfail"}, dir);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("refusing for the test"), std::string::npos) << r.out;
   ExpectNothingLeft("itfail");
@@ -172,6 +171,47 @@ TEST_F(LabTest, UpRefusesToTouchWhatItDidNotMake) {
   auto again = Lifeline({"lab", "up", TestFile("two-circuits-bfd.yaml"), "--name", "itref"});
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.out.find("already up"), std::string::npos) << again.out;
+}
+
+TEST(LabNoRoot, SaysClearlyThatRootIsNeeded) {
+  ASSERT_TRUE(HaveTool("setpriv")) << "setpriv (util-linux) is required for this test";
+  auto r = Exec({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", LIFELINE_BINARY,
+                 "lab", "up", Example("hub-spoke-two-circuits.yaml"), "--name", "itnoroot"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 1) << r->output;
+  EXPECT_NE(r->output.find("needs root"), std::string::npos) << r->output;
+  EXPECT_TRUE(NamespacesWithPrefix("ll-itnoroot-").empty());
+}
+
+TEST_F(LabTest, FrozenRouterIsNoticedByBfdAndStatusStillAnswers) {
+  std::string file = TestFile("two-circuits-bfd.yaml");
+  Up(file, "itrtr");
+  // Freeze the MSEE of er-a's primary link: BFD on hq-edge-1 notices, the status command
+  // does not hang on the frozen router, and healing brings the session back.
+  auto f = Lifeline({"lab", "fail", "er-a/primary/msee", "--name", "itrtr"});
+  ASSERT_EQ(f.exit_code, 0) << f.out;
+  nlohmann::json st;
+  bool bfd_down = false;
+  for (int i = 0; i < 20 && !bfd_down; ++i) {
+    usleep(250'000);
+    st = JsonOf(Lifeline({"lab", "status", "--name", "itrtr", "--json"}));
+    for (const auto& router : st["routers"]) {
+      if (router["element"] != "hq-edge-1") continue;
+      for (const auto& s : router["sessions"])
+        if (s["name"] == "er_er_a_primary" &&
+            s["info"].get<std::string>().find("BFD") != std::string::npos)
+          bfd_down = true;
+    }
+  }
+  EXPECT_TRUE(bfd_down) << st.dump(2);
+  ASSERT_EQ(Lifeline({"lab", "heal", "--name", "itrtr"}).exit_code, 0);
+  int established = 0;
+  for (int i = 0; i < 60; ++i) {
+    established = JsonOf(Lifeline({"lab", "status", "--name", "itrtr", "--json"}))["established"];
+    if (established == 20) break;
+    usleep(250'000);
+  }
+  EXPECT_EQ(established, 20);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The birdc reply parser against output captured from BIRD 2.0.12, and against malformed text.
-#include <gtest/gtest.h>
-
 #include "lab/birdc_parser.h"
+
+#include <gtest/gtest.h>
 
 namespace lifeline::lab {
 namespace {
@@ -86,7 +86,7 @@ TEST(BirdcParser, MalformedInputIsSkippedNotFatal) {
   EXPECT_TRUE(ParseProtocols("").empty());
   EXPECT_TRUE(ParseProtocols("garbage\n  more garbage\n").empty());
   EXPECT_TRUE(ParseProtocols("1002-onlytwo cols\n").empty());
-  EXPECT_TRUE(ParseRoutes("1007-\n \tvia 1.2.3.4\n").empty());  // via with no route
+  EXPECT_TRUE(ParseRoutes("1007-\n \tvia 1.2.3.4\n").empty());    // via with no route
   EXPECT_TRUE(ParseRoutes("1007-10.0.0.0/8 unicast\n").empty());  // no protocol
   EXPECT_TRUE(ParseBfdSessions("1020-bfd1:\n x\n").empty());
   EXPECT_TRUE(ParseBirdReply("12-x\n1\n").empty());

@@ -1,5 +1,7 @@
 // The lab plan and BIRD configuration generated from the example topologies: names, addresses,
 // timers, and configs that BIRD itself accepts (`bird -p`).
+#include "lab/lab_plan.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,7 +10,6 @@
 
 #include "lab/bird_config.h"
 #include "lab/exec.h"
-#include "lab/lab_plan.h"
 #include "net/topology_parser.h"
 
 namespace lifeline::lab {
@@ -141,7 +142,8 @@ TEST(BirdConfig, EveryGeneratedConfigParsesInBird) {
       auto res = Exec({"bird", "-p", "-c", path});
       ASSERT_TRUE(res.ok());
       EXPECT_EQ(res->exit_code, 0) << file << " " << r.element << ":\n"
-                                   << res->output << "\n" << RenderBirdConfig(r);
+                                   << res->output << "\n"
+                                   << RenderBirdConfig(r);
       unlink(path.c_str());
     }
   }
