@@ -46,15 +46,17 @@ Result<ExecResult> Exec(const std::vector<std::string>& argv, const std::string&
   int out[2], in[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0)
     return Status::IOError(std::string("pipe: ") + strerror(errno));
+  // Built before fork: the child of a multi-threaded parent may only call async-signal-safe
+  // functions (no allocation).
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
   pid_t pid = fork();
   if (pid < 0) return Status::IOError(std::string("fork: ") + strerror(errno));
   if (pid == 0) {
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(out[1], 2);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
     execv(bin.c_str(), args.data());
     _exit(127);
   }
