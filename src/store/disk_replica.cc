@@ -299,7 +299,8 @@ Status DiskReplica::Append(const WriteRecord& w) {
     }
     if (w.data_hash != 0 && w.data_hash != h.data_hash)
       return Status::Corruption("seq " + std::to_string(w.seq) + ": data does not match the sender's hash");
-    h.payload_checksum = Xxh3(w.payload);
+    // Raw payloads: the payload checksum is the data hash, computed once.
+    h.payload_checksum = w.codec == Codec::kNone ? h.data_hash : Xxh3(w.payload);
   } else {
     if (w.kind != RecordKind::kZero && w.kind != RecordKind::kTrim)
       return Status::InvalidArgument("unknown record kind");

@@ -30,7 +30,7 @@ class Segment;
 struct DiskOptions {
   FileSystem* fs = nullptr;        // default: FileSystem::Posix()
   Clock* clock = nullptr;          // default: Clock::System()
-  uint64_t segment_target_bytes = 64u << 20;
+  uint64_t segment_target_bytes = 256u << 20;
   bool read_only = false;
 };
 

@@ -1,5 +1,8 @@
 #include "store/segment.h"
 
+#include <sys/uio.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "common/checksum.h"
@@ -95,17 +98,43 @@ Result<Segment::ScanResult> Segment::Scan(bool verify_payloads,
 
 Status Segment::Append(RecordHeader header, std::string_view payload, uint64_t* payload_offset) {
   header.payload_size = uint32_t(payload.size());
-  scratch_.resize(kRecordHeaderSize + payload.size());
-  EncodeRecordHeader(header, reinterpret_cast<uint8_t*>(scratch_.data()));
-  if (!payload.empty()) std::memcpy(scratch_.data() + kRecordHeaderSize, payload.data(), payload.size());
-  Status s = file_->WriteAt(write_offset_, scratch_.data(), scratch_.size());
+  uint8_t head[kRecordHeaderSize];
+  EncodeRecordHeader(header, head);
+  Status s;
+  size_t total = kRecordHeaderSize + payload.size();
+  if (file_->fd() >= 0) {
+    // Header and payload in one vectored write: no copy of the payload.
+    iovec iov[2] = {{head, kRecordHeaderSize}, {const_cast<char*>(payload.data()), payload.size()}};
+    size_t done = 0;
+    while (done < total) {
+      int first = done < kRecordHeaderSize ? 0 : 1;
+      iovec part[2];
+      int n = 0;
+      for (int k = first; k < 2; ++k) part[n++] = iov[k];
+      size_t skip = done - (first == 0 ? 0 : kRecordHeaderSize);
+      part[0].iov_base = static_cast<char*>(part[0].iov_base) + skip;
+      part[0].iov_len -= skip;
+      ssize_t w = ::pwritev(file_->fd(), part, n, off_t(write_offset_ + done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        s = Status::FromErrno(errno, "write " + path() + " at " + std::to_string(write_offset_ + done));
+        break;
+      }
+      done += size_t(w);
+    }
+  } else {
+    scratch_.resize(total);
+    std::memcpy(scratch_.data(), head, kRecordHeaderSize);
+    if (!payload.empty()) std::memcpy(scratch_.data() + kRecordHeaderSize, payload.data(), payload.size());
+    s = file_->WriteAt(write_offset_, scratch_.data(), scratch_.size());
+  }
   if (!s.ok()) {
     // A partial append must not leave garbage that a later append would follow.
     (void)file_->Truncate(write_offset_);
     return s;
   }
   *payload_offset = write_offset_ + kRecordHeaderSize;
-  write_offset_ += scratch_.size();
+  write_offset_ += total;
   if (scratch_.capacity() > (4u << 20)) std::string().swap(scratch_);
   return Status::Ok();
 }
