@@ -96,7 +96,8 @@ Result<std::vector<GroupPoint>> ReplicaStore::GroupPoints(const std::string& gro
     }
   }
   std::vector<GroupPoint> out;
-  for (auto& [gid, gp] : found) {
+  for (auto& entry : found) {
+    GroupPoint& gp = entry.second;
     const auto& expected = gp.members.begin()->second.group_members;
     bool complete = expected.size() == gp.members.size() &&
                     std::all_of(expected.begin(), expected.end(), [&](const std::string& m) { return gp.members.count(m) > 0; });
