@@ -196,7 +196,8 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, co
     return !p.from_base && p.record.kind == RecordKind::kData && p.record.codec == uint8_t(Codec::kNone) &&
            p.start == p.record.offset && p.end == p.record.end();
   };
-  constexpr uint64_t kBatchBytes = 8u << 20;
+  // Small enough that read, hash and write of a batch happen while it is still in cache.
+  constexpr uint64_t kBatchBytes = 192u << 10;
   for (size_t i = 0; i < pieces.size(); ++i) {
     const Piece& p = pieces[i];
     // Records written one after another, both in the segment and on the disk (an initial
