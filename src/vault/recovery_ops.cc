@@ -1,0 +1,506 @@
+#include "vault/recovery_ops.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/units.h"
+#include "control/drill_steps.h"
+#include "control/process.h"
+
+namespace lifeline::vault {
+namespace {
+
+using nlohmann::json;
+using control::MachineEvent;
+using control::MachineState;
+
+std::string StateOf(control::Catalog* catalog, const std::string& machine) {
+  auto m = catalog->GetMachineByName(machine);
+  return m.ok() ? m->state : "";
+}
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string RecoveryDir(const RecoveryOptions& o, const std::string& machine) {
+  return JoinPath(JoinPath(o.dir, "recovery"), machine);
+}
+std::string FailoverFile(const RecoveryOptions& o, const std::string& machine) {
+  return JoinPath(RecoveryDir(o, machine), "failover.json");
+}
+
+Result<json> ReadJsonFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("no failover record at " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json j = json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded()) return Status::Corruption("failover record " + path + " is not JSON");
+  return j;
+}
+
+Status WriteJsonFile(const std::string& path, const json& j) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << j.dump(2);
+    if (!out) return Status::IOError("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IOError("cannot rename " + tmp);
+  return Status::Ok();
+}
+
+// Everything the failover steps share.
+struct FailoverDeps {
+  store::ReplicaStore* store;
+  control::Catalog* catalog;
+  control::Lifecycle* lifecycle;
+  control::DiskExporter* exporter;
+  const control::LauncherRegistry* launchers;
+  const control::NetworkMap* network;
+  RecoveryOptions options;
+};
+
+// Stops the failover copies of a machine, removes its exports and images. Tolerant of
+// half-done work (used by rollback, change-point and cancel).
+Status StopFailover(const FailoverDeps& d, control::StepContext& ctx, const control::Machine& m) {
+  Status first;
+  LL_ASSIGN_OR_RETURN(auto instances, d.catalog->ListInstances(m.id, "failover"));
+  auto launcher = d.launchers->Create(m.launcher, json::parse(m.launcher_config, nullptr, false));
+  for (const auto& in : instances) {
+    control::LaunchHandle h;
+    h.pid = static_cast<pid_t>(in.pid);
+    Status s = launcher.ok() ? (*launcher)->Stop(h, d.options.stop_grace_ms)
+                             : control::StopProcessGroup(h.pid, d.options.stop_grace_ms);
+    if (!s.ok() && s.code() != Code::kNotFound && first.ok()) first = s;
+    ctx.Log("stopped failover copy of " + m.name + " (pid " + std::to_string(in.pid) + ")");
+    LL_RETURN_IF_ERROR(d.catalog->DeleteInstance(in.id));
+  }
+  LL_ASSIGN_OR_RETURN(auto disks, d.catalog->ListDisks(m.id));
+  for (const auto& disk : disks) {
+    Status s = d.exporter->Unexport(m, disk);
+    if (!s.ok() && first.ok()) first = s;
+    std::string image = JoinPath(RecoveryDir(d.options, m.name), disk.store_disk_id + ".img");
+    (void)::unlink(image.c_str());
+  }
+  return first;
+}
+
+// Planned failover: the source is shut down; wait until the replica stops moving and holds
+// every record it received durably, then take the final point on every disk.
+class DrainStep final : public control::Step {
+ public:
+  DrainStep(FailoverDeps d, json args) : d_(std::move(d)), args_(std::move(args)) {}
+  bool Resumable() const override { return true; }
+  Status Run(control::StepContext& ctx) override {
+    const std::string name = args_.value("machine", "");
+    LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
+    LL_ASSIGN_OR_RETURN(auto state, control::ParseMachineState(m.state));
+    LL_ASSIGN_OR_RETURN(auto drill, control::ParseDrillState(m.drill_state));
+    LL_RETURN_IF_ERROR(control::NextState(name, state, MachineEvent::kFailoverStart, drill).status());
+    LL_ASSIGN_OR_RETURN(auto disks, d_.catalog->ListDisks(m.id));
+    std::vector<store::DiskReplica*> replicas;
+    for (const auto& disk : disks) {
+      LL_ASSIGN_OR_RETURN(auto r, d_.store->Disk(disk.store_disk_id));
+      replicas.push_back(r);
+    }
+    ctx.Log("planned failover: waiting for the source to drain (no write for " +
+            std::to_string(d_.options.drain_quiet_ms) + " ms)");
+    const int64_t deadline = SteadyMs() + d_.options.drain_timeout_ms;
+    std::vector<uint64_t> last(replicas.size(), UINT64_MAX);
+    int64_t quiet_since = SteadyMs();
+    while (true) {
+      bool moved = false;
+      for (size_t i = 0; i < replicas.size(); ++i) {
+        uint64_t durable = replicas[i]->durable_seq();
+        if (durable != replicas[i]->appended_seq() || durable != last[i]) moved = true;
+        last[i] = durable;
+      }
+      if (moved) quiet_since = SteadyMs();
+      if (SteadyMs() - quiet_since >= d_.options.drain_quiet_ms) break;
+      if (SteadyMs() > deadline)
+        return Status::Busy("the source of " + name + " is still sending writes: stop it before a planned failover");
+      if (!ctx.SleepMs(50)) return Status::Busy("stopped while draining");
+    }
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      store::PointRequest req;
+      req.seq = replicas[i]->durable_seq();
+      req.label = "planned failover";
+      // Reuse a point already at the final seq (e.g. after a resumed drain).
+      std::vector<store::RecoveryPoint> points = replicas[i]->Points();
+      if (!points.empty() && points.back().seq == req.seq) continue;
+      LL_ASSIGN_OR_RETURN(auto p, replicas[i]->AddPoint(req));
+      ctx.Log(disks[i].store_disk_id + ": final point " + std::to_string(p.id) + " at seq " + std::to_string(p.seq));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  FailoverDeps d_;
+  json args_;
+};
+
+// Brings the machine up at the recovery site from the chosen point.
+class RecoverStep final : public control::Step {
+ public:
+  RecoverStep(FailoverDeps d, json args) : d_(std::move(d)), args_(std::move(args)) {}
+  Status Run(control::StepContext& ctx) override {
+    const std::string name = args_.value("machine", "");
+    const std::string choice = args_.value("point", "latest-processed");
+    const std::string mode = args_.value("mode", "export");
+    LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
+    if (m.state != control::StateName(MachineState::kFailoverInProgress))
+      LL_RETURN_IF_ERROR(d_.lifecycle->SetState(name, MachineEvent::kFailoverStart, d_.options.actor).status());
+    const std::string dir = RecoveryDir(d_.options, name);
+    LL_RETURN_IF_ERROR(FileSystem::Posix()->MakeDirs(dir));
+    control::LaunchSpec spec;
+    spec.machine = name;
+    spec.operation = m.direction == "reverse" ? "failback" : "failover";
+    spec.cpus = m.cpus;
+    spec.memory_mib = m.memory_mib;
+    spec.work_dir = dir;
+    json record = {{"machine", name}, {"choice", choice}, {"mode", mode}, {"job", ctx.job_id()},
+                   {"disks", json::array()}};
+    LL_ASSIGN_OR_RETURN(auto disks, d_.catalog->ListDisks(m.id));
+    for (const auto& disk : disks) {
+      LL_ASSIGN_OR_RETURN(auto replica, d_.store->Disk(disk.store_disk_id));
+      LL_ASSIGN_OR_RETURN(ResolvedPoint point, ResolvePoint(*replica, choice));
+      json dj = {{"disk_id", disk.store_disk_id}, {"seq", point.seq}, {"point_id", point.point_id},
+                 {"point", point.description}};
+      if (mode == "materialize") {
+        std::string image = JoinPath(dir, disk.store_disk_id + ".img");
+        ctx.Log(disk.store_disk_id + ": materializing " + point.description + " to " + image);
+        LL_RETURN_IF_ERROR(replica->Materialize(point.seq, image));
+        spec.disks.push_back({"", image, "raw"});
+        dj["image"] = image;
+      } else {
+        // Export at the resolved seq so every later look-up agrees with the record.
+        LL_ASSIGN_OR_RETURN(auto ld, d_.exporter->Export(m, disk, "seq:" + std::to_string(point.seq)));
+        ctx.Log(disk.store_disk_id + ": exported " + point.description + " at " + ld.nbd_url);
+        spec.disks.push_back(ld);
+        dj["nbd_url"] = ld.nbd_url;
+      }
+      record["disks"].push_back(dj);
+    }
+    if (!m.nics.empty()) {
+      std::vector<control::NicRequest> requests;
+      for (const auto& n : m.nics) {
+        control::NicRequest r{name, n.index, n.network, std::nullopt};
+        auto ip = control::IpAddress::Parse(n.ip);
+        if (!n.ip.empty() && ip.ok()) r.source_ip = *ip;
+        requests.push_back(std::move(r));
+      }
+      LL_ASSIGN_OR_RETURN(auto assigned, d_.network->Assign(control::NetworkMode::kRecovery, requests, {}));
+      for (size_t i = 0; i < assigned.size(); ++i) {
+        const auto& a = assigned[i];
+        spec.nics.push_back({a.network, a.ip.ToString(), a.prefix_len, a.gateway ? a.gateway->ToString() : "",
+                             m.nics[i].mac});
+      }
+    }
+    if (args_.value("launch", true)) {
+      json config = json::parse(m.launcher_config, nullptr, false);
+      if (config.is_discarded()) return Status::InvalidArgument("machine " + name + ": launcher config is not JSON");
+      LL_ASSIGN_OR_RETURN(auto launcher, d_.launchers->Create(m.launcher, config));
+      LL_ASSIGN_OR_RETURN(auto h, launcher->Start(spec));
+      control::Instance in;
+      in.machine_id = m.id;
+      in.operation = "failover";
+      in.pid = h.pid;
+      in.log_path = h.log_path;
+      for (const auto& a : h.argv) in.command += (in.command.empty() ? "" : " ") + a;
+      LL_RETURN_IF_ERROR(d_.catalog->AddInstance(in).status());
+      record["pid"] = h.pid;
+      record["log"] = h.log_path;
+      ctx.Log("started " + name + " with " + m.launcher + " (pid " + std::to_string(h.pid) + ")");
+    }
+    record["time"] = FormatTime(Clock::System()->NowUnixNanos());
+    LL_RETURN_IF_ERROR(WriteJsonFile(FailoverFile(d_.options, name), record));
+    LL_RETURN_IF_ERROR(d_.lifecycle->SetState(name, MachineEvent::kFailoverDone, d_.options.actor).status());
+    return Status::Ok();
+  }
+
+  Status Rollback(control::StepContext& ctx) override {
+    const std::string name = args_.value("machine", "");
+    LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
+    Status s = StopFailover(d_, ctx, m);
+    (void)::unlink(FailoverFile(d_.options, name).c_str());
+    if (StateOf(d_.catalog, name) == control::StateName(MachineState::kFailoverInProgress))
+      (void)d_.lifecycle->SetState(name, MachineEvent::kFailoverFailed, d_.options.actor);
+    return s;
+  }
+
+ private:
+  FailoverDeps d_;
+  json args_;
+};
+
+// Before commit: stop the current copy to fail over again (change-point) or to go back
+// to replication (cancel).
+class StopStep final : public control::Step {
+ public:
+  StopStep(FailoverDeps d, json args) : d_(std::move(d)), args_(std::move(args)) {}
+  bool Resumable() const override { return true; }
+  Status Run(control::StepContext& ctx) override {
+    const std::string name = args_.value("machine", "");
+    const bool cancel = args_.value("cancel", false);
+    LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
+    const std::string target = cancel ? std::string(control::StateName(MachineState::kProtected))
+                                      : std::string(control::StateName(MachineState::kFailoverInProgress));
+    if (m.state != target)
+      LL_RETURN_IF_ERROR(d_.lifecycle->SetState(name, cancel ? MachineEvent::kCancelFailover : MachineEvent::kChangePoint,
+                                                d_.options.actor).status());
+    LL_RETURN_IF_ERROR(StopFailover(d_, ctx, m));
+    if (cancel) (void)::unlink(FailoverFile(d_.options, name).c_str());
+    return Status::Ok();
+  }
+
+ private:
+  FailoverDeps d_;
+  json args_;
+};
+
+// Accepts the failover: keeps the point used (adding one when a point in time was chosen)
+// and drops every other recovery point of the machine's disks.
+class CommitStep final : public control::Step {
+ public:
+  CommitStep(FailoverDeps d, json args) : d_(std::move(d)), args_(std::move(args)) {}
+  bool Resumable() const override { return true; }
+  Status Run(control::StepContext& ctx) override {
+    const std::string name = args_.value("machine", "");
+    LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(d_.options, name)));
+    if (StateOf(d_.catalog, name) != control::StateName(MachineState::kCommitted))
+      LL_RETURN_IF_ERROR(d_.lifecycle->SetState(name, MachineEvent::kCommit, d_.options.actor).status());
+    const std::string now = FormatTime(Clock::System()->NowUnixNanos());
+    for (auto& dj : record["disks"]) {
+      LL_ASSIGN_OR_RETURN(auto replica, d_.store->Disk(dj.value("disk_id", "")));
+      uint64_t keep = dj.value("point_id", uint64_t{0});
+      if (keep == 0 || !replica->FindPoint(keep).ok()) {
+        store::PointRequest req;
+        req.seq = dj.value("seq", uint64_t{0});
+        req.label = "failover";
+        LL_ASSIGN_OR_RETURN(auto p, replica->AddPoint(req));
+        keep = p.id;
+        dj["point_id"] = keep;
+      }
+      std::vector<uint64_t> drop;
+      for (const auto& p : replica->Points())
+        if (p.id != keep) drop.push_back(p.id);
+      LL_RETURN_IF_ERROR(replica->RemovePoints(drop));
+      (void)replica->TagPoint(keep, "failover committed at " + now);
+      dj["points_dropped"] = drop.size();
+      ctx.Log(replica->disk_id() + ": kept point " + std::to_string(keep) + ", dropped " +
+              std::to_string(drop.size()) + " other points");
+    }
+    record["committed"] = now;
+    return WriteJsonFile(FailoverFile(d_.options, name), record);
+  }
+
+ private:
+  FailoverDeps d_;
+  json args_;
+};
+
+template <typename T>
+control::StepFactory Factory(const FailoverDeps& deps) {
+  return [deps](const json& args) -> Result<std::unique_ptr<control::Step>> {
+    return std::unique_ptr<control::Step>(new T(deps, args));
+  };
+}
+
+}  // namespace
+
+RecoveryOps::RecoveryOps(store::ReplicaStore* store, control::Catalog* catalog, RecoveryOptions options)
+    : store_(store),
+      catalog_(catalog),
+      options_(std::move(options)),
+      lifecycle_(catalog),
+      launchers_(control::LauncherRegistry::WithBuiltins()) {}
+
+RecoveryOps::~RecoveryOps() {
+  if (runner_) runner_->Stop();
+}
+
+Result<std::unique_ptr<RecoveryOps>> RecoveryOps::Create(store::ReplicaStore* store, control::Catalog* catalog,
+                                                         RecoveryOptions options) {
+  std::unique_ptr<RecoveryOps> ops(new RecoveryOps(store, catalog, std::move(options)));
+  const std::string root = JoinPath(ops->options_.dir, "recovery");
+  LL_RETURN_IF_ERROR(FileSystem::Posix()->MakeDirs(root));
+  ops->exports_ = std::make_unique<PointExports>(store, JoinPath(root, "overlays"));
+  ops->drill_exporter_ = ops->exports_->Exporter("drill");
+  ops->failover_exporter_ = ops->exports_->Exporter("failover");
+  control::DrillDeps dd;
+  dd.catalog = catalog;
+  dd.lifecycle = &ops->lifecycle_;
+  dd.exporter = ops->drill_exporter_.get();
+  dd.launchers = &ops->launchers_;
+  dd.network = &ops->network_;
+  dd.work_dir = root;
+  dd.actor = ops->options_.actor;
+  dd.stop_grace_ms = ops->options_.stop_grace_ms;
+  LL_RETURN_IF_ERROR(control::RegisterDrillSteps(&ops->registry_, dd));
+  LL_RETURN_IF_ERROR(ops->RegisterFailoverSteps());
+  control::RunnerOptions ro;
+  ro.poll_interval_ms = 20;
+  ro.actor = ops->options_.actor;
+  ops->runner_ = std::make_unique<control::JobRunner>(catalog, &ops->registry_, ro);
+  LL_RETURN_IF_ERROR(ops->runner_->Start());
+  return ops;
+}
+
+Status RecoveryOps::RegisterFailoverSteps() {
+  FailoverDeps d{store_, catalog_, &lifecycle_, failover_exporter_.get(), &launchers_, &network_, options_};
+  LL_RETURN_IF_ERROR(registry_.Register("failover.drain", Factory<DrainStep>(d)));
+  LL_RETURN_IF_ERROR(registry_.Register("failover.recover", Factory<RecoverStep>(d)));
+  LL_RETURN_IF_ERROR(registry_.Register("failover.stop", Factory<StopStep>(d)));
+  LL_RETURN_IF_ERROR(registry_.Register("failover.commit", Factory<CommitStep>(d)));
+  return Status::Ok();
+}
+
+Status RecoveryOps::ApplyLauncherOverride(const std::string& machine, const json& request) {
+  std::string command = request.value("launcher_command", "");
+  if (command.empty()) return Status::Ok();
+  LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(machine));
+  m.launcher = "command";
+  m.launcher_config = json{{"command", {"/bin/sh", "-c", command}}}.dump();
+  return catalog_->UpdateMachineConfig(m);
+}
+
+Result<json> RecoveryOps::RunJob(const control::JobSpec& spec) {
+  LL_ASSIGN_OR_RETURN(int64_t id, runner_->Submit(spec));
+  LL_ASSIGN_OR_RETURN(control::Job job, runner_->Wait(id, options_.job_timeout_ms));
+  json out = {{"job", id}, {"kind", spec.kind}, {"state", std::string(control::JobStateName(job.state))}};
+  if (job.state != control::JobState::kDone) {
+    return Status::FailedPrecondition(spec.kind + " job " + std::to_string(id) + " " +
+                                      std::string(control::JobStateName(job.state)) +
+                                      (job.error.empty() ? "" : ": " + job.error) + " (`lifeline job show " +
+                                      std::to_string(id) + "`)");
+  }
+  return out;
+}
+
+Result<json> RecoveryOps::DrillStart(const std::string& machine, const json& request) {
+  LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(machine));
+  if (m.drill_state != "none")
+    return Status::Busy("machine " + machine + " already has a drill (" + m.drill_state + "): run `lifeline drill cleanup " +
+                        machine + "` first");
+  LL_RETURN_IF_ERROR(ApplyLauncherOverride(machine, request));
+  LL_ASSIGN_OR_RETURN(json out, RunJob(control::DrillJob({machine}, request.value("point", "latest-processed"))));
+  LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));
+  out["exports"] = rec["exports"];
+  out["instances"] = rec["instances"];
+  return out;
+}
+
+Result<json> RecoveryOps::DrillCleanup(const std::string& machine, const json& request) {
+  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  std::vector<PointExportInfo> used;
+  for (const auto& e : exports_->List(machine))
+    if (e.operation == "drill") used.push_back(e);
+  LL_ASSIGN_OR_RETURN(json out, RunJob(control::DrillCleanupJob({machine}, request.value("note", ""))));
+  // The drill proved these points boot: say so on the points (metadata only, invariant 6
+  // concerns the data and the replication stream).
+  const std::string tag = "tested at " + FormatTime(Clock::System()->NowUnixNanos());
+  json tagged = json::array();
+  for (const auto& e : used) {
+    if (e.point.point_id == 0) continue;
+    auto replica = store_->Disk(e.disk_id);
+    if (replica.ok() && (*replica)->TagPoint(e.point.point_id, tag).ok())
+      tagged.push_back({{"disk_id", e.disk_id}, {"point_id", e.point.point_id}, {"tag", tag}});
+  }
+  out["tagged"] = tagged;
+  return out;
+}
+
+Result<json> RecoveryOps::FailoverStart(const std::string& machine, const json& request) {
+  LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(machine));
+  const bool planned = request.value("planned", false);
+  const std::string mode = request.value("mode", "export");
+  if (mode != "export" && mode != "materialize")
+    return Status::InvalidArgument("mode must be export or materialize, not " + mode);
+  // A planned failover always uses the final point the drain takes (the newest point).
+  if (planned && request.contains("point"))
+    return Status::InvalidArgument("a planned failover uses the final point taken after the drain: no point choice");
+  const std::string point = request.value("point", "latest-processed");
+  LL_RETURN_IF_ERROR(ApplyLauncherOverride(machine, request));
+  control::JobSpec job;
+  job.kind = m.direction == "reverse" ? "failback" : "failover";
+  job.target = machine;
+  json args = {{"machine", machine}, {"point", point}, {"mode", mode}, {"launch", request.value("launch", true)}};
+  job.params = args;
+  job.params["planned"] = planned;
+  if (planned) job.steps.push_back({"failover.drain", "wait for the source to drain, take the final point", args});
+  job.steps.push_back({"failover.recover", "start the machine from the recovery point", args});
+  LL_ASSIGN_OR_RETURN(json out, RunJob(job));
+  LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));
+  out["failover"] = rec["failover"];
+  return out;
+}
+
+Result<json> RecoveryOps::FailoverChangePoint(const std::string& machine, const json& request) {
+  LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(options_, machine)));
+  if (!request.contains("point")) return Status::InvalidArgument("change-point needs a point");
+  control::JobSpec job;
+  job.kind = "failover-change-point";
+  job.target = machine;
+  json args = {{"machine", machine}, {"point", request.value("point", "")}, {"mode", record.value("mode", "export")},
+               {"launch", record.contains("pid")}};
+  job.params = args;
+  job.steps.push_back({"failover.stop", "stop the current failover copy", args});
+  job.steps.push_back({"failover.recover", "start the machine from the new recovery point", args});
+  LL_ASSIGN_OR_RETURN(json out, RunJob(job));
+  LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));
+  out["failover"] = rec["failover"];
+  return out;
+}
+
+Result<json> RecoveryOps::FailoverCancel(const std::string& machine) {
+  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  control::JobSpec job;
+  job.kind = "failover-cancel";
+  job.target = machine;
+  json args = {{"machine", machine}, {"cancel", true}};
+  job.steps.push_back({"failover.stop", "stop the failover copy and go back to replication", args});
+  return RunJob(job);
+}
+
+Result<json> RecoveryOps::FailoverCommit(const std::string& machine) {
+  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  control::JobSpec job;
+  job.kind = "commit";
+  job.target = machine;
+  json args = {{"machine", machine}};
+  job.steps.push_back({"failover.commit", "accept the failover, drop the other recovery points", args});
+  LL_ASSIGN_OR_RETURN(json out, RunJob(job));
+  LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));
+  out["failover"] = rec["failover"];
+  return out;
+}
+
+Result<json> RecoveryOps::Recovery(const std::string& machine) {
+  LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(machine));
+  json out = {{"machine", machine}, {"state", m.state}, {"drill_state", m.drill_state}, {"direction", m.direction}};
+  json exports = json::array();
+  for (const auto& e : exports_->List(machine))
+    exports.push_back({{"operation", e.operation}, {"disk_id", e.disk_id}, {"nbd_url", e.nbd_url},
+                       {"seq", e.point.seq}, {"point_id", e.point.point_id}, {"point", e.point.description}});
+  out["exports"] = exports;
+  json instances = json::array();
+  LL_ASSIGN_OR_RETURN(auto ins, catalog_->ListInstances(m.id, ""));
+  for (const auto& in : ins)
+    instances.push_back({{"operation", in.operation}, {"pid", in.pid}, {"log", in.log_path}, {"ips", in.ips}});
+  out["instances"] = instances;
+  auto record = ReadJsonFile(FailoverFile(options_, machine));
+  out["failover"] = record.ok() ? *record : json(nullptr);
+  return out;
+}
+
+}  // namespace lifeline::vault
