@@ -59,6 +59,22 @@ Status WriteJsonFile(const std::string& path, const json& j) {
   return Status::Ok();
 }
 
+// Request fields, checked: a wrong type is InvalidArgument, never an exception.
+Result<std::string> StrField(const json& request, const char* key, const std::string& fallback) {
+  if (!request.is_object() || !request.contains(key)) return fallback;
+  if (!request[key].is_string()) return Status::InvalidArgument(std::string(key) + " must be a string");
+  return request[key].get<std::string>();
+}
+Result<bool> BoolField(const json& request, const char* key, bool fallback) {
+  if (!request.is_object() || !request.contains(key)) return fallback;
+  if (!request[key].is_boolean()) return Status::InvalidArgument(std::string(key) + " must be true or false");
+  return request[key].get<bool>();
+}
+Status CheckRequest(const json& request) {
+  if (!request.is_null() && !request.is_object()) return Status::InvalidArgument("the request must be a JSON object");
+  return Status::Ok();
+}
+
 // Everything the failover steps share.
 struct FailoverDeps {
   store::ReplicaStore* store;
@@ -231,6 +247,10 @@ class RecoverStep final : public control::Step {
   Status Rollback(control::StepContext& ctx) override {
     const std::string name = args_.value("machine", "");
     LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
+    // Only undo this job's own work: a refused second start leaves the running one alone.
+    if (m.state != control::StateName(MachineState::kFailoverInProgress)) return Status::Ok();
+    auto record = ReadJsonFile(FailoverFile(d_.options, name));
+    if (record.ok() && record->value("job", int64_t{0}) != ctx.job_id()) return Status::Ok();
     Status s = StopFailover(d_, ctx, m);
     (void)::unlink(FailoverFile(d_.options, name).c_str());
     if (StateOf(d_.catalog, name) == control::StateName(MachineState::kFailoverInProgress))
@@ -366,7 +386,7 @@ Status RecoveryOps::RegisterFailoverSteps() {
 }
 
 Status RecoveryOps::ApplyLauncherOverride(const std::string& machine, const json& request) {
-  std::string command = request.value("launcher_command", "");
+  LL_ASSIGN_OR_RETURN(std::string command, StrField(request, "launcher_command", ""));
   if (command.empty()) return Status::Ok();
   LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(machine));
   m.launcher = "command";
@@ -388,12 +408,14 @@ Result<json> RecoveryOps::RunJob(const control::JobSpec& spec) {
 }
 
 Result<json> RecoveryOps::DrillStart(const std::string& machine, const json& request) {
+  LL_RETURN_IF_ERROR(CheckRequest(request));
+  LL_ASSIGN_OR_RETURN(std::string point, StrField(request, "point", "latest-processed"));
   LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(machine));
   if (m.drill_state != "none")
     return Status::Busy("machine " + machine + " already has a drill (" + m.drill_state + "): run `lifeline drill cleanup " +
                         machine + "` first");
   LL_RETURN_IF_ERROR(ApplyLauncherOverride(machine, request));
-  LL_ASSIGN_OR_RETURN(json out, RunJob(control::DrillJob({machine}, request.value("point", "latest-processed"))));
+  LL_ASSIGN_OR_RETURN(json out, RunJob(control::DrillJob({machine}, point)));
   LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));
   out["exports"] = rec["exports"];
   out["instances"] = rec["instances"];
@@ -401,11 +423,13 @@ Result<json> RecoveryOps::DrillStart(const std::string& machine, const json& req
 }
 
 Result<json> RecoveryOps::DrillCleanup(const std::string& machine, const json& request) {
+  LL_RETURN_IF_ERROR(CheckRequest(request));
+  LL_ASSIGN_OR_RETURN(std::string note, StrField(request, "note", ""));
   LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
   std::vector<PointExportInfo> used;
   for (const auto& e : exports_->List(machine))
     if (e.operation == "drill") used.push_back(e);
-  LL_ASSIGN_OR_RETURN(json out, RunJob(control::DrillCleanupJob({machine}, request.value("note", ""))));
+  LL_ASSIGN_OR_RETURN(json out, RunJob(control::DrillCleanupJob({machine}, note)));
   // The drill proved these points boot: say so on the points (metadata only, invariant 6
   // concerns the data and the replication stream).
   const std::string tag = "tested at " + FormatTime(Clock::System()->NowUnixNanos());
@@ -421,20 +445,27 @@ Result<json> RecoveryOps::DrillCleanup(const std::string& machine, const json& r
 }
 
 Result<json> RecoveryOps::FailoverStart(const std::string& machine, const json& request) {
+  LL_RETURN_IF_ERROR(CheckRequest(request));
   LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(machine));
-  const bool planned = request.value("planned", false);
-  const std::string mode = request.value("mode", "export");
+  LL_ASSIGN_OR_RETURN(const bool planned, BoolField(request, "planned", false));
+  LL_ASSIGN_OR_RETURN(const bool launch, BoolField(request, "launch", true));
+  LL_ASSIGN_OR_RETURN(const std::string mode, StrField(request, "mode", "export"));
+  // A planned failover always uses the final point the drain takes (the newest point).
+  if (planned && request.is_object() && request.contains("point"))
+    return Status::InvalidArgument("a planned failover uses the final point taken after the drain: no point choice");
+  {
+    LL_ASSIGN_OR_RETURN(auto state, control::ParseMachineState(m.state));
+    LL_ASSIGN_OR_RETURN(auto drill, control::ParseDrillState(m.drill_state));
+    LL_RETURN_IF_ERROR(control::NextState(machine, state, MachineEvent::kFailoverStart, drill).status());
+  }
   if (mode != "export" && mode != "materialize")
     return Status::InvalidArgument("mode must be export or materialize, not " + mode);
-  // A planned failover always uses the final point the drain takes (the newest point).
-  if (planned && request.contains("point"))
-    return Status::InvalidArgument("a planned failover uses the final point taken after the drain: no point choice");
-  const std::string point = request.value("point", "latest-processed");
+  LL_ASSIGN_OR_RETURN(const std::string point, StrField(request, "point", "latest-processed"));
   LL_RETURN_IF_ERROR(ApplyLauncherOverride(machine, request));
   control::JobSpec job;
   job.kind = m.direction == "reverse" ? "failback" : "failover";
   job.target = machine;
-  json args = {{"machine", machine}, {"point", point}, {"mode", mode}, {"launch", request.value("launch", true)}};
+  json args = {{"machine", machine}, {"point", point}, {"mode", mode}, {"launch", launch}};
   job.params = args;
   job.params["planned"] = planned;
   if (planned) job.steps.push_back({"failover.drain", "wait for the source to drain, take the final point", args});
@@ -446,12 +477,15 @@ Result<json> RecoveryOps::FailoverStart(const std::string& machine, const json& 
 }
 
 Result<json> RecoveryOps::FailoverChangePoint(const std::string& machine, const json& request) {
+  LL_RETURN_IF_ERROR(CheckRequest(request));
+  LL_ASSIGN_OR_RETURN(std::string point, StrField(request, "point", ""));
+  if (point.empty()) return Status::InvalidArgument("change-point needs a point");
+  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
   LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(options_, machine)));
-  if (!request.contains("point")) return Status::InvalidArgument("change-point needs a point");
   control::JobSpec job;
   job.kind = "failover-change-point";
   job.target = machine;
-  json args = {{"machine", machine}, {"point", request.value("point", "")}, {"mode", record.value("mode", "export")},
+  json args = {{"machine", machine}, {"point", point}, {"mode", record.value("mode", "export")},
                {"launch", record.contains("pid")}};
   job.params = args;
   job.steps.push_back({"failover.stop", "stop the current failover copy", args});
