@@ -34,5 +34,6 @@ void RegisterReplicationCommands(CLI::App& app);
 void RegisterControlCommands(CLI::App& app);
 void RegisterNbdCommands(CLI::App& app);
 void RegisterNetCommands(CLI::App& app);
+void RegisterRecoveryCommands(CLI::App& app);
 
 }  // namespace lifeline::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   cli::RegisterControlCommands(app);
   cli::RegisterNbdCommands(app);
   cli::RegisterNetCommands(app);
+  cli::RegisterRecoveryCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

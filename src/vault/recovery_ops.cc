@@ -396,7 +396,10 @@ Status RecoveryOps::ApplyLauncherOverride(const std::string& machine, const json
 
 Result<json> RecoveryOps::RunJob(const control::JobSpec& spec) {
   LL_ASSIGN_OR_RETURN(int64_t id, runner_->Submit(spec));
-  LL_ASSIGN_OR_RETURN(control::Job job, runner_->Wait(id, options_.job_timeout_ms));
+  auto waited = runner_->Wait(id, options_.job_timeout_ms);
+  if (!waited.ok() && waited.status().code() == Code::kBusy)  // still running: answer with the job
+    return json{{"job", id}, {"kind", spec.kind}, {"state", "running"}};
+  LL_ASSIGN_OR_RETURN(control::Job job, std::move(waited));
   json out = {{"job", id}, {"kind", spec.kind}, {"state", std::string(control::JobStateName(job.state))}};
   if (job.state != control::JobState::kDone) {
     return Status::FailedPrecondition(spec.kind + " job " + std::to_string(id) + " " +
