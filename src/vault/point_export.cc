@@ -249,13 +249,14 @@ Result<PointExportInfo> PointExports::Export(const std::string& operation, const
   nbd::Export e;
   e.name = info.export_name;
   e.description = operation + " of " + machine + " disk " + disk_id + " at " + point.description;
-  e.backend = std::move(backend);
+  e.backend = backend;
   Status s = registry_.Add(std::move(e));
   if (!s.ok()) {
     (void)::unlink(info.overlay_path.c_str());
     return s;
   }
   exports_[key] = info;
+  backends_[key] = std::move(backend);
   return info;
 }
 
@@ -268,6 +269,7 @@ Status PointExports::Unexport(const std::string& operation, const std::string& m
   // Open connections keep the backend (and its open fd) alive; the file name goes now.
   if (::unlink(it->second.overlay_path.c_str()) != 0 && errno != ENOENT)
     return Status::IOError("cannot remove overlay " + it->second.overlay_path);
+  backends_.erase(it->first);
   exports_.erase(it);
   return Status::Ok();
 }
@@ -278,6 +280,15 @@ std::vector<PointExportInfo> PointExports::List(const std::string& machine) cons
   for (const auto& [key, info] : exports_)
     if (machine.empty() || info.machine == machine) out.push_back(info);
   return out;
+}
+
+Result<std::shared_ptr<OverlayBackend>> PointExports::BackendOf(const std::string& operation,
+                                                                const std::string& machine,
+                                                                const std::string& disk_id) const {
+  std::lock_guard lock(mu_);
+  auto it = backends_.find(Key(operation, machine, disk_id));
+  if (it == backends_.end()) return Status::NotFound("disk " + disk_id + " of " + machine + " has no " + operation + " export");
+  return it->second;
 }
 
 std::unique_ptr<control::DiskExporter> PointExports::Exporter(const std::string& operation) {

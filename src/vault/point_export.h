@@ -99,6 +99,9 @@ class PointExports {
   // Removes the export and deletes its overlay; OK if there is none.
   Status Unexport(const std::string& operation, const std::string& machine, const std::string& disk_id);
   std::vector<PointExportInfo> List(const std::string& machine = "") const;
+  // The backend of an export (reads see the overlay's writes); NotFound if none.
+  Result<std::shared_ptr<OverlayBackend>> BackendOf(const std::string& operation, const std::string& machine,
+                                                    const std::string& disk_id) const;
   uint16_t port() const;
 
   // A DiskExporter for the control plane's steps, naming its exports after `operation`.
@@ -116,6 +119,7 @@ class PointExports {
   std::unique_ptr<nbd::Server> server_;
   mutable std::mutex mu_;
   std::map<std::string, PointExportInfo> exports_;
+  std::map<std::string, std::shared_ptr<OverlayBackend>> backends_;
 };
 
 }  // namespace lifeline::vault

@@ -1,6 +1,10 @@
 #include "vault/recovery_ops.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <chrono>
 #include <fstream>
@@ -8,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/checksum.h"
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/units.h"
@@ -84,11 +89,12 @@ struct FailoverDeps {
   const control::LauncherRegistry* launchers;
   const control::NetworkMap* network;
   RecoveryOptions options;
+  PointExports* exports;
 };
 
 // Stops the failover copies of a machine, removes its exports and images. Tolerant of
 // half-done work (used by rollback, change-point and cancel).
-Status StopFailover(const FailoverDeps& d, control::StepContext& ctx, const control::Machine& m) {
+Status StopInstances(const FailoverDeps& d, control::StepContext& ctx, const control::Machine& m) {
   Status first;
   LL_ASSIGN_OR_RETURN(auto instances, d.catalog->ListInstances(m.id, "failover"));
   auto launcher = d.launchers->Create(m.launcher, json::parse(m.launcher_config, nullptr, false));
@@ -101,6 +107,11 @@ Status StopFailover(const FailoverDeps& d, control::StepContext& ctx, const cont
     ctx.Log("stopped failover copy of " + m.name + " (pid " + std::to_string(in.pid) + ")");
     LL_RETURN_IF_ERROR(d.catalog->DeleteInstance(in.id));
   }
+  return first;
+}
+
+Status StopFailover(const FailoverDeps& d, control::StepContext& ctx, const control::Machine& m) {
+  Status first = StopInstances(d, ctx, m);
   LL_ASSIGN_OR_RETURN(auto disks, d.catalog->ListDisks(m.id));
   for (const auto& disk : disks) {
     Status s = d.exporter->Unexport(m, disk);
@@ -329,6 +340,166 @@ class CommitStep final : public control::Step {
   json args_;
 };
 
+
+// Re-protect's data path: brings `target` (the original disk at the primary site) to the
+// failed-over disk's current content. When the target still exists with the same size only
+// blocks whose hashes differ are written; otherwise the whole disk is copied (zero blocks
+// as holes). Returns {mode, blocks, blocks_sent, bytes_sent}.
+constexpr uint64_t kSyncBlockBytes = 64 * 1024;
+
+Result<json> ReverseSync(const FailoverDeps& d, control::StepContext& ctx, const std::string& machine,
+                         const json& dj, const std::string& target) {
+  const std::string disk_id = dj.value("disk_id", "");
+  LL_ASSIGN_OR_RETURN(auto replica, d.store->Disk(disk_id));
+  const uint64_t size = replica->size_bytes();
+  std::shared_ptr<OverlayBackend> backend;
+  int image_fd = -1;
+  if (dj.contains("nbd_url")) {
+    LL_ASSIGN_OR_RETURN(backend, d.exports->BackendOf("failover", machine, disk_id));
+  } else {
+    std::string image = dj.value("image", "");
+    image_fd = ::open(image.c_str(), O_RDONLY | O_CLOEXEC);
+    if (image_fd < 0) return Status::NotFound("failed-over image " + image + " is missing");
+  }
+  struct stat st {};
+  bool delta = ::stat(target.c_str(), &st) == 0 && S_ISREG(st.st_mode) && uint64_t(st.st_size) == size;
+  int fd = ::open(target.c_str(), delta ? (O_RDWR | O_CLOEXEC) : (O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC), 0600);
+  if (fd < 0) {
+    if (image_fd >= 0) ::close(image_fd);
+    return Status::IOError("cannot open the original disk " + target);
+  }
+  Status status;
+  if (!delta && ::ftruncate(fd, static_cast<off_t>(size)) != 0) status = Status::IOError("cannot size " + target);
+  std::vector<uint8_t> src(kSyncBlockBytes), dst(kSyncBlockBytes);
+  const std::vector<uint8_t> zeros(kSyncBlockBytes, 0);
+  uint64_t blocks = 0, sent = 0, bytes = 0;
+  for (uint64_t off = 0; status.ok() && off < size; off += kSyncBlockBytes) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kSyncBlockBytes, size - off));
+    ++blocks;
+    if (backend) {
+      status = backend->Read(off, {src.data(), n});
+    } else if (::pread(image_fd, src.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+      status = Status::IOError("short read of the failed-over image");
+    }
+    if (!status.ok()) break;
+    bool send;
+    if (delta) {
+      if (::pread(fd, dst.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+        status = Status::IOError("short read of " + target);
+        break;
+      }
+      // The original side's block hashes against the recovered side's: only differences move.
+      send = Xxh3(src.data(), n) != Xxh3(dst.data(), n);
+    } else {
+      send = std::memcmp(src.data(), zeros.data(), n) != 0;  // zero blocks stay holes
+    }
+    if (!send) continue;
+    if (::pwrite(fd, src.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) {
+      status = Status::IOError("cannot write " + target);
+      break;
+    }
+    ++sent;
+    bytes += n;
+    if (blocks % 1024 == 0) ctx.Progress(static_cast<int>(off * 100 / size));
+  }
+  if (status.ok() && ::fdatasync(fd) != 0) status = Status::IOError("cannot sync " + target);
+  ::close(fd);
+  if (image_fd >= 0) ::close(image_fd);
+  LL_RETURN_IF_ERROR(status);
+  ctx.Log(disk_id + " -> " + target + ": " + (delta ? "delta" : "full") + " sync, " + std::to_string(sent) + " of " +
+          std::to_string(blocks) + " blocks sent (" + FormatBytes(double(bytes)) + ")");
+  return json{{"disk_id", disk_id}, {"target", target}, {"mode", delta ? "delta" : "full"}, {"blocks", blocks},
+              {"blocks_sent", sent}, {"bytes_sent", bytes}};
+}
+
+Result<std::string> TargetOf(const FailoverDeps& d, const json& args, const control::Machine& m,
+                             const std::string& disk_id) {
+  if (args.contains("targets") && args["targets"].is_object() && args["targets"].contains(disk_id) &&
+      args["targets"][disk_id].is_string())
+    return args["targets"][disk_id].get<std::string>();
+  LL_ASSIGN_OR_RETURN(auto disks, d.catalog->ListDisks(m.id));
+  for (const auto& disk : disks)
+    if (disk.store_disk_id == disk_id) return disk.path;
+  return Status::NotFound("no original disk for " + disk_id);
+}
+
+// Re-protect after commit: sync the original disks from the failed-over ones (delta when
+// they still exist) and flip the replication direction.
+class ReprotectStep final : public control::Step {
+ public:
+  ReprotectStep(FailoverDeps d, json args) : d_(std::move(d)), args_(std::move(args)) {}
+  bool Resumable() const override { return true; }  // the sync converges when run again
+  Status Run(control::StepContext& ctx) override {
+    const std::string name = args_.value("machine", "");
+    LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
+    LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(d_.options, name)));
+    if (m.state != control::StateName(MachineState::kReprotecting))
+      LL_RETURN_IF_ERROR(d_.lifecycle->SetState(name, MachineEvent::kReprotectStart, d_.options.actor).status());
+    json stats = json::array();
+    for (const auto& dj : record["disks"]) {
+      LL_ASSIGN_OR_RETURN(std::string target, TargetOf(d_, args_, m, dj.value("disk_id", "")));
+      LL_ASSIGN_OR_RETURN(json st, ReverseSync(d_, ctx, name, dj, target));
+      stats.push_back(st);
+    }
+    record["reprotect"] = stats;
+    LL_RETURN_IF_ERROR(WriteJsonFile(FailoverFile(d_.options, name), record));
+    return d_.lifecycle->SetState(name, MachineEvent::kReprotectDone, d_.options.actor).status();
+  }
+  Status Rollback(control::StepContext&) override {
+    const std::string name = args_.value("machine", "");
+    if (StateOf(d_.catalog, name) == control::StateName(MachineState::kReprotecting))
+      (void)d_.lifecycle->SetState(name, MachineEvent::kReprotectFailed, d_.options.actor);
+    return Status::Ok();
+  }
+
+ private:
+  FailoverDeps d_;
+  json args_;
+};
+
+// Failback: a planned failover back to the primary site. The recovered copy is shut down,
+// the last differences go to the original disks (nothing written at the recovery site is
+// lost), the exports are removed and the machine returns to protected, direction forward;
+// the primary's agent then replicates the original disks again.
+class FailbackStep final : public control::Step {
+ public:
+  FailbackStep(FailoverDeps d, json args) : d_(std::move(d)), args_(std::move(args)) {}
+  bool Resumable() const override { return true; }
+  Status Run(control::StepContext& ctx) override {
+    const std::string name = args_.value("machine", "");
+    LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
+    LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(d_.options, name)));
+    auto event = [&](MachineEvent e) { return d_.lifecycle->SetState(name, e, d_.options.actor).status(); };
+    if (m.state == control::StateName(MachineState::kProtected) && m.direction == "reverse")
+      LL_RETURN_IF_ERROR(event(MachineEvent::kFailoverStart));
+    LL_ASSIGN_OR_RETURN(m, d_.catalog->GetMachineByName(name));
+    if (m.state != control::StateName(MachineState::kFailoverInProgress))
+      return Status::FailedPrecondition("machine " + name + " is " + m.state + " (" + m.direction +
+                                        "): a failback needs a re-protected machine (protected, reverse)");
+    LL_RETURN_IF_ERROR(StopInstances(d_, ctx, m));  // planned: the recovered copy is shut down first
+    json stats = json::array();
+    for (const auto& dj : record["disks"]) {
+      LL_ASSIGN_OR_RETURN(std::string target, TargetOf(d_, args_, m, dj.value("disk_id", "")));
+      LL_ASSIGN_OR_RETURN(json st, ReverseSync(d_, ctx, name, dj, target));
+      stats.push_back(st);
+    }
+    LL_RETURN_IF_ERROR(StopFailover(d_, ctx, m));
+    LL_RETURN_IF_ERROR(event(MachineEvent::kFailoverDone));
+    LL_RETURN_IF_ERROR(event(MachineEvent::kCommit));
+    LL_RETURN_IF_ERROR(event(MachineEvent::kReprotectStart));
+    LL_RETURN_IF_ERROR(event(MachineEvent::kReprotectDone));
+    record["failback"] = stats;
+    record["failback_time"] = FormatTime(Clock::System()->NowUnixNanos());
+    LL_RETURN_IF_ERROR(WriteJsonFile(JoinPath(RecoveryDir(d_.options, name), "failback.json"), record));
+    (void)::unlink(FailoverFile(d_.options, name).c_str());
+    return Status::Ok();
+  }
+
+ private:
+  FailoverDeps d_;
+  json args_;
+};
+
 template <typename T>
 control::StepFactory Factory(const FailoverDeps& deps) {
   return [deps](const json& args) -> Result<std::unique_ptr<control::Step>> {
@@ -377,11 +548,14 @@ Result<std::unique_ptr<RecoveryOps>> RecoveryOps::Create(store::ReplicaStore* st
 }
 
 Status RecoveryOps::RegisterFailoverSteps() {
-  FailoverDeps d{store_, catalog_, &lifecycle_, failover_exporter_.get(), &launchers_, &network_, options_};
+  FailoverDeps d{store_, catalog_, &lifecycle_, failover_exporter_.get(), &launchers_, &network_, options_,
+                 exports_.get()};
   LL_RETURN_IF_ERROR(registry_.Register("failover.drain", Factory<DrainStep>(d)));
   LL_RETURN_IF_ERROR(registry_.Register("failover.recover", Factory<RecoverStep>(d)));
   LL_RETURN_IF_ERROR(registry_.Register("failover.stop", Factory<StopStep>(d)));
   LL_RETURN_IF_ERROR(registry_.Register("failover.commit", Factory<CommitStep>(d)));
+  LL_RETURN_IF_ERROR(registry_.Register("reprotect.sync", Factory<ReprotectStep>(d)));
+  LL_RETURN_IF_ERROR(registry_.Register("failback.sync", Factory<FailbackStep>(d)));
   return Status::Ok();
 }
 
@@ -519,6 +693,38 @@ Result<json> RecoveryOps::FailoverCommit(const std::string& machine) {
   LL_ASSIGN_OR_RETURN(json out, RunJob(job));
   LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));
   out["failover"] = rec["failover"];
+  return out;
+}
+
+Result<json> RecoveryOps::Reprotect(const std::string& machine, const json& request) {
+  LL_RETURN_IF_ERROR(CheckRequest(request));
+  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  control::JobSpec job;
+  job.kind = "reprotect";
+  job.target = machine;
+  json args = {{"machine", machine}};
+  if (request.is_object() && request.contains("targets")) args["targets"] = request["targets"];
+  job.params = args;
+  job.steps.push_back({"reprotect.sync", "sync the original disks from the failed-over ones, reverse the direction", args});
+  LL_ASSIGN_OR_RETURN(json out, RunJob(job));
+  LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));
+  out["failover"] = rec["failover"];
+  return out;
+}
+
+Result<json> RecoveryOps::Failback(const std::string& machine, const json& request) {
+  LL_RETURN_IF_ERROR(CheckRequest(request));
+  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  control::JobSpec job;
+  job.kind = "failback";
+  job.target = machine;
+  json args = {{"machine", machine}};
+  if (request.is_object() && request.contains("targets")) args["targets"] = request["targets"];
+  job.params = args;
+  job.steps.push_back({"failback.sync", "shut the recovered copy down, sync the last changes home, forward again", args});
+  LL_ASSIGN_OR_RETURN(json out, RunJob(job));
+  auto record = ReadJsonFile(JoinPath(RecoveryDir(options_, machine), "failback.json"));
+  if (record.ok()) out["failback"] = (*record)["failback"];
   return out;
 }
 

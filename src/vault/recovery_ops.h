@@ -1,6 +1,6 @@
 // RecoveryOps: the vault's recovery operations behind the REST API — drill start/cleanup,
 // failover start (unplanned from a chosen point, or planned: wait for the source to drain
-// and take a final point), change-point, cancel and commit — each run as a job of named
+// and take a final point), change-point, cancel, commit, re-protect and failback — each run as a job of named
 // steps in the catalog, with the lifecycle transitions and the "tested at" tag of drills.
 // Thread-safe: API handlers call in concurrently; state lives in the catalog and the jobs.
 #pragma once
@@ -51,6 +51,11 @@ class RecoveryOps {
   Result<nlohmann::json> FailoverChangePoint(const std::string& machine, const nlohmann::json& request);
   Result<nlohmann::json> FailoverCancel(const std::string& machine);
   Result<nlohmann::json> FailoverCommit(const std::string& machine);
+  // After commit: sync the original disks from the failed-over ones ({"targets": {disk id:
+  // path}}, default: each disk's catalog path), delta when they still exist; the direction
+  // becomes reverse. Then Failback brings the machine home (direction forward again).
+  Result<nlohmann::json> Reprotect(const std::string& machine, const nlohmann::json& request);
+  Result<nlohmann::json> Failback(const std::string& machine, const nlohmann::json& request);
   // What a machine's recovery currently serves: exports, images, running copies.
   Result<nlohmann::json> Recovery(const std::string& machine);
 

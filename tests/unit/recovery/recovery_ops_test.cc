@@ -184,6 +184,53 @@ TEST_F(RecoveryOpsTest, UnplannedFailoverChangePointAndCommit) {
   EXPECT_EQ(Machine().state, "committed");
 }
 
+TEST_F(RecoveryOpsTest, ReprotectSendsOnlyDifferingBlocksThenFailback) {
+  ASSERT_TRUE(ops_->FailoverStart("web1", {{"point", std::to_string(points_[2])}}).ok());
+  EXPECT_FALSE(ops_->Reprotect("web1", {}).ok());  // needs a commit first
+  auto c = ops_->FailoverCommit("web1");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const std::string url = (*c)["failover"]["disks"][0]["nbd_url"];
+  // The original disk survived as it was at point 3; the recovered machine then wrote 3 blocks.
+  const std::string original = dir_ + "/original.img";
+  {
+    std::ofstream out(original, std::ios::binary);
+    out << ReadAtSeq(disk_, 3, 0, kDiskBytes);
+  }
+  std::string out;
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x11 1M 192k' '" + url + "'", &out), 0) << out;
+  auto r = ops_->Reprotect("web1", {{"targets", {{"web1-disk0", original}}}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  json st = (*r)["failover"]["reprotect"][0];
+  EXPECT_EQ(st["mode"], "delta");
+  EXPECT_EQ(st["blocks"], kDiskBytes / 65536);
+  EXPECT_EQ(st["blocks_sent"], 3u);
+  EXPECT_EQ(ReadAll(original), ReadExport(url));
+  EXPECT_EQ(Machine().state, "protected");
+  EXPECT_EQ(Machine().direction, "reverse");
+  // A lost original disk gets a full sync (zero blocks stay holes).
+  const std::string lost = dir_ + "/lost.img";
+  // Failback: the recovered machine writes again, then goes home.
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x22 0 64k' '" + url + "'", &out), 0) << out;
+  const std::string final_disk = ReadExport(url);
+  auto fb = ops_->Failback("web1", {{"targets", {{"web1-disk0", lost}}}});
+  ASSERT_TRUE(fb.ok()) << fb.status().ToString();
+  EXPECT_EQ((*fb)["failback"][0]["mode"], "full");
+  EXPECT_EQ(ReadAll(lost), final_disk);
+  EXPECT_EQ(Machine().state, "protected");
+  EXPECT_EQ(Machine().direction, "forward");
+  EXPECT_TRUE(ops_->exports()->List("web1").empty());
+  EXPECT_FALSE(ops_->Failback("web1", {}).ok());  // nothing to fail back now
+}
+
+TEST_F(RecoveryOpsTest, RefusesMalformedRequests) {
+  EXPECT_EQ(ops_->DrillStart("web1", json::array()).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->DrillStart("web1", {{"point", 7}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"planned", "yes"}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"mode", "copy"}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverChangePoint("web1", {}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Machine().state, "protected");
+}
+
 TEST_F(RecoveryOpsTest, FailoverToATimeMaterializedThenCancel) {
   auto r = ops_->FailoverStart(
       "web1", {{"point", "time:" + FormatTime(kT0 + 2 * kSecond + kSecond / 2)}, {"mode", "materialize"}});
