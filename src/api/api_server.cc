@@ -132,6 +132,8 @@ void ApiServer::Routes() {
   rop("failover/change-point", [r](const std::string& m, const json& b) { return r->FailoverChangePoint(m, b); });
   rop("failover/cancel", [r](const std::string& m, const json&) { return r->FailoverCancel(m); });
   rop("failover/commit", [r](const std::string& m, const json&) { return r->FailoverCommit(m); });
+  rop("reprotect", [r](const std::string& m, const json& b) { return r->Reprotect(m, b); });
+  rop("failback", [r](const std::string& m, const json& b) { return r->Failback(m, b); });
   s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/recovery)",
         admin([r](const httplib::Request& req) { return r->Recovery(req.matches[1].str()); }));
   s.Get(R"(/v1/agents/([A-Za-z0-9._-]+)/assignments)",

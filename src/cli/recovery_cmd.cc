@@ -1,6 +1,7 @@
-// `lifeline drill start|cleanup|status` and `lifeline failover start|change-point|cancel|
-// commit|status`: the recovery operations over the vault's REST API (each runs as a job in
-// the vault; `lifeline job show ID` has its steps and log). Runs on the CLI thread only.
+// `lifeline drill start|cleanup|status`, `lifeline failover start|change-point|cancel|commit|
+// status`, `lifeline machine reprotect`, `lifeline failback start|status`: the recovery
+// operations over the vault's REST API (each runs as a job in the vault; `lifeline job show
+// ID` has its steps and log). Runs on the CLI thread only.
 #include <CLI/CLI.hpp>
 
 #include <nlohmann/json.hpp>
@@ -167,6 +168,30 @@ void RegisterRecoveryCommands(CLI::App& app) {
   AddPost(failover, "cancel", "stop the failed-over copy and go back to protection", "failover/cancel", false);
   AddPost(failover, "commit", "accept the failover: the other recovery points are dropped", "failover/commit", false);
   AddStatus(failover);
+
+  // Re-protect and failback. `machine` is registered by replication_cmd.cc (called first).
+  auto targets = [](CLI::App* c, json* body) {
+    c->add_option_function<std::vector<std::string>>("--target", [body](const std::vector<std::string>& v) {
+      for (const auto& t : v) {
+        auto eq = t.find('=');
+        if (eq == std::string::npos) throw CLI::ValidationError("--target", "use DISK_ID=PATH");
+        (*body)["targets"][t.substr(0, eq)] = t.substr(eq + 1);
+      }
+    }, "DISK_ID=PATH: the original disk at the primary site (default: the disk's protected path)");
+  };
+  CLI::App* machine = nullptr;
+  try {
+    machine = app.get_subcommand("machine");
+  } catch (const CLI::OptionNotFound&) {
+    machine = app.add_subcommand("machine", "protected machines");
+  }
+  AddPost(machine, "reprotect", "after commit: sync the original disks (changed blocks only), reverse replication",
+          "reprotect", false, targets);
+  auto* failback = app.add_subcommand("failback", "bring a re-protected machine home: planned failover back");
+  failback->require_subcommand(1);
+  AddPost(failback, "start", "shut the recovered copy down, send the last changes home, protect forward again",
+          "failback", false, targets);
+  AddStatus(failback);
 }
 
 }  // namespace lifeline::cli

@@ -3,7 +3,8 @@
 # loopback: protect a machine (scan mode), drill (export with a copy-on-write overlay, write
 # through it with qemu-io, clean up: replica unchanged and scrub clean, point tagged), then an
 # unplanned failover to a chosen point (the exported disk equals the source at that point),
-# a change of point, and commit (the other points dropped). Prints a report; exit 1 on failure.
+# a change of point, commit (the other points dropped), re-protect (only changed blocks go
+# back), failback and replication resuming. Prints a report; exit 1 on failure.
 # Usage: recovery_story.sh LIFELINE_BINARY [WORK_DIR]
 set -euo pipefail
 bin=$(readlink -f "${1:?usage: recovery_story.sh LIFELINE_BINARY [WORK_DIR]}")
@@ -34,7 +35,7 @@ api=$(jq_ 'd["api"]' < vault/run/endpoints.json)
 export LIFELINE_TOKEN=$token LIFELINE_VAULT_DIR=$work/vault
 "$bin" agent register --vault "$api" --ca vault/pki/ca.crt --key "$key" --name site1 --dir agent 2> agent-register.log \
   || "$bin" agent register --vault "$api" --ca "$(jq_ 'd["ca"]' < vault/run/endpoints.json)" --key "$key" --name site1 --dir agent
-"$bin" agent run --dir agent > agent.out 2> agent.log & pids+=($!)
+"$bin" agent run --dir agent > agent.out 2> agent.log & agent_pid=$!; pids+=($agent_pid)
 truncate -s ${size_mib}M source.img
 head -c $((size_mib / 2))M /dev/urandom | dd of=source.img conv=notrunc status=none
 
@@ -77,7 +78,8 @@ tagged=$("$bin" point list web1 --vault-dir vault --json | jq_ '[p["tags"] for p
 echo "$tagged" | grep -q "tested at" || fail "point $p1 not tagged after the drill: $tagged"
 [ -z "$(ls vault/recovery/overlays)" ] || fail "overlay left after cleanup"
 
-say "4. Unplanned failover to point $p1, then change to point $p2, then commit"
+say "4. The primary site is lost (agent gone). Unplanned failover to point $p1, change to $p2, commit"
+kill $agent_pid; wait $agent_pid 2>/dev/null || true
 "$bin" failover start web1 --point "$p1" --launcher-command 'exec sleep 300' --vault-dir vault --json > fo1.json
 url=$(jq_ 'd["failover"]["disks"][0]["nbd_url"]' < fo1.json)
 qemu-img convert -f raw -O raw "$url" fo1.img
@@ -92,6 +94,39 @@ dropped=$(jq_ 'd["failover"]["disks"][0]["points_dropped"]' < commit.json)
 state=$("$bin" machine status web1 --vault-dir vault --json | jq_ 'd["state"]')
 [ "$state" = committed ] || fail "state after commit is $state"
 "$bin" failover change-point web1 --point "$p1" --vault-dir vault > /dev/null 2>&1 && fail "change-point accepted after commit"
+
+say "5. The recovered machine writes 2 MiB; the primary is back: re-protect sends only changed blocks"
+qemu-io -f raw -c 'write -P 0x33 4M 2M' "$url" > /dev/null
+"$bin" machine reprotect web1 --vault-dir vault --json > reprotect.json
+rp_sent=$(jq_ 'd["failover"]["reprotect"][0]["blocks_sent"]' < reprotect.json)
+rp_blocks=$(jq_ 'd["failover"]["reprotect"][0]["blocks"]' < reprotect.json)
+rp_mode=$(jq_ 'd["failover"]["reprotect"][0]["mode"]' < reprotect.json)
+qemu-img convert -f raw -O raw "$url" recovered.img
+cmp -s recovered.img source.img || fail "after re-protect the original disk differs from the recovered one"
+dir_rp=$("$bin" machine status web1 --vault-dir vault --json | jq_ 'd["state"]+"/"+d["direction"]')
+[ "$dir_rp" = protected/reverse ] || fail "after re-protect web1 is $dir_rp"
+
+say "6. Failback: the recovered machine writes 1 MiB more, shuts down, the last changes go home"
+qemu-io -f raw -c 'write -P 0x44 8M 1M' "$url" > /dev/null
+qemu-img convert -f raw -O raw "$url" recovered-final.img
+"$bin" failback start web1 --vault-dir vault --json > failback.json
+fb_sent=$(jq_ 'd["failback"][0]["blocks_sent"]' < failback.json)
+cmp -s recovered-final.img source.img || fail "after failback the primary disk lacks the recovery site's writes"
+dir_fb=$("$bin" machine status web1 --vault-dir vault --json | jq_ 'd["state"]+"/"+d["direction"]')
+[ "$dir_fb" = protected/forward ] || fail "after failback web1 is $dir_fb"
+
+say "7. Back to normal: the agent replicates the primary again; a drill of the newest point proves it"
+before=$("$bin" point list web1 --vault-dir vault --json | jq_ 'max([p["seq"] for p in d])')
+"$bin" agent run --dir agent > agent2.out 2> agent2.log & pids+=($!)
+for i in $(seq 300); do
+  now=$("$bin" point list web1 --vault-dir vault --json | jq_ 'max([p["seq"] for p in d])')
+  [ "$now" -gt "$before" ] && break; sleep 0.2
+done
+[ "$now" -gt "$before" ] || fail "replication did not resume after failback: $(tail -3 agent2.log)"
+"$bin" drill start web1 --launcher-command 'exec sleep 300' --vault-dir vault --json > drill2.json
+qemu-img convert -f raw -O raw "$(jq_ 'd["exports"][0]["nbd_url"]' < drill2.json)" final-drill.img
+"$bin" drill cleanup web1 --vault-dir vault > /dev/null 2>&1
+cmp -s final-drill.img source.img || fail "the replica's newest point after failback differs from the primary disk"
 "$bin" job list --vault-dir vault >&2 2>/dev/null || true
 t1=$(date +%s.%N)
 
@@ -104,8 +139,11 @@ printf "replica after drill    %s (store files %s -> %s)\n" "$([ "$hash_before" 
 printf "point %-16s %s\n" "$p1" "$tagged"
 printf "failover               point %s byte-exact, change-point to %s byte-exact\n" "$p1" "$p2"
 printf "commit                 state %s, %s other points dropped, %s point(s) left\n" "$state" "$dropped" "$left"
+printf "re-protect             %s sync, %s of %s blocks sent (2 MiB written at the recovery site)\n" "$rp_mode" "$rp_sent" "$rp_blocks"
+printf "failback               %s blocks sent home, web1 %s, replica follows the primary again\n" "$fb_sent" "$dir_fb"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
 echo "=========================================================="
 [ "$hash_before" = "$hash_after" ] || fail "the drill changed the replica's files"
 [ "$left" -eq 1 ] || fail "commit left $left points"
+[ "$rp_sent" -le 40 ] || fail "re-protect sent $rp_sent blocks for 2 MiB of changes"
 echo "recovery_story: OK" >&2
