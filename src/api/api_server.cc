@@ -134,6 +134,10 @@ void ApiServer::Routes() {
   rop("failover/commit", [r](const std::string& m, const json&) { return r->FailoverCommit(m); });
   rop("reprotect", [r](const std::string& m, const json& b) { return r->Reprotect(m, b); });
   rop("failback", [r](const std::string& m, const json& b) { return r->Failback(m, b); });
+  s.Post(R"(/v1/plans/([A-Za-z0-9._-]+)/run)", admin([r](const httplib::Request& req) -> Result<json> {
+    LL_ASSIGN_OR_RETURN(json body, Body(req));
+    return r->PlanRun(req.matches[1].str(), body);
+  }));
   s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/recovery)",
         admin([r](const httplib::Request& req) { return r->Recovery(req.matches[1].str()); }));
   s.Get(R"(/v1/agents/([A-Za-z0-9._-]+)/assignments)",

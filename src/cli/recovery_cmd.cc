@@ -29,8 +29,8 @@ struct RecoveryFlags {
   bool latest_app = false;
   bool latest_group = false;
 
-  void AddClient(CLI::App* c) {
-    c->add_option("machine", machine, "machine name")->required();
+  void AddClient(CLI::App* c, const std::string& positional = "machine", const std::string& help = "machine name") {
+    c->add_option(positional, machine, help)->required();
     c->add_option("--vault", config.url, "vault API URL (https://host:port); or LIFELINE_VAULT");
     c->add_option("--ca", config.ca_path, "the vault's CA certificate; or LIFELINE_CA");
     c->add_option("--token", config.token, "admin token; or LIFELINE_TOKEN");
@@ -192,6 +192,31 @@ void RegisterRecoveryCommands(CLI::App& app) {
   AddPost(failback, "start", "shut the recovered copy down, send the last changes home, protect forward again",
           "failback", false, targets);
   AddStatus(failback);
+
+  // `plan run`: `plan` is registered by control_cmd.cc (called first).
+  CLI::App* plan = nullptr;
+  try {
+    plan = app.get_subcommand("plan");
+  } catch (const CLI::OptionNotFound&) {
+    plan = app.add_subcommand("plan", "recovery plans");
+  }
+  auto pf = std::make_shared<RecoveryFlags>();
+  auto op = std::make_shared<std::string>();
+  auto* run = plan->add_subcommand("run", "run a stored plan as a drill, failover or failback job in the vault");
+  pf->AddClient(run, "plan", "plan name (`lifeline plan list`)");
+  pf->AddPoint(run);
+  run->add_option("--operation", *op, "drill, failover or failback")->required();
+  run->callback([pf, op] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, pf->Client());
+      json b = {{"operation", *op}};
+      if (!pf->Choice().empty()) b["point"] = pf->Choice();
+      LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/plans/" + pf->machine + "/run", b));
+      if (Globals().json) std::cout << r.dump(2) << "\n";
+      else PrintRecovery(r);
+      return Status::Ok();
+    });
+  });
 }
 
 }  // namespace lifeline::cli

@@ -17,6 +17,8 @@
 #include "common/fs.h"
 #include "common/units.h"
 #include "control/drill_steps.h"
+#include "control/plan.h"
+#include "control/plan_steps.h"
 #include "control/process.h"
 
 namespace lifeline::vault {
@@ -500,6 +502,95 @@ class FailbackStep final : public control::Step {
   json args_;
 };
 
+// Plan steps for failover and failback plans (BuildPlanJob names them {op}.shutdown,
+// {op}.prepare, {op}.start-group; drills use the drill steps).
+std::vector<std::string> MachinesOf(const json& args) {
+  std::vector<std::string> out;
+  if (args.contains("machines") && args["machines"].is_array())
+    for (const auto& m : args["machines"])
+      if (m.is_string()) out.push_back(m.get<std::string>());
+  return out;
+}
+
+// The vault cannot power off machines at the primary site: the operator (or a plan script
+// before this step) does; in a disaster they are gone anyway.
+class PlanShutdownStep final : public control::Step {
+ public:
+  PlanShutdownStep(FailoverDeps, json args) : args_(std::move(args)) {}
+  bool Resumable() const override { return true; }
+  Status Run(control::StepContext& ctx) override {
+    for (const auto& m : MachinesOf(args_))
+      ctx.Log(m + ": the source must be shut down by the operator or a plan script; continuing");
+    return Status::Ok();
+  }
+
+ private:
+  json args_;
+};
+
+class PlanPrepareStep final : public control::Step {
+ public:
+  PlanPrepareStep(FailoverDeps d, json args, bool failback) : d_(std::move(d)), args_(std::move(args)), failback_(failback) {}
+  bool Resumable() const override { return true; }
+  Status Run(control::StepContext& ctx) override {
+    for (const auto& name : MachinesOf(args_)) {
+      LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
+      if (failback_) {
+        if (m.state != control::StateName(MachineState::kProtected) || m.direction != "reverse")
+          return Status::FailedPrecondition("machine " + name + " is " + m.state + " (" + m.direction +
+                                            "): a failback needs a re-protected machine");
+      } else {
+        LL_ASSIGN_OR_RETURN(auto state, control::ParseMachineState(m.state));
+        LL_ASSIGN_OR_RETURN(auto drill, control::ParseDrillState(m.drill_state));
+        LL_RETURN_IF_ERROR(control::NextState(name, state, MachineEvent::kFailoverStart, drill).status());
+        LL_ASSIGN_OR_RETURN(auto disks, d_.catalog->ListDisks(m.id));
+        for (const auto& disk : disks) {
+          LL_ASSIGN_OR_RETURN(auto replica, d_.store->Disk(disk.store_disk_id));
+          LL_RETURN_IF_ERROR(ResolvePoint(*replica, args_.value("point", "")).status());
+        }
+      }
+      ctx.Log(name + ": ready");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  FailoverDeps d_;
+  json args_;
+  bool failback_;
+};
+
+// One group: the per-machine step (recover or failback) for each machine in turn.
+template <typename T>
+class PlanGroupStep final : public control::Step {
+ public:
+  PlanGroupStep(FailoverDeps d, json args) : d_(std::move(d)), args_(std::move(args)) {}
+  Status Run(control::StepContext& ctx) override {
+    auto machines = MachinesOf(args_);
+    for (size_t i = 0; i < machines.size(); ++i) {
+      json a = {{"machine", machines[i]}, {"point", args_.value("point", "")}, {"mode", "export"}, {"launch", true}};
+      if (a["point"] == "") a["point"] = "latest-processed";
+      T step(d_, a);
+      LL_RETURN_IF_ERROR(step.Run(ctx));
+      ctx.Progress(static_cast<int>((i + 1) * 100 / machines.size()));
+    }
+    return Status::Ok();
+  }
+  Status Rollback(control::StepContext& ctx) override {
+    Status first;
+    for (const auto& name : MachinesOf(args_)) {
+      T step(d_, json{{"machine", name}});
+      Status s = step.Rollback(ctx);
+      if (!s.ok() && first.ok()) first = s;
+    }
+    return first;
+  }
+
+ private:
+  FailoverDeps d_;
+  json args_;
+};
+
 template <typename T>
 control::StepFactory Factory(const FailoverDeps& deps) {
   return [deps](const json& args) -> Result<std::unique_ptr<control::Step>> {
@@ -556,6 +647,17 @@ Status RecoveryOps::RegisterFailoverSteps() {
   LL_RETURN_IF_ERROR(registry_.Register("failover.commit", Factory<CommitStep>(d)));
   LL_RETURN_IF_ERROR(registry_.Register("reprotect.sync", Factory<ReprotectStep>(d)));
   LL_RETURN_IF_ERROR(registry_.Register("failback.sync", Factory<FailbackStep>(d)));
+  // Recovery plans (plan.h BuildPlanJob): failover and failback steps, and the actions.
+  for (const char* op : {"failover", "failback"}) {
+    LL_RETURN_IF_ERROR(registry_.Register(std::string(op) + ".shutdown", Factory<PlanShutdownStep>(d)));
+    const bool failback = std::string(op) == "failback";
+    LL_RETURN_IF_ERROR(registry_.Register(std::string(op) + ".prepare", [d, failback](const json& args) -> Result<std::unique_ptr<control::Step>> {
+      return std::unique_ptr<control::Step>(new PlanPrepareStep(d, args, failback));
+    }));
+  }
+  LL_RETURN_IF_ERROR(registry_.Register("failover.start-group", Factory<PlanGroupStep<RecoverStep>>(d)));
+  LL_RETURN_IF_ERROR(registry_.Register("failback.start-group", Factory<PlanGroupStep<FailbackStep>>(d)));
+  LL_RETURN_IF_ERROR(control::RegisterPlanSteps(&registry_, control::PlanStepOptions{}));
   return Status::Ok();
 }
 
@@ -726,6 +828,18 @@ Result<json> RecoveryOps::Failback(const std::string& machine, const json& reque
   auto record = ReadJsonFile(JoinPath(RecoveryDir(options_, machine), "failback.json"));
   if (record.ok()) out["failback"] = (*record)["failback"];
   return out;
+}
+
+Result<json> RecoveryOps::PlanRun(const std::string& plan_name, const json& request) {
+  LL_RETURN_IF_ERROR(CheckRequest(request));
+  LL_ASSIGN_OR_RETURN(std::string op_name, StrField(request, "operation", ""));
+  LL_ASSIGN_OR_RETURN(std::string point, StrField(request, "point", "latest-processed"));
+  LL_ASSIGN_OR_RETURN(control::Operation op, control::ParseOperation(op_name));
+  LL_ASSIGN_OR_RETURN(control::Plan plan, control::LoadPlan(catalog_, plan_name));
+  control::PlanJobOptions po;
+  po.point = point;
+  LL_ASSIGN_OR_RETURN(control::JobSpec job, control::BuildPlanJob(plan, op, po));
+  return RunJob(job);
 }
 
 Result<json> RecoveryOps::Recovery(const std::string& machine) {

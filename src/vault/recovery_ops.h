@@ -56,6 +56,9 @@ class RecoveryOps {
   // becomes reverse. Then Failback brings the machine home (direction forward again).
   Result<nlohmann::json> Reprotect(const std::string& machine, const nlohmann::json& request);
   Result<nlohmann::json> Failback(const std::string& machine, const nlohmann::json& request);
+  // Runs a stored recovery plan ({"operation": "drill"|"failover"|"failback", "point"}) as
+  // a plan job (plan.h BuildPlanJob); manual steps wait for `lifeline plan continue`.
+  Result<nlohmann::json> PlanRun(const std::string& plan, const nlohmann::json& request);
   // What a machine's recovery currently serves: exports, images, running copies.
   Result<nlohmann::json> Recovery(const std::string& machine);
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/units.h"
+#include "control/plan.h"
 #include "recovery_test_util.h"
 
 namespace lifeline::vault {
@@ -220,6 +221,33 @@ TEST_F(RecoveryOpsTest, ReprotectSendsOnlyDifferingBlocksThenFailback) {
   EXPECT_EQ(Machine().direction, "forward");
   EXPECT_TRUE(ops_->exports()->List("web1").empty());
   EXPECT_FALSE(ops_->Failback("web1", {}).ok());  // nothing to fail back now
+}
+
+TEST_F(RecoveryOpsTest, RecoveryPlanRunsFailoverAndDrillAsJobs) {
+  const std::string marker = dir_ + "/before.txt";
+  std::string yaml = "name: site\ngroups:\n  - name: web\n    machines: [web1]\n    before:\n"
+                     "      - name: note\n        script: {path: /bin/sh, args: [-c, 'echo $LIFELINE_OPERATION > " +
+                     marker + "']}\n";
+  auto saved = control::SavePlan(catalog_.get(), yaml, "site.yaml");
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  auto d = ops_->PlanRun("site", {{"operation", "drill"}, {"point", std::to_string(points_[0])}});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ((*d)["kind"], "plan-drill");
+  EXPECT_EQ(Machine().drill_state, "drill-running");
+  EXPECT_EQ(ReadAll(marker), "drill\n");
+  ASSERT_TRUE(ops_->DrillCleanup("web1", {}).ok());
+  auto f = ops_->PlanRun("site", {{"operation", "failover"}, {"point", std::to_string(points_[1])}});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(Machine().state, "failed-over");
+  EXPECT_EQ(ReadAll(marker), "failover\n");
+  auto rec = ops_->Recovery("web1");
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ((*rec)["failover"]["disks"][0]["point_id"], points_[1]);
+  EXPECT_EQ(ReadExport((*rec)["failover"]["disks"][0]["nbd_url"]), ReadAtSeq(disk_, 2, 0, kDiskBytes));
+  // A failback plan needs a re-protected machine.
+  EXPECT_FALSE(ops_->PlanRun("site", {{"operation", "failback"}}).ok());
+  EXPECT_EQ(ops_->PlanRun("site", {{"operation", "teleport"}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->PlanRun("nosuch", {{"operation", "drill"}}).status().code(), Code::kNotFound);
 }
 
 TEST_F(RecoveryOpsTest, RefusesMalformedRequests) {
