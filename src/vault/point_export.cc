@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 
@@ -14,9 +15,11 @@ namespace lifeline::vault {
 namespace {
 
 Result<uint64_t> ParseU64(const std::string& text, const std::string& what) {
-  if (text.empty() || text.size() > 20 || !std::all_of(text.begin(), text.end(), ::isdigit))
-    return Status::InvalidArgument("bad " + what + ": '" + text + "'");
-  return std::stoull(text);
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    return Status::InvalidArgument("bad " + what + ": '" + text.substr(0, 64) + "'");
+  return v;
 }
 
 Status PwriteAll(int fd, const uint8_t* data, size_t n, uint64_t offset) {

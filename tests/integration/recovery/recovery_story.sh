@@ -127,7 +127,7 @@ done
 qemu-img convert -f raw -O raw "$(jq_ 'd["exports"][0]["nbd_url"]' < drill2.json)" final-drill.img
 "$bin" drill cleanup web1 --vault-dir vault > /dev/null 2>&1
 cmp -s final-drill.img source.img || fail "the replica's newest point after failback differs from the primary disk"
-"$bin" job list --vault-dir vault >&2 2>/dev/null || true
+"$bin" job list --catalog vault/catalog.db >&2 || true
 t1=$(date +%s.%N)
 
 echo

@@ -83,6 +83,10 @@ TEST_F(PointExportTest, RefusesBadChoices) {
   EXPECT_EQ(ResolvePoint(*disk_, "seq:x").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ResolvePoint(*disk_, "id:").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ResolvePoint(*disk_, "99999999999999999999999").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ResolvePoint(*disk_, "22222222222222222222").status().code(), Code::kInvalidArgument);  // > 2^64
+  EXPECT_EQ(ResolvePoint(*disk_, "seq:18446744073709551616").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ResolvePoint(*disk_, "-1").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ResolvePoint(*disk_, "seq:+1").status().code(), Code::kInvalidArgument);
   EXPECT_FALSE(ResolvePoint(*disk_, "time:yesterday").ok());
 }
 
