@@ -77,6 +77,14 @@ Result<bool> BoolField(const json& request, const char* key, bool fallback) {
   if (!request[key].is_boolean()) return Status::InvalidArgument(std::string(key) + " must be true or false");
   return request[key].get<bool>();
 }
+// Refuses an operation the lifecycle would refuse, before a job is created for it.
+Status CheckEvent(control::Catalog* catalog, const std::string& machine, MachineEvent event) {
+  LL_ASSIGN_OR_RETURN(auto m, catalog->GetMachineByName(machine));
+  LL_ASSIGN_OR_RETURN(auto state, control::ParseMachineState(m.state));
+  LL_ASSIGN_OR_RETURN(auto drill, control::ParseDrillState(m.drill_state));
+  return control::NextState(machine, state, event, drill).status();
+}
+
 Status CheckRequest(const json& request) {
   if (!request.is_null() && !request.is_object()) return Status::InvalidArgument("the request must be a JSON object");
   return Status::Ok();
@@ -759,7 +767,7 @@ Result<json> RecoveryOps::FailoverChangePoint(const std::string& machine, const 
   LL_RETURN_IF_ERROR(CheckRequest(request));
   LL_ASSIGN_OR_RETURN(std::string point, StrField(request, "point", ""));
   if (point.empty()) return Status::InvalidArgument("change-point needs a point");
-  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  LL_RETURN_IF_ERROR(CheckEvent(catalog_, machine, MachineEvent::kChangePoint));
   LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(options_, machine)));
   control::JobSpec job;
   job.kind = "failover-change-point";
@@ -776,7 +784,7 @@ Result<json> RecoveryOps::FailoverChangePoint(const std::string& machine, const 
 }
 
 Result<json> RecoveryOps::FailoverCancel(const std::string& machine) {
-  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  LL_RETURN_IF_ERROR(CheckEvent(catalog_, machine, MachineEvent::kCancelFailover));
   control::JobSpec job;
   job.kind = "failover-cancel";
   job.target = machine;
@@ -786,7 +794,7 @@ Result<json> RecoveryOps::FailoverCancel(const std::string& machine) {
 }
 
 Result<json> RecoveryOps::FailoverCommit(const std::string& machine) {
-  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  LL_RETURN_IF_ERROR(CheckEvent(catalog_, machine, MachineEvent::kCommit));
   control::JobSpec job;
   job.kind = "commit";
   job.target = machine;
@@ -800,7 +808,7 @@ Result<json> RecoveryOps::FailoverCommit(const std::string& machine) {
 
 Result<json> RecoveryOps::Reprotect(const std::string& machine, const json& request) {
   LL_RETURN_IF_ERROR(CheckRequest(request));
-  LL_RETURN_IF_ERROR(catalog_->GetMachineByName(machine).status());
+  LL_RETURN_IF_ERROR(CheckEvent(catalog_, machine, MachineEvent::kReprotectStart));
   control::JobSpec job;
   job.kind = "reprotect";
   job.target = machine;
