@@ -150,22 +150,47 @@ class DrainStep final : public control::Step {
       LL_ASSIGN_OR_RETURN(auto r, d_.store->Disk(disk.store_disk_id));
       replicas.push_back(r);
     }
-    ctx.Log("planned failover: waiting for the source to drain (no write for " +
-            std::to_string(d_.options.drain_quiet_ms) + " ms)");
-    const int64_t deadline = SteadyMs() + d_.options.drain_timeout_ms;
+    // Drained = the agent finished a capture cycle after the source stopped (a new point
+    // on every disk: a scan cycle or a crash point interval ends with one) and nothing has
+    // arrived since for the quiet time. The cycle matters: a scan agent sends a stopped
+    // disk's last changes only at its next cycle, which quiet time alone cannot see.
+    int64_t interval_ms = 0;
+    if (m.policy_id != 0) {
+      auto policy = d_.catalog->GetPolicy(m.policy_id);
+      if (policy.ok()) interval_ms = policy->crash_point_interval_seconds * 1000;
+    }
+    const int64_t timeout_ms =
+        interval_ms > 0 ? std::max(d_.options.drain_timeout_ms, 2 * interval_ms + 10000) : d_.options.drain_timeout_ms;
+    std::vector<uint64_t> start_point(replicas.size(), 0);
+    for (size_t i = 0; i < replicas.size(); ++i) {
+      if (args_.contains("drain_after_point")) {  // a resumed drain keeps its reference
+        start_point[i] = args_["drain_after_point"].value(disks[i].store_disk_id, uint64_t{0});
+      } else {
+        for (const auto& p : replicas[i]->Points()) start_point[i] = std::max(start_point[i], p.id);
+      }
+    }
+    ctx.Log("planned failover: waiting for a capture cycle after the source stopped and " +
+            std::to_string(d_.options.drain_quiet_ms) + " ms without writes (at most " +
+            std::to_string(timeout_ms / 1000) + " s)");
+    const int64_t deadline = SteadyMs() + timeout_ms;
     std::vector<uint64_t> last(replicas.size(), UINT64_MAX);
     int64_t quiet_since = SteadyMs();
     while (true) {
-      bool moved = false;
+      bool moved = false, cycled = true;
       for (size_t i = 0; i < replicas.size(); ++i) {
         uint64_t durable = replicas[i]->durable_seq();
         if (durable != replicas[i]->appended_seq() || durable != last[i]) moved = true;
         last[i] = durable;
+        uint64_t newest = 0;
+        for (const auto& p : replicas[i]->Points()) newest = std::max(newest, p.id);
+        if (newest <= start_point[i]) cycled = false;
       }
       if (moved) quiet_since = SteadyMs();
-      if (SteadyMs() - quiet_since >= d_.options.drain_quiet_ms) break;
+      if (cycled && SteadyMs() - quiet_since >= d_.options.drain_quiet_ms) break;
       if (SteadyMs() > deadline)
-        return Status::Busy("the source of " + name + " is still sending writes: stop it before a planned failover");
+        return Status::Busy(std::string("the source of ") + name +
+                            (cycled ? " is still sending writes: shut it down before a planned failover"
+                                    : " sent no complete capture cycle: is its agent running? (an unplanned failover needs no source)"));
       if (!ctx.SleepMs(50)) return Status::Busy("stopped while draining");
     }
     for (size_t i = 0; i < replicas.size(); ++i) {

@@ -4,7 +4,7 @@
 # through it with qemu-io, clean up: replica unchanged and scrub clean, point tagged), then an
 # unplanned failover to a chosen point (the exported disk equals the source at that point),
 # a change of point, commit (the other points dropped), re-protect (only changed blocks go
-# back), failback and replication resuming. Prints a report; exit 1 on failure.
+# back), failback, replication resuming and a planned failover without data loss. Prints a report; exit 1 on failure.
 # Usage: recovery_story.sh LIFELINE_BINARY [WORK_DIR]
 set -euo pipefail
 bin=$(readlink -f "${1:?usage: recovery_story.sh LIFELINE_BINARY [WORK_DIR]}")
@@ -127,6 +127,14 @@ done
 qemu-img convert -f raw -O raw "$(jq_ 'd["exports"][0]["nbd_url"]' < drill2.json)" final-drill.img
 "$bin" drill cleanup web1 --vault-dir vault > /dev/null 2>&1
 cmp -s final-drill.img source.img || fail "the replica's newest point after failback differs from the primary disk"
+
+say "8. Planned failover: the machine writes 1 MiB and shuts down; nothing is lost"
+head -c 1M /dev/urandom | dd of=source.img bs=1M seek=12 conv=notrunc status=none
+tp0=$(date +%s.%N)
+"$bin" failover start web1 --planned --no-launch --vault-dir vault --json > planned.json
+tp1=$(date +%s.%N)
+qemu-img convert -f raw -O raw "$(jq_ 'd["failover"]["disks"][0]["nbd_url"]' < planned.json)" planned.img
+cmp -s planned.img source.img || fail "planned failover lost data: the recovered disk differs from the shut-down source"
 "$bin" job list --catalog vault/catalog.db >&2 || true
 t1=$(date +%s.%N)
 
@@ -141,6 +149,7 @@ printf "failover               point %s byte-exact, change-point to %s byte-exac
 printf "commit                 state %s, %s other points dropped, %s point(s) left\n" "$state" "$dropped" "$left"
 printf "re-protect             %s sync, %s of %s blocks sent (2 MiB written at the recovery site)\n" "$rp_mode" "$rp_sent" "$rp_blocks"
 printf "failback               %s blocks sent home, web1 %s, replica follows the primary again\n" "$fb_sent" "$dir_fb"
+printf "planned failover       zero data loss (recovered disk == shut-down source), %.1f s incl. drain\n" "$(echo "$tp1 - $tp0" | bc -l)"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
 echo "=========================================================="
 [ "$hash_before" = "$hash_after" ] || fail "the drill changed the replica's files"

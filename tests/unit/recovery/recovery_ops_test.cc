@@ -277,11 +277,15 @@ TEST_F(RecoveryOpsTest, FailoverToATimeMaterializedThenCancel) {
 TEST_F(RecoveryOpsTest, PlannedFailoverWaitsForTheDrainAndLosesNothing) {
   // The source was stopped, but its last writes are still arriving.
   std::atomic<bool> done{false};
+  // The agent's last capture cycle: writes, then a pause longer than the quiet time (a scan
+  // agent between cycles), then the rest and the cycle's point.
   std::thread late([&] {
     for (int i = 0; i < 8; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(60));
+      std::this_thread::sleep_for(std::chrono::milliseconds(i == 4 ? 600 : 60));
       ASSERT_TRUE(WriteFill(disk_, 4096 * (10 + i), char('p' + i), 4096, kT0 + (20 + i) * kSecond).ok());
     }
+    store::PointRequest p;
+    ASSERT_TRUE(disk_->AddPoint(p).ok());
     done = true;
   });
   auto r = ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}});
@@ -295,6 +299,22 @@ TEST_F(RecoveryOpsTest, PlannedFailoverWaitsForTheDrainAndLosesNothing) {
   EXPECT_EQ(Machine().state, "failed-over");
   EXPECT_EQ(ops_->FailoverStart("web1", {{"planned", true}, {"point", "latest"}}).status().code(),
             Code::kInvalidArgument);
+}
+
+TEST_F(RecoveryOpsTest, PlannedFailoverWithoutAnAgentCycleTimesOut) {
+  ops_.reset();
+  RecoveryOptions o;
+  o.dir = dir_;
+  o.drain_quiet_ms = 100;
+  o.drain_timeout_ms = 800;
+  auto ops = RecoveryOps::Create(store_.get(), catalog_.get(), o);
+  ASSERT_TRUE(ops.ok());
+  ops_ = std::move(*ops);
+  auto r = ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("no complete capture cycle"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(Machine().state, "protected");
+  EXPECT_EQ(disk_->Points().size(), 3u);
 }
 
 }  // namespace
