@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "common/fs.h"
@@ -61,7 +61,8 @@ class ControlExporter final : public control::DiskExporter {
       : exports_(exports), operation_(std::move(operation)) {}
   Result<control::LaunchDisk> Export(const control::Machine& machine, const control::Disk& disk,
                                      const std::string& point) override {
-    LL_ASSIGN_OR_RETURN(PointExportInfo info, exports_->Export(operation_, machine.name, disk.store_disk_id, point));
+    LL_ASSIGN_OR_RETURN(PointExportInfo info,
+                        exports_->Export(operation_, machine.name, disk.store_disk_id, point));
     return control::LaunchDisk{info.nbd_url, "", "raw"};
   }
   Status Unexport(const control::Machine& machine, const control::Disk& disk) override {
@@ -75,16 +76,19 @@ class ControlExporter final : public control::DiskExporter {
 
 }  // namespace
 
-Result<ResolvedPoint> ResolvePoint(const store::DiskReplica& replica, const std::string& choice_in) {
+Result<ResolvedPoint> ResolvePoint(const store::DiskReplica& replica,
+                                   const std::string& choice_in) {
   std::string choice = choice_in.empty() ? "latest-processed" : choice_in;
   const std::string disk = replica.disk_id();
   ResolvedPoint r;
   auto newest = [&](auto pred, const std::string& what) -> Result<ResolvedPoint> {
     std::vector<store::RecoveryPoint> points = replica.Points();
     for (auto it = points.rbegin(); it != points.rend(); ++it) {
-      if (pred(*it)) return ResolvedPoint{it->seq, it->id, what + ": point " + std::to_string(it->id) +
-                                                              " (seq " + std::to_string(it->seq) + ", " +
-                                                              FormatTime(it->time_unix_ns) + ")"};
+      if (pred(*it))
+        return ResolvedPoint{it->seq, it->id,
+                             what + ": point " + std::to_string(it->id) + " (seq " +
+                                 std::to_string(it->seq) + ", " + FormatTime(it->time_unix_ns) +
+                                 ")"};
     }
     return Status::NotFound("disk " + disk + " has no " + what + " recovery point");
   };
@@ -95,16 +99,20 @@ Result<ResolvedPoint> ResolvePoint(const store::DiskReplica& replica, const std:
       if (p.seq == r.seq) r.point_id = p.id;
     return r;
   }
-  if (choice == "latest-processed") return newest([](const store::RecoveryPoint&) { return true; }, "latest-processed");
+  if (choice == "latest-processed")
+    return newest([](const store::RecoveryPoint&) { return true; }, "latest-processed");
   if (choice == "latest-app")
-    return newest([](const store::RecoveryPoint& p) { return p.kind == store::PointKind::kApp; }, "latest-app");
+    return newest([](const store::RecoveryPoint& p) { return p.kind == store::PointKind::kApp; },
+                  "latest-app");
   if (choice == "latest-group")
-    return newest([](const store::RecoveryPoint& p) { return p.group_point_id != 0; }, "latest-group");
+    return newest([](const store::RecoveryPoint& p) { return p.group_point_id != 0; },
+                  "latest-group");
   if (choice.rfind("seq:", 0) == 0) {
     LL_ASSIGN_OR_RETURN(r.seq, ParseU64(choice.substr(4), "seq"));
     if (r.seq < replica.folded_seq() || r.seq > replica.durable_seq())
-      return Status::NotFound("seq " + std::to_string(r.seq) + " of disk " + disk + " is outside the readable range " +
-                              std::to_string(replica.folded_seq()) + ".." + std::to_string(replica.durable_seq()));
+      return Status::NotFound(
+          "seq " + std::to_string(r.seq) + " of disk " + disk + " is outside the readable range " +
+          std::to_string(replica.folded_seq()) + ".." + std::to_string(replica.durable_seq()));
     r.description = "seq " + std::to_string(r.seq);
     return r;
   }
@@ -115,20 +123,26 @@ Result<ResolvedPoint> ResolvePoint(const store::DiskReplica& replica, const std:
     return r;
   }
   std::string id_text = choice.rfind("id:", 0) == 0 ? choice.substr(3) : choice;
-  auto id = ParseU64(id_text, "point choice (latest, latest-processed, latest-app, latest-group, ID, seq:N, time:T)");
+  auto id = ParseU64(
+      id_text,
+      "point choice (latest, latest-processed, latest-app, latest-group, ID, seq:N, time:T)");
   if (!id.ok()) return id.status();
   LL_ASSIGN_OR_RETURN(store::RecoveryPoint p, replica.FindPoint(*id));
-  return ResolvedPoint{p.seq, p.id, "point " + std::to_string(p.id) + " (seq " + std::to_string(p.seq) + ", " +
-                                        FormatTime(p.time_unix_ns) + ")"};
+  return ResolvedPoint{p.seq, p.id,
+                       "point " + std::to_string(p.id) + " (seq " + std::to_string(p.seq) + ", " +
+                           FormatTime(p.time_unix_ns) + ")"};
 }
 
 // ---------------------------------------------------------------------------------------
 
-Result<std::shared_ptr<OverlayBackend>> OverlayBackend::Create(const store::DiskReplica* replica, uint64_t seq,
+Result<std::shared_ptr<OverlayBackend>> OverlayBackend::Create(const store::DiskReplica* replica,
+                                                               uint64_t seq,
                                                                const std::string& overlay_path) {
   int fd = ::open(overlay_path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IOError("cannot create overlay " + overlay_path + ": " + std::strerror(errno));
-  return std::shared_ptr<OverlayBackend>(new OverlayBackend(replica, seq, fd, replica->size_bytes()));
+  if (fd < 0)
+    return Status::IOError("cannot create overlay " + overlay_path + ": " + std::strerror(errno));
+  return std::shared_ptr<OverlayBackend>(
+      new OverlayBackend(replica, seq, fd, replica->size_bytes()));
 }
 
 OverlayBackend::~OverlayBackend() { ::close(fd_); }
@@ -191,7 +205,8 @@ Status OverlayBackend::WriteZeroes(uint64_t offset, uint64_t length, nbd::ZeroMo
   return Status::Ok();
 }
 
-Status OverlayBackend::BlockStatus(uint64_t offset, uint64_t length, size_t, std::vector<nbd::Extent>* out) {
+Status OverlayBackend::BlockStatus(uint64_t offset, uint64_t length, size_t,
+                                   std::vector<nbd::Extent>* out) {
   (void)offset;
   out->push_back({length, 0});  // one data extent: always correct
   return Status::Ok();
@@ -230,14 +245,16 @@ uint16_t PointExports::port() const {
   return server_ ? server_->tcp_port() : 0;
 }
 
-Result<PointExportInfo> PointExports::Export(const std::string& operation, const std::string& machine,
-                                             const std::string& disk_id, const std::string& choice) {
+Result<PointExportInfo> PointExports::Export(const std::string& operation,
+                                             const std::string& machine, const std::string& disk_id,
+                                             const std::string& choice) {
   LL_ASSIGN_OR_RETURN(store::DiskReplica * replica, store_->Disk(disk_id));
   LL_ASSIGN_OR_RETURN(ResolvedPoint point, ResolvePoint(*replica, choice));
   std::lock_guard lock(mu_);
   const std::string key = Key(operation, machine, disk_id);
   if (exports_.count(key))
-    return Status::Busy("disk " + disk_id + " of " + machine + " is already exported for a " + operation);
+    return Status::Busy("disk " + disk_id + " of " + machine + " is already exported for a " +
+                        operation);
   LL_RETURN_IF_ERROR(StartServerLocked());
   LL_RETURN_IF_ERROR(FileSystem::Posix()->MakeDirs(overlay_dir_));
   PointExportInfo info;
@@ -263,7 +280,8 @@ Result<PointExportInfo> PointExports::Export(const std::string& operation, const
   return info;
 }
 
-Status PointExports::Unexport(const std::string& operation, const std::string& machine, const std::string& disk_id) {
+Status PointExports::Unexport(const std::string& operation, const std::string& machine,
+                              const std::string& disk_id) {
   std::lock_guard lock(mu_);
   auto it = exports_.find(Key(operation, machine, disk_id));
   if (it == exports_.end()) return Status::Ok();
@@ -290,7 +308,9 @@ Result<std::shared_ptr<OverlayBackend>> PointExports::BackendOf(const std::strin
                                                                 const std::string& disk_id) const {
   std::lock_guard lock(mu_);
   auto it = backends_.find(Key(operation, machine, disk_id));
-  if (it == backends_.end()) return Status::NotFound("disk " + disk_id + " of " + machine + " has no " + operation + " export");
+  if (it == backends_.end())
+    return Status::NotFound("disk " + disk_id + " of " + machine + " has no " + operation +
+                            " export");
   return it->second;
 }
 

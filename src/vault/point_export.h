@@ -46,7 +46,8 @@ Result<ResolvedPoint> ResolvePoint(const store::DiskReplica& replica, const std:
 class OverlayBackend final : public nbd::Backend {
  public:
   // Creates (truncates) the overlay file. REQUIRES: `replica` outlives the backend.
-  static Result<std::shared_ptr<OverlayBackend>> Create(const store::DiskReplica* replica, uint64_t seq,
+  static Result<std::shared_ptr<OverlayBackend>> Create(const store::DiskReplica* replica,
+                                                        uint64_t seq,
                                                         const std::string& overlay_path);
   ~OverlayBackend() override;
 
@@ -71,7 +72,7 @@ class OverlayBackend final : public nbd::Backend {
   const uint64_t seq_;
   const int fd_;
   const uint64_t size_;
-  mutable std::shared_mutex mu_;     // readers vs. writers of the extent map
+  mutable std::shared_mutex mu_;      // readers vs. writers of the extent map
   store::RangeMap<uint8_t> written_;  // ranges the overlay holds (data or zeros)
 };
 
@@ -79,7 +80,7 @@ class OverlayBackend final : public nbd::Backend {
 struct PointExportInfo {
   std::string operation;  // drill, failover
   std::string machine;
-  std::string disk_id;    // store disk id
+  std::string disk_id;  // store disk id
   std::string export_name;
   std::string nbd_url;
   std::string overlay_path;
@@ -97,10 +98,12 @@ class PointExports {
   Result<PointExportInfo> Export(const std::string& operation, const std::string& machine,
                                  const std::string& disk_id, const std::string& choice);
   // Removes the export and deletes its overlay; OK if there is none.
-  Status Unexport(const std::string& operation, const std::string& machine, const std::string& disk_id);
+  Status Unexport(const std::string& operation, const std::string& machine,
+                  const std::string& disk_id);
   std::vector<PointExportInfo> List(const std::string& machine = "") const;
   // The backend of an export (reads see the overlay's writes); NotFound if none.
-  Result<std::shared_ptr<OverlayBackend>> BackendOf(const std::string& operation, const std::string& machine,
+  Result<std::shared_ptr<OverlayBackend>> BackendOf(const std::string& operation,
+                                                    const std::string& machine,
                                                     const std::string& disk_id) const;
   uint16_t port() const;
 
@@ -109,7 +112,8 @@ class PointExports {
 
  private:
   Status StartServerLocked();
-  static std::string Key(const std::string& operation, const std::string& machine, const std::string& disk_id) {
+  static std::string Key(const std::string& operation, const std::string& machine,
+                         const std::string& disk_id) {
     return operation + "/" + machine + "/" + disk_id;
   }
 

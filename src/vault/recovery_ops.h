@@ -1,14 +1,13 @@
 // RecoveryOps: the vault's recovery operations behind the REST API — drill start/cleanup,
 // failover start (unplanned from a chosen point, or planned: wait for the source to drain
-// and take a final point), change-point, cancel, commit, re-protect and failback — each run as a job of named
-// steps in the catalog, with the lifecycle transitions and the "tested at" tag of drills.
-// Thread-safe: API handlers call in concurrently; state lives in the catalog and the jobs.
+// and take a final point), change-point, cancel, commit, re-protect and failback — each run as a
+// job of named steps in the catalog, with the lifecycle transitions and the "tested at" tag of
+// drills. Thread-safe: API handlers call in concurrently; state lives in the catalog and the jobs.
 #pragma once
-
-#include <nlohmann/json.hpp>
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/status.h"
@@ -23,7 +22,7 @@
 namespace lifeline::vault {
 
 struct RecoveryOptions {
-  std::string dir;                 // the vault directory: DIR/recovery holds overlays, images, logs
+  std::string dir;  // the vault directory: DIR/recovery holds overlays, images, logs
   int64_t job_timeout_ms = 120000;  // how long an API call waits for its job
   int64_t stop_grace_ms = 5000;
   // Planned failover: the source is drained once no write arrived for this long.
@@ -35,20 +34,22 @@ struct RecoveryOptions {
 class RecoveryOps {
  public:
   // REQUIRES: `store` and `catalog` outlive the object. Starts a job runner over the catalog.
-  static Result<std::unique_ptr<RecoveryOps>> Create(store::ReplicaStore* store, control::Catalog* catalog,
+  static Result<std::unique_ptr<RecoveryOps>> Create(store::ReplicaStore* store,
+                                                     control::Catalog* catalog,
                                                      RecoveryOptions options);
   ~RecoveryOps();
 
   // Requests (JSON bodies of the API):
   //   drill start     {"point": CHOICE, "launcher_command": CMD?}
   //   drill cleanup   {"note": TEXT?}
-  //   failover start  {"point": CHOICE, "planned": bool, "mode": "export"|"materialize", "launcher_command": CMD?}
-  //   change-point    {"point": CHOICE}
+  //   failover start  {"point": CHOICE, "planned": bool, "mode": "export"|"materialize",
+  //   "launcher_command": CMD?} change-point    {"point": CHOICE}
   // CHOICE as in ResolvePoint (point_export.h). Every answer names the job and its state.
   Result<nlohmann::json> DrillStart(const std::string& machine, const nlohmann::json& request);
   Result<nlohmann::json> DrillCleanup(const std::string& machine, const nlohmann::json& request);
   Result<nlohmann::json> FailoverStart(const std::string& machine, const nlohmann::json& request);
-  Result<nlohmann::json> FailoverChangePoint(const std::string& machine, const nlohmann::json& request);
+  Result<nlohmann::json> FailoverChangePoint(const std::string& machine,
+                                             const nlohmann::json& request);
   Result<nlohmann::json> FailoverCancel(const std::string& machine);
   Result<nlohmann::json> FailoverCommit(const std::string& machine);
   // After commit: sync the original disks from the failed-over ones ({"targets": {disk id:

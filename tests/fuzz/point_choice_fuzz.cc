@@ -13,7 +13,8 @@ namespace {
 
 lifeline::store::DiskReplica* Replica() {
   static lifeline::store::DiskReplica* replica = [] {
-    auto dir = std::filesystem::temp_directory_path() / ("ll-point-choice-fuzz-" + std::to_string(::getpid()));
+    auto dir = std::filesystem::temp_directory_path() /
+               ("ll-point-choice-fuzz-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     static std::unique_ptr<lifeline::store::ReplicaStore> store =
         lifeline::store::ReplicaStore::Open(dir.string()).value();  // lives as long as the process
@@ -43,6 +44,7 @@ lifeline::store::DiskReplica* Replica() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string choice(reinterpret_cast<const char*>(data), std::min<size_t>(size, 256));
   auto r = lifeline::vault::ResolvePoint(*Replica(), choice);
-  if (r.ok() && (r->seq < Replica()->folded_seq() || r->seq > Replica()->durable_seq())) __builtin_trap();
+  if (r.ok() && (r->seq < Replica()->folded_seq() || r->seq > Replica()->durable_seq()))
+    __builtin_trap();
   return 0;
 }

@@ -82,9 +82,12 @@ TEST_F(PointExportTest, RefusesBadChoices) {
   EXPECT_EQ(ResolvePoint(*disk_, "newest").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ResolvePoint(*disk_, "seq:x").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ResolvePoint(*disk_, "id:").status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(ResolvePoint(*disk_, "99999999999999999999999").status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(ResolvePoint(*disk_, "22222222222222222222").status().code(), Code::kInvalidArgument);  // > 2^64
-  EXPECT_EQ(ResolvePoint(*disk_, "seq:18446744073709551616").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ResolvePoint(*disk_, "99999999999999999999999").status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ResolvePoint(*disk_, "22222222222222222222").status().code(),
+            Code::kInvalidArgument);  // > 2^64
+  EXPECT_EQ(ResolvePoint(*disk_, "seq:18446744073709551616").status().code(),
+            Code::kInvalidArgument);
   EXPECT_EQ(ResolvePoint(*disk_, "-1").status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ResolvePoint(*disk_, "seq:+1").status().code(), Code::kInvalidArgument);
   EXPECT_FALSE(ResolvePoint(*disk_, "time:yesterday").ok());
@@ -104,7 +107,8 @@ TEST_F(PointExportTest, OverlayTakesWritesAndReplicaStaysUnchanged) {
 
   // A write straddling a replica range, and zeroes over the 'b' range.
   std::string w(10000, 'X');
-  RT_ASSERT_OK(backend->Write(60000, {reinterpret_cast<const uint8_t*>(w.data()), w.size()}, false));
+  RT_ASSERT_OK(
+      backend->Write(60000, {reinterpret_cast<const uint8_t*>(w.data()), w.size()}, false));
   RT_ASSERT_OK(backend->WriteZeroes((1 << 20) + 1000, 100, {}, true));
   RT_ASSERT_OK(backend->Flush());
   std::string expect = before;
@@ -144,12 +148,17 @@ TEST_F(PointExportTest, QemuToolsReadAndWriteTheExport) {
   // qemu-img sees the size; qemu-io reads the point's bytes ('c' at 0, 'a' after 4 KiB).
   ASSERT_EQ(Shell("qemu-img info -f raw '" + info->nbd_url + "'", &out), 0) << out;
   EXPECT_NE(out.find("4 MiB"), std::string::npos) << out;
-  ASSERT_EQ(Shell("qemu-io -f raw -c 'read -P 0x63 0 4k' -c 'read -P 0x61 4k 60k' '" + info->nbd_url + "'", &out), 0)
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'read -P 0x63 0 4k' -c 'read -P 0x61 4k 60k' '" +
+                      info->nbd_url + "'",
+                  &out),
+            0)
       << out;
   EXPECT_EQ(out.find("Pattern verification failed"), std::string::npos) << out;
   // Writes through NBD land in the overlay and read back.
-  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x5a 2M 256k' '" + info->nbd_url + "'", &out), 0) << out;
-  ASSERT_EQ(Shell("qemu-io -f raw -c 'read -P 0x5a 2M 256k' '" + info->nbd_url + "'", &out), 0) << out;
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x5a 2M 256k' '" + info->nbd_url + "'", &out), 0)
+      << out;
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'read -P 0x5a 2M 256k' '" + info->nbd_url + "'", &out), 0)
+      << out;
   EXPECT_EQ(out.find("Pattern verification failed"), std::string::npos) << out;
   // A negative check: the pattern test can fail.
   EXPECT_NE(Shell("qemu-io -f raw -c 'read -P 0x5a 0 4k' '" + info->nbd_url + "'", &out), 0) << out;

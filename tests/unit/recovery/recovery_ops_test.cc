@@ -115,7 +115,8 @@ TEST_F(RecoveryOpsTest, DrillLeavesTheReplicaUntouchedAndTagsThePoint) {
   auto c = ops_->DrillCleanup("web1", {{"note", "boot ok"}});
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(Machine().drill_state, "none");
-  for (int i = 0; i < 100 && Alive(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 100 && Alive(pid); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_FALSE(Alive(pid));
   EXPECT_TRUE(ops_->exports()->List("web1").empty());
   EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/recovery/overlays"));
@@ -168,7 +169,8 @@ TEST_F(RecoveryOpsTest, UnplannedFailoverChangePointAndCommit) {
   f = (*c)["failover"];
   EXPECT_EQ(f["disks"][0]["point_id"], points_[1]);
   EXPECT_EQ(ReadExport(f["disks"][0]["nbd_url"]), ReadAtSeq(disk_, 2, 0, kDiskBytes));
-  for (int i = 0; i < 100 && Alive(pid1); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 100 && Alive(pid1); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_FALSE(Alive(pid1));
 
   auto done = ops_->FailoverCommit("web1");
@@ -225,9 +227,11 @@ TEST_F(RecoveryOpsTest, ReprotectSendsOnlyDifferingBlocksThenFailback) {
 
 TEST_F(RecoveryOpsTest, RecoveryPlanRunsFailoverAndDrillAsJobs) {
   const std::string marker = dir_ + "/before.txt";
-  std::string yaml = "name: site\ngroups:\n  - name: web\n    machines: [web1]\n    before:\n"
-                     "      - name: note\n        script: {path: /bin/sh, args: [-c, 'echo $LIFELINE_OPERATION > " +
-                     marker + "']}\n";
+  std::string yaml =
+      "name: site\ngroups:\n  - name: web\n    machines: [web1]\n    before:\n"
+      "      - name: note\n        script: {path: /bin/sh, args: [-c, 'echo $LIFELINE_OPERATION "
+      "> " +
+      marker + "']}\n";
   auto saved = control::SavePlan(catalog_.get(), yaml, "site.yaml");
   ASSERT_TRUE(saved.ok()) << saved.status().ToString();
   auto d = ops_->PlanRun("site", {{"operation", "drill"}, {"point", std::to_string(points_[0])}});
@@ -236,32 +240,38 @@ TEST_F(RecoveryOpsTest, RecoveryPlanRunsFailoverAndDrillAsJobs) {
   EXPECT_EQ(Machine().drill_state, "drill-running");
   EXPECT_EQ(ReadAll(marker), "drill\n");
   ASSERT_TRUE(ops_->DrillCleanup("web1", {}).ok());
-  auto f = ops_->PlanRun("site", {{"operation", "failover"}, {"point", std::to_string(points_[1])}});
+  auto f =
+      ops_->PlanRun("site", {{"operation", "failover"}, {"point", std::to_string(points_[1])}});
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(Machine().state, "failed-over");
   EXPECT_EQ(ReadAll(marker), "failover\n");
   auto rec = ops_->Recovery("web1");
   ASSERT_TRUE(rec.ok());
   EXPECT_EQ((*rec)["failover"]["disks"][0]["point_id"], points_[1]);
-  EXPECT_EQ(ReadExport((*rec)["failover"]["disks"][0]["nbd_url"]), ReadAtSeq(disk_, 2, 0, kDiskBytes));
+  EXPECT_EQ(ReadExport((*rec)["failover"]["disks"][0]["nbd_url"]),
+            ReadAtSeq(disk_, 2, 0, kDiskBytes));
   // A failback plan needs a re-protected machine.
   EXPECT_FALSE(ops_->PlanRun("site", {{"operation", "failback"}}).ok());
-  EXPECT_EQ(ops_->PlanRun("site", {{"operation", "teleport"}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->PlanRun("site", {{"operation", "teleport"}}).status().code(),
+            Code::kInvalidArgument);
   EXPECT_EQ(ops_->PlanRun("nosuch", {{"operation", "drill"}}).status().code(), Code::kNotFound);
 }
 
 TEST_F(RecoveryOpsTest, RefusesMalformedRequests) {
   EXPECT_EQ(ops_->DrillStart("web1", json::array()).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(ops_->DrillStart("web1", {{"point", 7}}).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(ops_->FailoverStart("web1", {{"planned", "yes"}}).status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(ops_->FailoverStart("web1", {{"mode", "copy"}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"planned", "yes"}}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"mode", "copy"}}).status().code(),
+            Code::kInvalidArgument);
   EXPECT_EQ(ops_->FailoverChangePoint("web1", {}).status().code(), Code::kInvalidArgument);
   EXPECT_EQ(Machine().state, "protected");
 }
 
 TEST_F(RecoveryOpsTest, FailoverToATimeMaterializedThenCancel) {
   auto r = ops_->FailoverStart(
-      "web1", {{"point", "time:" + FormatTime(kT0 + 2 * kSecond + kSecond / 2)}, {"mode", "materialize"}});
+      "web1",
+      {{"point", "time:" + FormatTime(kT0 + 2 * kSecond + kSecond / 2)}, {"mode", "materialize"}});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   json f = (*r)["failover"];
   EXPECT_EQ(f["disks"][0]["seq"], 2u);
@@ -282,7 +292,8 @@ TEST_F(RecoveryOpsTest, PlannedFailoverWaitsForTheDrainAndLosesNothing) {
   std::thread late([&] {
     for (int i = 0; i < 8; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(i == 4 ? 600 : 60));
-      ASSERT_TRUE(WriteFill(disk_, 4096 * (10 + i), char('p' + i), 4096, kT0 + (20 + i) * kSecond).ok());
+      ASSERT_TRUE(
+          WriteFill(disk_, 4096 * (10 + i), char('p' + i), 4096, kT0 + (20 + i) * kSecond).ok());
     }
     store::PointRequest p;
     ASSERT_TRUE(disk_->AddPoint(p).ok());
@@ -312,7 +323,8 @@ TEST_F(RecoveryOpsTest, PlannedFailoverWithoutAnAgentCycleTimesOut) {
   ops_ = std::move(*ops);
   auto r = ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}});
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("no complete capture cycle"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("no complete capture cycle"), std::string::npos)
+      << r.status().ToString();
   EXPECT_EQ(Machine().state, "protected");
   EXPECT_EQ(disk_->Points().size(), 3u);
 }

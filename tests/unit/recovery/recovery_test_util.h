@@ -62,7 +62,8 @@ inline std::string TreeDigest(const std::string& dir) {
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     std::string data = ReadAll(f);
-    out += f + ":" + std::to_string(data.size()) + ":" + std::to_string(std::hash<std::string>{}(data)) + "\n";
+    out += f + ":" + std::to_string(data.size()) + ":" +
+           std::to_string(std::hash<std::string>{}(data)) + "\n";
   }
   return out;
 }
@@ -70,7 +71,8 @@ inline std::string TreeDigest(const std::string& dir) {
 inline std::string Bytes(char c, size_t n) { return std::string(n, c); }
 
 // Appends a data write of `n` bytes of `c` at `offset` with the next seq.
-inline Status WriteFill(store::DiskReplica* r, uint64_t offset, char c, uint32_t n, int64_t time_ns) {
+inline Status WriteFill(store::DiskReplica* r, uint64_t offset, char c, uint32_t n,
+                        int64_t time_ns) {
   std::string data(n, c);
   store::WriteRecord w;
   w.seq = r->appended_seq() + 1;
