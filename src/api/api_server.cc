@@ -6,6 +6,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "vault/recovery_ops.h"
 #include "vault/vault.h"
 #include "wire/credentials.h"
 #include "wire/transport.h"
@@ -65,6 +66,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(vault::Vault* vault, const s
   if (!s->server_->is_valid()) return Status::IOError("cannot load the vault's TLS certificate for the API");
   s->server_->set_payload_max_length(kMaxBodyBytes);
   s->server_->set_read_timeout(10, 0);
+  LL_ASSIGN_OR_RETURN(s->recovery_, vault::RecoveryOps::Create(vault->store(), vault->catalog(), {.dir = vault->options().dir, .job_timeout_ms = 25000}));
   s->Routes();
   int port = ep.port == 0 ? s->server_->bind_to_any_port(ep.host) : (s->server_->bind_to_port(ep.host, ep.port) ? ep.port : -1);
   if (port <= 0) return Status::IOError("cannot listen on " + listen + " for the API");
@@ -121,6 +123,28 @@ void ApiServer::Routes() {
         admin([v](const httplib::Request& req) { return v->MachineStatus(req.matches[1].str()); }));
   s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/points)",
         admin([v](const httplib::Request& req) { return v->Points(req.matches[1].str()); }));
+  // Recovery operations (recovery_ops.h); each runs as a job and answers when it ends.
+  auto* r = recovery_.get();
+  auto rop = [&](const std::string& path, auto fn) {
+    s.Post(R"(/v1/machines/([A-Za-z0-9._-]+)/)" + path, admin([fn](const httplib::Request& req) -> Result<json> {
+      LL_ASSIGN_OR_RETURN(json body, req.body.empty() ? Result<json>(json::object()) : Body(req));
+      return fn(req.matches[1].str(), body);
+    }));
+  };
+  rop("drill", [r](const std::string& m, const json& b) { return r->DrillStart(m, b); });
+  rop("drill/cleanup", [r](const std::string& m, const json& b) { return r->DrillCleanup(m, b); });
+  rop("failover", [r](const std::string& m, const json& b) { return r->FailoverStart(m, b); });
+  rop("failover/change-point", [r](const std::string& m, const json& b) { return r->FailoverChangePoint(m, b); });
+  rop("failover/cancel", [r](const std::string& m, const json&) { return r->FailoverCancel(m); });
+  rop("failover/commit", [r](const std::string& m, const json&) { return r->FailoverCommit(m); });
+  rop("reprotect", [r](const std::string& m, const json& b) { return r->Reprotect(m, b); });
+  rop("failback", [r](const std::string& m, const json& b) { return r->Failback(m, b); });
+  s.Post(R"(/v1/plans/([A-Za-z0-9._-]+)/run)", admin([r](const httplib::Request& req) -> Result<json> {
+    LL_ASSIGN_OR_RETURN(json body, Body(req));
+    return r->PlanRun(req.matches[1].str(), body);
+  }));
+  s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/recovery)",
+        admin([r](const httplib::Request& req) { return r->Recovery(req.matches[1].str()); }));
   s.Get(R"(/v1/agents/([A-Za-z0-9._-]+)/assignments)",
         agent([v](const httplib::Request&, const std::string& id) { return v->Assignments(id); }));
   s.Post(R"(/v1/agents/([A-Za-z0-9._-]+)/report)",

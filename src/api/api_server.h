@@ -16,6 +16,7 @@ class SSLServer;
 
 namespace lifeline::vault {
 class Vault;
+class RecoveryOps;
 }
 
 namespace lifeline::api {
@@ -32,6 +33,7 @@ class ApiServer {
   ApiServer() = default;
   void Routes();
   vault::Vault* vault_ = nullptr;
+  std::shared_ptr<vault::RecoveryOps> recovery_;  // drills, failover, commit (recovery_ops.h)
   std::unique_ptr<httplib::SSLServer> server_;
   std::thread thread_;
   uint16_t port_ = 0;

@@ -35,5 +35,6 @@ void RegisterControlCommands(CLI::App& app);
 void RegisterNbdCommands(CLI::App& app);
 void RegisterNetCommands(CLI::App& app);
 void RegisterLabCommands(CLI::App& app);
+void RegisterRecoveryCommands(CLI::App& app);
 
 }  // namespace lifeline::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   cli::RegisterNbdCommands(app);
   cli::RegisterNetCommands(app);
   cli::RegisterLabCommands(app);
+  cli::RegisterRecoveryCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,250 @@
+// `lifeline drill start|cleanup|status`, `lifeline failover start|change-point|cancel|commit|
+// status`, `lifeline machine reprotect`, `lifeline failback start|status`: the recovery
+// operations over the vault's REST API (each runs as a job in the vault; `lifeline job show
+// ID` has its steps and log). Runs on the CLI thread only.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "api/client.h"
+#include "cli/commands.h"
+
+namespace lifeline::cli {
+namespace {
+
+using nlohmann::json;
+
+struct RecoveryFlags {
+  api::ClientConfig config;
+  std::string vault_dir;
+  std::string machine;
+  // Point choice: at most one of these.
+  std::string point;
+  std::string time;
+  uint64_t seq = 0;
+  bool latest = false;
+  bool latest_app = false;
+  bool latest_group = false;
+
+  void AddClient(CLI::App* c, const std::string& positional = "machine",
+                 const std::string& help = "machine name") {
+    c->add_option(positional, machine, help)->required();
+    c->add_option("--vault", config.url, "vault API URL (https://host:port); or LIFELINE_VAULT");
+    c->add_option("--ca", config.ca_path, "the vault's CA certificate; or LIFELINE_CA");
+    c->add_option("--token", config.token, "admin token; or LIFELINE_TOKEN");
+    c->add_option("--vault-dir", vault_dir, "a vault directory on this host (finds URL and CA)");
+    c->add_flag("--json", Globals().json, "JSON output on stdout");
+  }
+  void AddPoint(CLI::App* c) {
+    auto* g =
+        c->add_option_group("point", "the recovery point (default: the latest processed point)");
+    g->add_option("--point", point, "a recovery point id (`lifeline point list MACHINE`)");
+    g->add_option("--time", time, "the newest write at or before this time (2026-11-23T10:00:00Z)");
+    g->add_option("--seq", seq, "any write sequence inside the retention window");
+    g->add_flag("--latest", latest, "the newest replicated write (point in time)");
+    g->add_flag("--latest-app", latest_app, "the newest app-consistent point");
+    g->add_flag("--latest-group", latest_group, "the newest consistency-group point");
+    g->require_option(0, 1);
+  }
+  // "" when no choice was given.
+  std::string Choice() const {
+    if (!point.empty()) return point;
+    if (!time.empty()) return "time:" + time;
+    if (seq != 0) return "seq:" + std::to_string(seq);
+    if (latest) return "latest";
+    if (latest_app) return "latest-app";
+    if (latest_group) return "latest-group";
+    return "";
+  }
+  Result<api::ApiClient> Client() const {
+    LL_ASSIGN_OR_RETURN(auto cfg, api::ResolveClientConfig(config, vault_dir));
+    return api::ApiClient(cfg);
+  }
+};
+
+void PrintRecovery(const json& r) {
+  if (r.contains("job"))
+    std::cout << r.value("kind", "") << " job " << r["job"].get<int64_t>() << ": "
+              << r.value("state", "") << "\n";
+  if (r.contains("exports"))
+    for (const auto& e : r["exports"])
+      std::cout << "  export " << e.value("disk_id", "") << "  " << e.value("nbd_url", "") << "  ("
+                << e.value("point", "") << ")\n";
+  if (r.contains("instances"))
+    for (const auto& i : r["instances"])
+      std::cout << "  running " << i.value("operation", "") << " copy, pid " << i.value("pid", 0)
+                << ", log " << i.value("log", "") << "\n";
+  if (r.contains("tagged"))
+    for (const auto& t : r["tagged"])
+      std::cout << "  point " << t.value("point_id", 0) << " of " << t.value("disk_id", "")
+                << " tagged \"" << t.value("tag", "") << "\"\n";
+  if (r.contains("failover") && r["failover"].is_object()) {
+    const json& f = r["failover"];
+    for (const auto& d : f["disks"]) {
+      std::cout << "  " << d.value("disk_id", "") << ": " << d.value("point", "") << "  "
+                << (d.contains("nbd_url") ? d.value("nbd_url", "") : d.value("image", ""));
+      if (d.contains("points_dropped"))
+        std::cout << "  (" << d["points_dropped"].get<int>() << " other points dropped)";
+      std::cout << "\n";
+    }
+  }
+  if (r.contains("state") && r.contains("drill_state"))
+    std::cout << "  machine " << r.value("machine", "") << ": " << r.value("state", "")
+              << ", drill " << r.value("drill_state", "") << "\n";
+}
+
+// Adds `machine VERB`-style command that POSTs to /v1/machines/M/<path>.
+void AddPost(CLI::App* parent, const std::string& name, const std::string& help,
+             const std::string& path, bool with_point,
+             std::function<void(CLI::App*, json*)> extra = {}) {
+  auto f = std::make_shared<RecoveryFlags>();
+  auto body = std::make_shared<json>(json::object());
+  auto* c = parent->add_subcommand(name, help);
+  f->AddClient(c);
+  if (with_point) f->AddPoint(c);
+  if (extra) extra(c, body.get());
+  c->callback([f, body, path, with_point] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, f->Client());
+      json b = *body;
+      for (auto it = b.begin(); it != b.end();)  // drop unset options
+        it = (it->is_string() && it->get<std::string>().empty()) ? b.erase(it) : std::next(it);
+      if (with_point && !f->Choice().empty()) b["point"] = f->Choice();
+      std::cerr << path << " " << f->machine << " ...\n";
+      LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/machines/" + f->machine + "/" + path, b));
+      if (Globals().json)
+        std::cout << r.dump(2) << "\n";
+      else
+        PrintRecovery(r);
+      return Status::Ok();
+    });
+  });
+}
+
+void AddStatus(CLI::App* parent) {
+  auto f = std::make_shared<RecoveryFlags>();
+  auto* c =
+      parent->add_subcommand("status", "state, exports, running copies and the failover record");
+  f->AddClient(c);
+  c->callback([f] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, f->Client());
+      LL_ASSIGN_OR_RETURN(json r, client.Get("/v1/machines/" + f->machine + "/recovery"));
+      if (Globals().json)
+        std::cout << r.dump(2) << "\n";
+      else
+        PrintRecovery(r);
+      return Status::Ok();
+    });
+  });
+}
+
+}  // namespace
+
+void RegisterRecoveryCommands(CLI::App& app) {
+  auto* drill = app.add_subcommand(
+      "drill", "test failover: start a copy from a point in the drill network, then clean up");
+  drill->require_subcommand(1);
+  AddPost(drill, "start", "export the machine's disks at a point (copy-on-write) and start it",
+          "drill", true, [](CLI::App* c, json* body) {
+            c->add_option_function<std::string>(
+                "--launcher-command",
+                [body](const std::string& v) { (*body)["launcher_command"] = v; },
+                "start the copy with this shell command (LIFELINE_DISK_0 ... in its environment)");
+          });
+  AddPost(drill, "cleanup", "stop the drill copy, remove its exports, tag the point tested",
+          "drill/cleanup", false, [](CLI::App* c, json* body) {
+            c->add_option_function<std::string>(
+                "--note", [body](const std::string& v) { (*body)["note"] = v; },
+                "a note for the audit log");
+          });
+  AddStatus(drill);
+
+  auto* failover = app.add_subcommand(
+      "failover", "fail a machine over to the recovery site, then commit or cancel");
+  failover->require_subcommand(1);
+  AddPost(failover, "start", "fail over: planned (drain, final point) or from a chosen point",
+          "failover", true, [](CLI::App* c, json* body) {
+            c->add_flag_callback(
+                "--planned", [body] { (*body)["planned"] = true; },
+                "the source is shut down: wait for the drain and use a final point (no data loss)");
+            c->add_flag_callback(
+                "--materialize", [body] { (*body)["mode"] = "materialize"; },
+                "write raw images instead of exporting over NBD");
+            c->add_flag_callback(
+                "--no-launch", [body] { (*body)["launch"] = false; },
+                "prepare the disks only; do not start the machine");
+            c->add_option_function<std::string>(
+                "--launcher-command",
+                [body](const std::string& v) { (*body)["launcher_command"] = v; },
+                "start the machine with this shell command");
+          });
+  AddPost(failover, "change-point", "fail over again to another point (before commit)",
+          "failover/change-point", true);
+  AddPost(failover, "cancel", "stop the failed-over copy and go back to protection",
+          "failover/cancel", false);
+  AddPost(failover, "commit", "accept the failover: the other recovery points are dropped",
+          "failover/commit", false);
+  AddStatus(failover);
+
+  // Re-protect and failback. `machine` is registered by replication_cmd.cc (called first).
+  auto targets = [](CLI::App* c, json* body) {
+    c->add_option_function<std::vector<std::string>>(
+        "--target",
+        [body](const std::vector<std::string>& v) {
+          for (const auto& t : v) {
+            auto eq = t.find('=');
+            if (eq == std::string::npos) throw CLI::ValidationError("--target", "use DISK_ID=PATH");
+            (*body)["targets"][t.substr(0, eq)] = t.substr(eq + 1);
+          }
+        },
+        "DISK_ID=PATH: the original disk at the primary site (default: the disk's protected path)");
+  };
+  CLI::App* machine = nullptr;
+  try {
+    machine = app.get_subcommand("machine");
+  } catch (const CLI::OptionNotFound&) {
+    machine = app.add_subcommand("machine", "protected machines");
+  }
+  AddPost(machine, "reprotect",
+          "after commit: sync the original disks (changed blocks only), reverse replication",
+          "reprotect", false, targets);
+  auto* failback =
+      app.add_subcommand("failback", "bring a re-protected machine home: planned failover back");
+  failback->require_subcommand(1);
+  AddPost(failback, "start",
+          "shut the recovered copy down, send the last changes home, protect forward again",
+          "failback", false, targets);
+  AddStatus(failback);
+
+  // `plan run`: `plan` is registered by control_cmd.cc (called first).
+  CLI::App* plan = nullptr;
+  try {
+    plan = app.get_subcommand("plan");
+  } catch (const CLI::OptionNotFound&) {
+    plan = app.add_subcommand("plan", "recovery plans");
+  }
+  auto pf = std::make_shared<RecoveryFlags>();
+  auto op = std::make_shared<std::string>();
+  auto* run = plan->add_subcommand(
+      "run", "run a stored plan as a drill, failover or failback job in the vault");
+  pf->AddClient(run, "plan", "plan name (`lifeline plan list`)");
+  pf->AddPoint(run);
+  run->add_option("--operation", *op, "drill, failover or failback")->required();
+  run->callback([pf, op] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, pf->Client());
+      json b = {{"operation", *op}};
+      if (!pf->Choice().empty()) b["point"] = pf->Choice();
+      LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/plans/" + pf->machine + "/run", b));
+      if (Globals().json)
+        std::cout << r.dump(2) << "\n";
+      else
+        PrintRecovery(r);
+      return Status::Ok();
+    });
+  });
+}
+
+}  // namespace lifeline::cli

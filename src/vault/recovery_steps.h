@@ -1,0 +1,36 @@
+// The job steps of failover, change-point, cancel, commit, re-protect and failback, and of
+// failover/failback recovery plans, as RecoveryOps registers them. Steps keep their state in
+// the catalog (lifecycle, instances) and in DIR/recovery/MACHINE/failover.json.
+// Thread-safe once registered: the dependencies must be thread-safe and outlive the registry.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "control/jobs.h"
+#include "vault/recovery_ops.h"
+
+namespace lifeline::vault {
+
+// Everything the recovery steps share.
+struct RecoveryDeps {
+  store::ReplicaStore* store;
+  control::Catalog* catalog;
+  control::Lifecycle* lifecycle;
+  control::DiskExporter* exporter;  // failover exports
+  const control::LauncherRegistry* launchers;
+  const control::NetworkMap* network;
+  RecoveryOptions options;
+  PointExports* exports;
+};
+
+// failover.{drain,recover,stop,commit}, reprotect.sync, failback.sync and the plan steps
+// {failover,failback}.{shutdown,prepare,start-group}.
+Status RegisterRecoverySteps(control::StepRegistry* registry, const RecoveryDeps& deps);
+
+// DIR/recovery/MACHINE and its failover record.
+std::string RecoveryDir(const RecoveryOptions& options, const std::string& machine);
+std::string FailoverFile(const RecoveryOptions& options, const std::string& machine);
+Result<nlohmann::json> ReadJsonFile(const std::string& path);
+
+}  // namespace lifeline::vault

@@ -1,0 +1,333 @@
+// Recovery operations end to end in one process: drills on a replica (export, writes through
+// the overlay with qemu-io, cleanup, replica unchanged, point tagged), unplanned failover to
+// a chosen point, change-point, commit dropping the other points, planned failover with a
+// drain (zero data loss), and the lifecycle refusals.
+#include "vault/recovery_ops.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/units.h"
+#include "control/plan.h"
+#include "recovery_test_util.h"
+
+namespace lifeline::vault {
+namespace {
+
+using namespace recovery_testing;
+using nlohmann::json;
+
+constexpr uint64_t kDiskBytes = 2 << 20;
+constexpr int64_t kT0 = 1763884800LL * 1000000000LL;
+constexpr int64_t kSecond = 1000000000LL;
+
+bool Alive(int64_t pid) {
+  if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return false;
+  std::string stat = ReadAll("/proc/" + std::to_string(pid) + "/stat");
+  return stat.find(") Z ") == std::string::npos;
+}
+
+class RecoveryOpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir("recops");
+    auto c = control::Catalog::Open(dir_ + "/catalog.db");
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    catalog_ = std::move(*c);
+    auto s = store::ReplicaStore::Open(dir_ + "/store");
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+    control::Machine m;
+    m.name = "web1";
+    m.state = "protected";
+    m.launcher = "command";
+    m.launcher_config = json{{"command", "exec sleep 60"}}.dump();
+    auto id = catalog_->AddMachine(m);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ASSERT_TRUE(catalog_->AddDisk({0, *id, "/dev/vda", kDiskBytes, "web1-disk0"}).ok());
+    auto d = store_->CreateDisk("web1-disk0", kDiskBytes);
+    ASSERT_TRUE(d.ok());
+    disk_ = *d;
+    // Three points: 'a' at 0 (p1, seq 1), 'b' at 0 (p2, seq 2), 'c' at 64K (p3, seq 3).
+    const char fills[] = {'a', 'b', 'c'};
+    for (int i = 0; i < 3; ++i) {
+      RT_ASSERT_OK(WriteFill(disk_, i == 2 ? 65536 : 0, fills[i], 65536, kT0 + (i + 1) * kSecond));
+      store::PointRequest p;
+      p.seq = uint64_t(i + 1);
+      auto pt = disk_->AddPoint(p);
+      ASSERT_TRUE(pt.ok());
+      points_.push_back(pt->id);
+    }
+    RecoveryOptions o;
+    o.dir = dir_;
+    o.stop_grace_ms = 1000;
+    o.drain_quiet_ms = 300;
+    o.drain_timeout_ms = 10000;
+    auto ops = RecoveryOps::Create(store_.get(), catalog_.get(), o);
+    ASSERT_TRUE(ops.ok()) << ops.status().ToString();
+    ops_ = std::move(*ops);
+  }
+  void TearDown() override {
+    ops_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  control::Machine Machine() { return catalog_->GetMachineByName("web1").value(); }
+  std::string ReadExport(const std::string& url) {
+    std::string image = dir_ + "/read.img";
+    std::string out;
+    EXPECT_EQ(Shell("qemu-img convert -f raw -O raw '" + url + "' " + image, &out), 0) << out;
+    return ReadAll(image);
+  }
+
+  std::string dir_;
+  std::unique_ptr<control::Catalog> catalog_;
+  std::unique_ptr<store::ReplicaStore> store_;
+  store::DiskReplica* disk_ = nullptr;
+  std::vector<uint64_t> points_;
+  std::unique_ptr<RecoveryOps> ops_;
+};
+
+TEST_F(RecoveryOpsTest, DrillLeavesTheReplicaUntouchedAndTagsThePoint) {
+  const std::string before_tree_data = ReadAtSeq(disk_, 3, 0, kDiskBytes);
+  auto r = ops_->DrillStart("web1", {{"point", std::to_string(points_[1])}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["state"], "done");
+  ASSERT_EQ((*r)["exports"].size(), 1u);
+  ASSERT_EQ((*r)["instances"].size(), 1u);
+  const std::string url = (*r)["exports"][0]["nbd_url"];
+  const int64_t pid = (*r)["instances"][0]["pid"];
+  EXPECT_TRUE(Alive(pid));
+  EXPECT_EQ(Machine().drill_state, "drill-running");
+  EXPECT_EQ(Machine().state, "protected");  // a drill runs beside protection
+
+  // One drill per machine.
+  EXPECT_EQ(ops_->DrillStart("web1", {}).status().code(), Code::kBusy);
+  // The export reads as point 2; writes go to the overlay.
+  EXPECT_EQ(ReadExport(url), ReadAtSeq(disk_, 2, 0, kDiskBytes));
+  std::string out;
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x77 0 128k' '" + url + "'", &out), 0) << out;
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'read -P 0x77 0 128k' '" + url + "'", &out), 0) << out;
+  // Replication keeps running: a new write arrives during the drill.
+  RT_ASSERT_OK(WriteFill(disk_, 4096 * 100, 'n', 4096, kT0 + 10 * kSecond));
+
+  auto c = ops_->DrillCleanup("web1", {{"note", "boot ok"}});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(Machine().drill_state, "none");
+  for (int i = 0; i < 100 && Alive(pid); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_TRUE(ops_->exports()->List("web1").empty());
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/recovery/overlays"));
+  EXPECT_NE(Shell("qemu-io -f raw -c 'read 0 4k' '" + url + "'", &out), 0);
+  // The replica: unchanged at the old seqs, the new write kept, scrub clean.
+  EXPECT_EQ(ReadAtSeq(disk_, 3, 0, kDiskBytes), before_tree_data);
+  EXPECT_EQ(ReadAtSeq(disk_, 4, 4096 * 100, 4096), std::string(4096, 'n'));
+  auto scrub = disk_->Scrub();
+  ASSERT_TRUE(scrub.ok());
+  EXPECT_TRUE(scrub->ok());
+  // The point used carries the tag.
+  auto p = disk_->FindPoint(points_[1]);
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->tags.size(), 1u);
+  EXPECT_EQ(p->tags[0].rfind("tested at 20", 0), 0u) << p->tags[0];
+  EXPECT_TRUE(disk_->FindPoint(points_[0])->tags.empty());
+  ASSERT_EQ((*c)["tagged"].size(), 1u);
+  // A new drill can start now.
+  auto again = ops_->DrillStart("web1", {{"point", "latest"}});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(ops_->DrillCleanup("web1", {}).ok());
+}
+
+TEST_F(RecoveryOpsTest, DrillOfAMissingPointFailsAndRollsBack) {
+  auto r = ops_->DrillStart("web1", {{"point", "424242"}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("424242"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(Machine().drill_state, "none");
+  EXPECT_TRUE(ops_->exports()->List().empty());
+  EXPECT_EQ(ops_->DrillStart("nosuch", {}).status().code(), Code::kNotFound);
+}
+
+TEST_F(RecoveryOpsTest, UnplannedFailoverChangePointAndCommit) {
+  auto r = ops_->FailoverStart("web1", {{"point", std::to_string(points_[0])}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Machine().state, "failed-over");
+  json f = (*r)["failover"];
+  ASSERT_EQ(f["disks"].size(), 1u);
+  EXPECT_EQ(f["disks"][0]["seq"], 1u);
+  EXPECT_EQ(ReadExport(f["disks"][0]["nbd_url"]), ReadAtSeq(disk_, 1, 0, kDiskBytes));
+  const int64_t pid1 = f["pid"];
+  EXPECT_TRUE(Alive(pid1));
+  // A drill cannot start on a failed-over machine; a second failover is refused.
+  EXPECT_FALSE(ops_->DrillStart("web1", {}).ok());
+  EXPECT_FALSE(ops_->FailoverStart("web1", {}).ok());
+  // Commit needs a failover: not before. Change the point first.
+  auto c = ops_->FailoverChangePoint("web1", {{"point", std::to_string(points_[1])}});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(Machine().state, "failed-over");
+  f = (*c)["failover"];
+  EXPECT_EQ(f["disks"][0]["point_id"], points_[1]);
+  EXPECT_EQ(ReadExport(f["disks"][0]["nbd_url"]), ReadAtSeq(disk_, 2, 0, kDiskBytes));
+  for (int i = 0; i < 100 && Alive(pid1); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Alive(pid1));
+
+  auto done = ops_->FailoverCommit("web1");
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(Machine().state, "committed");
+  auto pts = disk_->Points();
+  ASSERT_EQ(pts.size(), 1u);
+  EXPECT_EQ(pts[0].id, points_[1]);
+  ASSERT_FALSE(pts[0].tags.empty());
+  EXPECT_EQ(pts[0].tags[0].rfind("failover committed at", 0), 0u);
+  EXPECT_EQ((*done)["failover"]["disks"][0]["points_dropped"], 2u);
+  // After commit the point cannot change.
+  EXPECT_FALSE(ops_->FailoverChangePoint("web1", {{"point", std::to_string(points_[1])}}).ok());
+  EXPECT_EQ(Machine().state, "committed");
+}
+
+TEST_F(RecoveryOpsTest, ReprotectSendsOnlyDifferingBlocksThenFailback) {
+  ASSERT_TRUE(ops_->FailoverStart("web1", {{"point", std::to_string(points_[2])}}).ok());
+  EXPECT_FALSE(ops_->Reprotect("web1", {}).ok());  // needs a commit first
+  auto c = ops_->FailoverCommit("web1");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const std::string url = (*c)["failover"]["disks"][0]["nbd_url"];
+  // The original disk survived as it was at point 3; the recovered machine then wrote 3 blocks.
+  const std::string original = dir_ + "/original.img";
+  {
+    std::ofstream out(original, std::ios::binary);
+    out << ReadAtSeq(disk_, 3, 0, kDiskBytes);
+  }
+  std::string out;
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x11 1M 192k' '" + url + "'", &out), 0) << out;
+  auto r = ops_->Reprotect("web1", {{"targets", {{"web1-disk0", original}}}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  json st = (*r)["failover"]["reprotect"][0];
+  EXPECT_EQ(st["mode"], "delta");
+  EXPECT_EQ(st["blocks"], kDiskBytes / 65536);
+  EXPECT_EQ(st["blocks_sent"], 3u);
+  EXPECT_EQ(ReadAll(original), ReadExport(url));
+  EXPECT_EQ(Machine().state, "protected");
+  EXPECT_EQ(Machine().direction, "reverse");
+  // A lost original disk gets a full sync (zero blocks stay holes).
+  const std::string lost = dir_ + "/lost.img";
+  // Failback: the recovered machine writes again, then goes home.
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x22 0 64k' '" + url + "'", &out), 0) << out;
+  const std::string final_disk = ReadExport(url);
+  auto fb = ops_->Failback("web1", {{"targets", {{"web1-disk0", lost}}}});
+  ASSERT_TRUE(fb.ok()) << fb.status().ToString();
+  EXPECT_EQ((*fb)["failback"][0]["mode"], "full");
+  EXPECT_EQ(ReadAll(lost), final_disk);
+  EXPECT_EQ(Machine().state, "protected");
+  EXPECT_EQ(Machine().direction, "forward");
+  EXPECT_TRUE(ops_->exports()->List("web1").empty());
+  EXPECT_FALSE(ops_->Failback("web1", {}).ok());  // nothing to fail back now
+}
+
+TEST_F(RecoveryOpsTest, RecoveryPlanRunsFailoverAndDrillAsJobs) {
+  const std::string marker = dir_ + "/before.txt";
+  std::string yaml =
+      "name: site\ngroups:\n  - name: web\n    machines: [web1]\n    before:\n"
+      "      - name: note\n        script: {path: /bin/sh, args: [-c, 'echo $LIFELINE_OPERATION "
+      "> " +
+      marker + "']}\n";
+  auto saved = control::SavePlan(catalog_.get(), yaml, "site.yaml");
+  ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  auto d = ops_->PlanRun("site", {{"operation", "drill"}, {"point", std::to_string(points_[0])}});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ((*d)["kind"], "plan-drill");
+  EXPECT_EQ(Machine().drill_state, "drill-running");
+  EXPECT_EQ(ReadAll(marker), "drill\n");
+  ASSERT_TRUE(ops_->DrillCleanup("web1", {}).ok());
+  auto f =
+      ops_->PlanRun("site", {{"operation", "failover"}, {"point", std::to_string(points_[1])}});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(Machine().state, "failed-over");
+  EXPECT_EQ(ReadAll(marker), "failover\n");
+  auto rec = ops_->Recovery("web1");
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ((*rec)["failover"]["disks"][0]["point_id"], points_[1]);
+  EXPECT_EQ(ReadExport((*rec)["failover"]["disks"][0]["nbd_url"]),
+            ReadAtSeq(disk_, 2, 0, kDiskBytes));
+  // A failback plan needs a re-protected machine.
+  EXPECT_FALSE(ops_->PlanRun("site", {{"operation", "failback"}}).ok());
+  EXPECT_EQ(ops_->PlanRun("site", {{"operation", "teleport"}}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ops_->PlanRun("nosuch", {{"operation", "drill"}}).status().code(), Code::kNotFound);
+}
+
+TEST_F(RecoveryOpsTest, RefusesMalformedRequests) {
+  EXPECT_EQ(ops_->DrillStart("web1", json::array()).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->DrillStart("web1", {{"point", 7}}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"planned", "yes"}}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"mode", "copy"}}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverChangePoint("web1", {}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Machine().state, "protected");
+}
+
+TEST_F(RecoveryOpsTest, FailoverToATimeMaterializedThenCancel) {
+  auto r = ops_->FailoverStart(
+      "web1",
+      {{"point", "time:" + FormatTime(kT0 + 2 * kSecond + kSecond / 2)}, {"mode", "materialize"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  json f = (*r)["failover"];
+  EXPECT_EQ(f["disks"][0]["seq"], 2u);
+  EXPECT_EQ(ReadAll(f["disks"][0]["image"]), ReadAtSeq(disk_, 2, 0, kDiskBytes));
+  auto c = ops_->FailoverCancel("web1");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(Machine().state, "protected");
+  EXPECT_FALSE(std::filesystem::exists(f["disks"][0]["image"].get<std::string>()));
+  EXPECT_EQ(disk_->Points().size(), 3u);  // cancel keeps every point
+  EXPECT_FALSE(ops_->FailoverCommit("web1").ok());
+}
+
+TEST_F(RecoveryOpsTest, PlannedFailoverWaitsForTheDrainAndLosesNothing) {
+  // The source was stopped, but its last writes are still arriving.
+  std::atomic<bool> done{false};
+  // The agent's last capture cycle: writes, then a pause longer than the quiet time (a scan
+  // agent between cycles), then the rest and the cycle's point.
+  std::thread late([&] {
+    for (int i = 0; i < 8; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(i == 4 ? 600 : 60));
+      ASSERT_TRUE(
+          WriteFill(disk_, 4096 * (10 + i), char('p' + i), 4096, kT0 + (20 + i) * kSecond).ok());
+    }
+    store::PointRequest p;
+    ASSERT_TRUE(disk_->AddPoint(p).ok());
+    done = true;
+  });
+  auto r = ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}});
+  late.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(disk_->durable_seq(), 11u);
+  json f = (*r)["failover"];
+  EXPECT_EQ(f["disks"][0]["seq"], 11u);  // every write: zero data loss
+  EXPECT_EQ(ReadExport(f["disks"][0]["nbd_url"]), ReadAtSeq(disk_, 11, 0, kDiskBytes));
+  EXPECT_EQ(Machine().state, "failed-over");
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"planned", true}, {"point", "latest"}}).status().code(),
+            Code::kInvalidArgument);
+}
+
+TEST_F(RecoveryOpsTest, PlannedFailoverWithoutAnAgentCycleTimesOut) {
+  ops_.reset();
+  RecoveryOptions o;
+  o.dir = dir_;
+  o.drain_quiet_ms = 100;
+  o.drain_timeout_ms = 800;
+  auto ops = RecoveryOps::Create(store_.get(), catalog_.get(), o);
+  ASSERT_TRUE(ops.ok());
+  ops_ = std::move(*ops);
+  auto r = ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("no complete capture cycle"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_EQ(Machine().state, "protected");
+  EXPECT_EQ(disk_->Points().size(), 3u);
+}
+
+}  // namespace
+}  // namespace lifeline::vault
