@@ -3,6 +3,8 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/scan_capture.h"
 #include "common/clock.h"
 #include "common/fs.h"
@@ -248,6 +250,68 @@ NbdCaptureStats NbdCapture::stats() const {
   s.initial_complete = initial_complete_;
   s.replicating = sender_ != nullptr;
   return s;
+}
+
+void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir, DiskSender* sender,
+                      uint64_t durable_seq, const std::atomic<bool>& stop,
+                      const std::function<void(const std::string&)>& report) {
+  using json = nlohmann::json;
+  json a = json::parse(assignment_json, nullptr, false);
+  json capture = a.is_object() ? a.value("capture", json::object()) : json::object();
+  NbdCaptureOptions o;
+  o.disk_path = a.value("path", "");
+  o.state_dir = state_dir;
+  std::string listen = capture.value("nbd_listen", "127.0.0.1:0");
+  auto ep = wire::Endpoint::Parse(listen);
+  if (!ep.ok()) {
+    report(json{{"phase", "error"}, {"last_error", "nbd_listen " + listen + ": " + ep.status().ToString()}}.dump());
+    return;
+  }
+  o.listen_host = ep->host;
+  o.listen_port = ep->port;
+  o.point_interval_ms = std::max<int64_t>(1, capture.value("point_interval_s", int64_t(5))) * 1000;
+  o.pre_hook = a.value("pre_hook", "");
+  o.post_hook = a.value("post_hook", "");
+  o.queue.max_spill_bytes = capture.value("max_spill_bytes", uint64_t(1) << 30);
+  NbdCapture nc(o, sender);
+  Status s = nc.Start(durable_seq + 1);
+  if (!s.ok()) {
+    report(json{{"phase", "error"}, {"last_error", s.ToString()}}.dump());
+    return;
+  }
+  uint64_t initial_dirty = std::max<uint64_t>(1, nc.stats().queue.dirty_blocks);
+  while (!stop) {
+    NbdCaptureStats st = nc.stats();
+    SenderStats ss = sender->stats();
+    bool caught_up = st.acked_seq >= st.queue.last_seq && st.queue.dirty_blocks == 0;
+    std::string phase = !st.initial_complete ? "initial-replication"
+                        : st.queue.state != CaptureState::kStreaming ? CaptureStateName(st.queue.state)
+                        : caught_up ? "idle"
+                                    : "streaming";
+    double percent = st.initial_complete ? 100.0 : 100.0 * (1.0 - double(st.queue.dirty_blocks) / double(initial_dirty));
+    std::string error = ss.last_error;
+    Status fatal = sender->fatal_error();
+    if (!fatal.ok()) error = fatal.ToString();
+    report(json{{"phase", phase},
+                {"mode", "nbd"},
+                {"percent", percent},
+                {"initial_complete", st.initial_complete},
+                {"nbd_url", st.url},
+                {"capture_state", CaptureStateName(st.queue.state)},
+                {"lag_ms", st.lag_ms},
+                {"last_seq", st.queue.last_seq},
+                {"acked_seq", st.acked_seq},
+                {"points", st.points},
+                {"memory_bytes", st.queue.memory_bytes},
+                {"spill_bytes", st.queue.spill_bytes},
+                {"dirty_blocks", st.queue.dirty_blocks},
+                {"connected", ss.connected},
+                {"bytes_on_wire", ss.bytes_sent},
+                {"last_error", ss.connected ? std::string() : error}}
+               .dump());
+    for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  nc.Stop();
 }
 
 }  // namespace lifeline::agent

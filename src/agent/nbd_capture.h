@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -100,5 +101,14 @@ class NbdCapture {
   uint64_t first_seq_ = 1;
   bool started_ = false;
 };
+
+// The agent daemon's worker for one disk assigned in nbd mode: `assignment_json` is the
+// vault's assignment (path, interval, hooks, "capture": {nbd_listen, point_interval_s}).
+// Serves the disk until `stop`, calling `report` with a JSON progress object (phase,
+// percent, initial_complete, nbd_url, capture_state, lag_ms, seqs, buffer figures) about
+// every 500 ms. `sender` is started; `durable_seq` is what its Start returned.
+void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir, DiskSender* sender,
+                      uint64_t durable_seq, const std::atomic<bool>& stop,
+                      const std::function<void(const std::string& report_json)>& report);
 
 }  // namespace lifeline::agent
