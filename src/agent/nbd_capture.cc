@@ -157,6 +157,7 @@ void NbdCapture::SenderLoop() {
     queue_->Ack(sender_ ? sender_->acked_seq() : local_acked_.load());
     auto step = queue_->ResyncStep(read, options_.resync_chunk_blocks);
     if (!step.ok()) log::Error(kLog, "resync read: " + step.status().ToString());
+    if (step.ok() && *step) resyncing = true;
     CaptureRecord r;
     if (queue_->Pop(&r, 20)) {
       Status s = Submit(r);

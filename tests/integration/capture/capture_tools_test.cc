@@ -138,5 +138,66 @@ TEST_F(CaptureToolsTest, PeriodicPointsAndAppPointWithHooks) {
   EXPECT_EQ(app_points, 1);
 }
 
+// Back-pressure: with the vault down, writes fill the memory buffer, then the spill file,
+// then go to the dirty bitmap; the VM never waits. When the vault is back the agent sends
+// what was queued, resyncs the dirty blocks and takes a point.
+TEST_F(CaptureToolsTest, VaultDownMemoryThenSpillThenBitmapThenResync) {
+  auto co = CaptureOpts();
+  co.queue.max_memory_bytes = 1u << 20;
+  co.queue.max_spill_bytes = 2u << 20;
+  auto so = SenderOpts();
+  so.max_window_bytes = 1u << 20;
+  so.codec = Codec::kNone;  // patterns compress to nothing: keep the window's bytes real
+  StartAgent(co, so);
+  std::string url = capture_->url();
+  Ok("qemu-io -f raw -c 'write -P 0x31 0 4M' -c flush " + url);
+  ASSERT_TRUE(capture_->WaitCaughtUp(30000).ok());
+  service_.reset();  // the link is gone
+  std::string cmds;
+  for (int i = 0; i < 64; ++i) cmds += " -c 'write -P " + std::to_string(0x40 + i) + " " + std::to_string(i * 256 * 1024) + " 256k'";
+  auto t0 = std::chrono::steady_clock::now();
+  Ok("qemu-io -f raw" + cmds + " -c flush " + url);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(seconds, 10.0) << "the VM must not wait on the link";
+  auto st = capture_->stats();
+  EXPECT_EQ(st.queue.state, agent::CaptureState::kBitmap) << agent::CaptureStateName(st.queue.state);
+  EXPECT_GT(st.queue.dirty_blocks, 0u);
+  EXPECT_GE(st.queue.bitmap_entries, 1u);
+  EXPECT_GT(st.queue.spill_bytes, 0u) << "the spill file holds what memory could not";
+  EXPECT_FALSE(capture_->TakePoint(wire::PointKind::kUser, "during-bitmap").ok()) << "no point while order is lost";
+  StartVault(port_);  // the link is back
+  ExpectReplicaEqualsImage();
+  st = capture_->stats();
+  EXPECT_EQ(st.queue.state, agent::CaptureState::kStreaming);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  bool resync_point = false;
+  for (const auto& p : Replica()->Points()) resync_point |= p.label == "resync";
+  EXPECT_TRUE(resync_point) << "a point follows the resync";
+}
+
+// Writes acknowledged to the client (FLUSH) but not to the vault survive an agent crash:
+// the dirty bitmap written at the flush is all a restart needs.
+TEST_F(CaptureToolsTest, AgentRestartDeliversWritesTheVaultNeverAcknowledged) {
+  StartAgent();
+  std::string url = capture_->url();
+  Ok("qemu-io -f raw -c 'write -P 0x61 0 2M' -c flush " + url);
+  ASSERT_TRUE(capture_->WaitCaughtUp(30000).ok());
+  service_.reset();
+  Ok("qemu-io -f raw -c 'write -P 0x62 1M 3M' -c 'write -P 0x63 40M 64k' -c flush " + url);
+  // The bitmap as the flush left it: what a crash right after the reply would leave.
+  std::string bitmap = dir_ + "/agent-state/dirty.bitmap";
+  Ok("cp " + bitmap + " " + dir_ + "/bitmap.at-flush");
+  capture_.reset();
+  sender_.reset();
+  Ok("cp " + dir_ + "/bitmap.at-flush " + bitmap);
+  EXPECT_LT(Replica()->durable_seq(), 3u) << "the vault must not have the second writes yet";
+  StartVault(port_);
+  StartAgent();
+  ExpectReplicaEqualsImage();
+  std::string got(64 * 1024, '\0');
+  ASSERT_TRUE(Replica()->ReadAt(Replica()->durable_seq(), 40u << 20, got.data(), got.size()).ok());
+  EXPECT_EQ(got, std::string(64 * 1024, char(0x63)));
+}
+
 }  // namespace
 }  // namespace lifeline
