@@ -33,6 +33,63 @@ int64_t SourceTime() {
 int64_t MonoNow() { return Clock::System()->MonotonicNanos(); }
 }  // namespace
 
+// Recycles the strings that carry write data. A fresh buffer of 128 KiB or more comes from
+// mmap and faults on every page when first written, which costs more than the copy itself;
+// reusing them keeps large writes at full speed. Bounded: at most kMaxCachedBytes idle.
+class CaptureQueue::DataPool : public std::enable_shared_from_this<CaptureQueue::DataPool> {
+ public:
+  std::shared_ptr<const std::string> Make(const uint8_t* p, size_t n) {
+    std::string* s = nullptr;
+    int c = Class(n);
+    if (c < kClasses) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_[c].empty()) {
+        s = free_[c].back();
+        free_[c].pop_back();
+        cached_bytes_ -= s->capacity();
+      }
+    }
+    if (!s) {
+      s = new std::string();
+      if (c < kClasses) s->reserve(size_t(kMinBytes) << c);
+    }
+    s->assign(reinterpret_cast<const char*>(p), n);
+    auto self = shared_from_this();
+    return std::shared_ptr<const std::string>(s, [self](const std::string* q) { self->Put(const_cast<std::string*>(q)); });
+  }
+
+ private:
+  static constexpr size_t kMinBytes = 4096;
+  static constexpr int kClasses = 12;  // 4 KiB .. 8 MiB
+  static constexpr size_t kMaxCachedBytes = 128u << 20;
+  static int Class(size_t n) {
+    int c = 0;
+    while (c < kClasses && (kMinBytes << c) < n) ++c;
+    return c;
+  }
+  void Put(std::string* s) {
+    int c = Class(s->capacity());
+    if (c < kClasses && (kMinBytes << c) == s->capacity()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_bytes_ + s->capacity() <= kMaxCachedBytes) {
+        cached_bytes_ += s->capacity();
+        free_[c].push_back(s);
+        return;
+      }
+    }
+    delete s;
+  }
+  std::mutex mu_;
+  std::vector<std::string*> free_[kClasses];
+  size_t cached_bytes_ = 0;
+
+ public:
+  ~DataPool() {
+    for (auto& v : free_)
+      for (auto* s : v) delete s;
+  }
+};
+
 const char* CaptureStateName(CaptureState s) {
   switch (s) {
     case CaptureState::kStreaming: return "streaming";
@@ -44,7 +101,8 @@ const char* CaptureStateName(CaptureState s) {
 }
 
 CaptureQueue::CaptureQueue(CaptureQueueOptions options, uint64_t disk_bytes, uint64_t first_seq)
-    : options_(std::move(options)),
+    : pool_(std::make_shared<DataPool>()),
+      options_(std::move(options)),
       disk_bytes_(disk_bytes),
       block_count_((disk_bytes + options_.block_bytes - 1) / options_.block_bytes),
       dirty_(block_count_, 0),
@@ -149,7 +207,7 @@ uint64_t CaptureQueue::Record(wire::WriteKind kind, uint64_t offset, uint64_t le
   uint64_t piece = kind == wire::WriteKind::kData ? options_.max_data_piece_bytes : options_.max_zero_piece_bytes;
   r.pieces = uint32_t((length + piece - 1) / piece);
   r.time_ns = SourceTime();
-  if (kind == wire::WriteKind::kData) r.data = std::make_shared<const std::string>(reinterpret_cast<const char*>(data.data()), data.size());
+  if (kind == wire::WriteKind::kData && options_.keep_data) r.data = pool_->Make(data.data(), data.size());
   uint64_t n = RecordSizeLocked(r);
   bool to_memory = !spilling_ && (memory_bytes_ + n <= options_.max_memory_bytes || memory_.empty());
   if (!to_memory && !(spill_ && spill_->Fits(r))) {

@@ -31,6 +31,7 @@ struct CaptureQueueOptions {
   uint64_t max_spill_bytes = 0;            // 0: no spill file
   std::string state_dir;                   // dirty bitmap and spill file; empty: not persisted
   uint32_t block_bytes = 64u << 10;        // dirty bitmap granularity
+  bool keep_data = true;                   // false: number writes without their bytes (replication off)
   uint64_t max_data_piece_bytes = 4u << 20;   // the wire's limits per record
   uint64_t max_zero_piece_bytes = 32u << 20;
 };
@@ -102,6 +103,8 @@ class CaptureQueue {
   Status WriteBitmapFile(const std::vector<uint8_t>& bits);
   std::string BitmapPath() const;
 
+  class DataPool;
+  std::shared_ptr<DataPool> pool_;   // recycles record buffers (shared: records outlive the queue)
   const CaptureQueueOptions options_;
   const uint64_t disk_bytes_;
   const uint64_t block_count_;

@@ -52,6 +52,7 @@ Status NbdCapture::Start(uint64_t first_seq) {
   image_ = std::shared_ptr<nbd::Backend>(std::move(file));
   CaptureQueueOptions qo = options_.queue;
   qo.state_dir = options_.state_dir;
+  qo.keep_data = sender_ != nullptr;  // replication off: number writes, copy nothing
   if (!options_.state_dir.empty()) {
     LL_RETURN_IF_ERROR(FileSystem::Posix()->MakeDirs(options_.state_dir));
     LL_RETURN_IF_ERROR(LoadState());
