@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
   o.listen_port = port;
   o.state_dir = store_dir.empty() ? "" : store_dir + "-agent";
   o.point_interval_ms = 5000;
+  o.queue.max_spill_bytes = 1ull << 30;  // as the agent daemon
   agent::NbdCapture capture(o, sender.get());
   // The benchmark image is written before the run: count it as replicated, as after an
   // initial copy, so the run measures continuous capture only.

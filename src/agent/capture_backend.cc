@@ -143,6 +143,7 @@ Status CaptureQueue::Open() {
 
 void CaptureQueue::MarkDirtyLocked(uint64_t offset, uint64_t length) {
   if (length == 0 || offset >= disk_bytes_) return;
+  if (dirty_count_ == 0) dirty_since_ns_ = SourceTime();  // lag counts from the first dirty block
   uint64_t end = std::min(disk_bytes_, offset + length);
   for (uint64_t b = offset / options_.block_bytes; b * options_.block_bytes < end; ++b) {
     if (!dirty_[b]) {
@@ -395,6 +396,8 @@ CaptureQueueStats CaptureQueue::stats() const {
   s.spill_bytes = spill_ ? spill_->bytes() : 0;
   s.dirty_blocks = dirty_count_;
   s.oldest_unacked_ns = unacked_.empty() ? 0 : unacked_.front().time_ns;
+  if (dirty_count_ > 0 && dirty_since_ns_ > 0 && (s.oldest_unacked_ns == 0 || dirty_since_ns_ < s.oldest_unacked_ns))
+    s.oldest_unacked_ns = dirty_since_ns_;
   return s;
 }
 

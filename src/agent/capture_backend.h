@@ -44,7 +44,8 @@ struct CaptureQueueStats {
   uint64_t dirty_blocks = 0;
   uint64_t records = 0;         // writes recorded since start
   uint64_t bitmap_entries = 0;  // times the queue fell back to the bitmap
-  int64_t oldest_unacked_ns = 0;  // source time of the oldest write not acknowledged; 0 none
+  int64_t oldest_unacked_ns = 0;  // source time of the oldest write not acknowledged (or of
+                                  // the first dirty block still waiting for a resync); 0 none
 };
 
 class CaptureQueue {
@@ -117,6 +118,7 @@ class CaptureQueue {
   bool spilling_ = false;            // records go to the spill until it drains (FIFO)
   std::vector<uint8_t> dirty_;       // one byte per block (simple; 16 KiB per GiB at 64 KiB)
   uint64_t dirty_count_ = 0;
+  int64_t dirty_since_ns_ = 0;       // source time the bitmap last went from clean to dirty
   uint64_t next_seq_;
   std::deque<Unacked> unacked_;      // seq order
   uint64_t acked_seq_ = 0;
