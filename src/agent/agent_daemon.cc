@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "agent/disk_sender.h"
+#include "agent/nbd_capture.h"
 #include "agent/scan_capture.h"
 #include "api/client.h"
 #include "common/fs.h"
@@ -137,11 +138,20 @@ void AgentDaemon::StartWorker(const std::string& text) {
       so.disk_limit = raw->disk_limit.get();
     }
     raw->sender = std::make_unique<DiskSender>(so);
+    uint64_t durable_seq = 0;
     while (!raw->stop) {
       auto started = raw->sender->Start(5000);
-      if (started.ok()) break;
+      if (started.ok()) {
+        durable_seq = *started;
+        break;
+      }
       set_report({{"phase", "connecting"}, {"last_error", started.status().ToString()}});
       if (started.status().code() != Code::kBusy) return;  // refused: reported, stop trying
+    }
+    if (a.value("mode", "scan") == "nbd") {  // continuous capture: serve the disk over NBD
+      RunNbdAssignment(a.dump(), JoinPath(JoinPath(dir_, "disks"), disk_id), raw->sender.get(), durable_seq, raw->stop,
+                       [&](const std::string& r) { set_report(json::parse(r)); });
+      return;
     }
     ScanOptions opts;
     opts.disk_path = a["path"];

@@ -73,6 +73,9 @@ void PrintMachine(const json& m) {
     if (d.contains("rpo_seconds") && !d["rpo_seconds"].is_null())
       std::cout << "  RPO " << FormatDuration(d["rpo_seconds"].get<double>());
     std::cout << "  points " << d.value("points", 0) << "  health " << d.value("health", "") << "\n";
+    if (d.contains("agent") && d["agent"].is_object() && d["agent"].contains("nbd_url"))
+      std::cout << "    nbd " << d["agent"].value("nbd_url", "") << "  capture " << d["agent"].value("capture_state", "")
+                << "  lag " << d["agent"].value("lag_ms", int64_t(0)) << " ms\n";
     for (const auto& r : d.value("health_reasons", json::array())) std::cout << "    - " << r.get<std::string>() << "\n";
   }
 }
@@ -188,6 +191,8 @@ void RegisterReplicationCommands(CLI::App& app) {
     std::string name, agent, policy = "default";
     std::vector<std::string> disks;
     std::string mode = "scan";
+    std::string nbd_listen = "127.0.0.1:0";
+    int64_t point_interval_s = 5;
     bool wait = false;
   };
   auto pa = std::make_shared<ProtectArgs>();
@@ -196,13 +201,16 @@ void RegisterReplicationCommands(CLI::App& app) {
   protect->add_option("--disk", pa->disks, "disk image or block device path on the agent's host")->required();
   protect->add_option("--agent", pa->agent, "the agent that reads the disks")->required();
   protect->add_option("--policy", pa->policy, "replication policy (default: default)");
-  protect->add_option("--mode", pa->mode, "capture mode: scan");
+  protect->add_option("--mode", pa->mode, "capture mode: scan (periodic) or nbd (continuous: the agent serves the disk over NBD)");
+  protect->add_option("--nbd-listen", pa->nbd_listen, "nbd mode: host:port the agent serves the disk on (default 127.0.0.1:0)");
+  protect->add_option("--point-interval", pa->point_interval_s, "nbd mode: seconds between crash-consistent points (default 5)")
+      ->check(CLI::Range(int64_t(1), int64_t(86400)));
   protect->add_flag("--wait", pa->wait, "follow initial replication with a progress bar until it completes");
   pa->flags.Add(protect);
   protect->callback([pa] {
     RunCommand([&]() -> Status {
-      if (pa->mode != "scan")
-        return Status::InvalidArgument("capture mode '" + pa->mode + "' is not available in this build: use scan");
+      if (pa->mode != "scan" && pa->mode != "nbd")
+        return Status::InvalidArgument("capture mode '" + pa->mode + "' is not known: use scan or nbd");
       LL_ASSIGN_OR_RETURN(auto client, pa->flags.Client());
       json disks = json::array();
       for (const auto& path : pa->disks) {
@@ -212,7 +220,9 @@ void RegisterReplicationCommands(CLI::App& app) {
         disks.push_back({{"path", path}, {"size_bytes", size}});
       }
       LL_ASSIGN_OR_RETURN(json m, client.Post("/v1/machines", {{"name", pa->name}, {"agent", pa->agent},
-                                                             {"policy", pa->policy}, {"disks", disks}}));
+                                                             {"policy", pa->policy}, {"disks", disks},
+                                                             {"mode", pa->mode}, {"nbd_listen", pa->nbd_listen},
+                                                             {"point_interval_s", pa->point_interval_s}}));
       if (pa->wait) {
         uint64_t total = 0;
         for (const auto& d : m["disks"]) total += d.value("size_bytes", uint64_t(0));

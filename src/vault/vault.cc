@@ -210,6 +210,9 @@ Result<json> Vault::Protect(const json& req) {
   std::string policy_name = req.value("policy", "default");
   auto policy = catalog_->GetPolicyByName(policy_name);
   if (!policy.ok()) return Status::NotFound("no replication policy named " + policy_name);
+  // Capture mode per machine (scan | nbd), kept beside the catalog in capture-modes.json.
+  std::string mode = req.value("mode", "scan");
+  if (mode != "scan" && mode != "nbd") return Status::InvalidArgument("capture mode must be scan or nbd, not '" + mode + "'");
   std::vector<control::Disk> disks;
   for (size_t i = 0; i < req["disks"].size(); ++i) {
     const auto& d = req["disks"][i];
@@ -234,6 +237,15 @@ Result<json> Vault::Protect(const json& req) {
     d.machine_id = machine_id;
     if (!store_->Disk(d.store_disk_id).ok()) LL_RETURN_IF_ERROR(store_->CreateDisk(d.store_disk_id, d.size_bytes, retention).status());
     LL_RETURN_IF_ERROR(catalog_->AddDisk(d).status());
+  }
+  if (mode != "scan") {
+    std::string modes_path = JoinPath(options_.dir, "capture-modes.json");
+    auto raw = ReadWholeFile(FileSystem::Posix(), modes_path, 1 << 24);
+    json modes = raw.ok() ? json::parse(*raw, nullptr, false) : json::object();
+    if (!modes.is_object()) modes = json::object();
+    modes[name] = {{"mode", mode}, {"nbd_listen", req.value("nbd_listen", "127.0.0.1:0")},
+                   {"point_interval_s", req.value("point_interval_s", 5)}};
+    LL_RETURN_IF_ERROR(WriteFileAtomic(FileSystem::Posix(), modes_path, modes.dump(2)));
   }
   (void)catalog_->Audit("admin", "machine.protect", "machine/" + name, "");
   return MachineStatus(name);
@@ -351,6 +363,8 @@ Result<json> Vault::Assignments(const std::string& agent_id) {
   LL_ASSIGN_OR_RETURN(auto site, catalog_->GetSite(agent_id));
   LL_ASSIGN_OR_RETURN(auto machines, catalog_->ListMachines());
   json out = json::array();
+  auto modes_raw = ReadWholeFile(FileSystem::Posix(), JoinPath(options_.dir, "capture-modes.json"), 1 << 24);
+  json modes = modes_raw.ok() ? json::parse(*modes_raw, nullptr, false) : json::object();
   for (const auto& m : machines) {
     if (m.site_id != site.id || m.direction != "forward") continue;
     if (m.state == "failover-in-progress" || m.state == "failed-over" || m.state == "committed" ||
@@ -368,7 +382,9 @@ Result<json> Vault::Assignments(const std::string& agent_id) {
                      {"interval_s", policy.crash_point_interval_seconds},
                      {"bandwidth_limit_bytes_per_s", policy.bandwidth_limit_bytes_per_second},
                      {"pre_hook", policy.app_pre_hook},
-                     {"post_hook", policy.app_post_hook}});
+                     {"post_hook", policy.app_post_hook},
+                     {"mode", modes.is_object() && modes.contains(m.name) ? modes[m.name].value("mode", "scan") : "scan"},
+                     {"capture", modes.is_object() && modes.contains(m.name) ? modes[m.name] : json::object()}});
   }
   return out;
 }

@@ -1,0 +1,319 @@
+// NbdCapture: NBD server + capture stream + sender thread for one disk. See nbd_capture.h.
+#include "agent/nbd_capture.h"
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/scan_capture.h"
+#include "common/clock.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "nbd/file_backend.h"
+#include "nbd/protocol.h"
+
+namespace lifeline::agent {
+
+namespace {
+constexpr char kLog[] = "capture";
+int64_t MonoMs() { return Clock::System()->MonotonicNanos() / 1000000; }
+}  // namespace
+
+NbdCapture::NbdCapture(NbdCaptureOptions options, DiskSender* sender)
+    : options_(std::move(options)), sender_(sender) {}
+
+NbdCapture::~NbdCapture() { Stop(); }
+
+// State file: "initial_complete=1" once the replica holds the whole disk.
+Status NbdCapture::LoadState() {
+  std::string path = options_.state_dir + "/capture.state";
+  if (!FileSystem::Posix()->Exists(path)) return Status::Ok();
+  LL_ASSIGN_OR_RETURN(std::string raw, ReadWholeFile(FileSystem::Posix(), path, 4096));
+  initial_complete_ = raw.find("initial_complete=1") != std::string::npos;
+  return Status::Ok();
+}
+
+Status NbdCapture::SaveState() {
+  FileSystem* fs = FileSystem::Posix();
+  std::string path = options_.state_dir + "/capture.state";
+  std::string body = std::string("initial_complete=") + (initial_complete_ ? "1" : "0") + "\n";
+  {
+    LL_ASSIGN_OR_RETURN(auto f, fs->Open(path + ".tmp", OpenMode::kTruncate));
+    LL_RETURN_IF_ERROR(f->WriteAt(0, body.data(), body.size()));
+    LL_RETURN_IF_ERROR(f->Sync());
+  }
+  LL_RETURN_IF_ERROR(fs->Rename(path + ".tmp", path));
+  return fs->SyncDir(options_.state_dir);
+}
+
+Status NbdCapture::Start(uint64_t first_seq) {
+  if (first_seq == 0) return Status::InvalidArgument("first seq must be at least 1");
+  LL_ASSIGN_OR_RETURN(auto file, nbd::FileBackend::Open(options_.disk_path, false));
+  image_ = std::shared_ptr<nbd::Backend>(std::move(file));
+  CaptureQueueOptions qo = options_.queue;
+  qo.state_dir = options_.state_dir;
+  qo.keep_data = sender_ != nullptr;  // replication off: number writes, copy nothing
+  if (!options_.state_dir.empty()) {
+    LL_RETURN_IF_ERROR(FileSystem::Posix()->MakeDirs(options_.state_dir));
+    LL_RETURN_IF_ERROR(LoadState());
+  } else {
+    qo.max_spill_bytes = 0;
+  }
+  queue_ = std::make_unique<CaptureQueue>(qo, image_->size(), first_seq);
+  LL_RETURN_IF_ERROR(queue_->Open());
+  if (sender_ && !initial_complete_) {
+    // The replica lacks this disk: copy every allocated block as a resync, while the VM
+    // already runs. Holes need nothing: a new replica reads as zeros.
+    nbd::Backend* img = image_.get();
+    queue_->MarkAllDirty([img](uint64_t off, uint64_t len) {
+      std::vector<nbd::Extent> ext;
+      if (!img->BlockStatus(off, len, 64, &ext).ok()) return false;
+      uint64_t covered = 0;
+      for (const auto& e : ext) {
+        if (!(e.flags & nbd::kStateZero)) return false;
+        covered += e.length;
+      }
+      return covered >= len;
+    });
+  } else if (!sender_) {
+    initial_complete_ = true;
+  }
+  backend_ = std::make_shared<CaptureBackend>(image_, queue_.get());
+  nbd::Export e;
+  e.name = options_.export_name;
+  e.description = "lifeline protected disk " + options_.disk_path;
+  e.backend = backend_;
+  LL_RETURN_IF_ERROR(registry_.Add(std::move(e)));
+  nbd::ServerOptions so;
+  so.threads_per_connection = options_.threads_per_connection;
+  server_ = std::make_unique<nbd::Server>(&registry_, so);
+  LL_RETURN_IF_ERROR(server_->ListenTcp(options_.listen_host, options_.listen_port));
+  if (!options_.unix_path.empty()) LL_RETURN_IF_ERROR(server_->ListenUnix(options_.unix_path));
+  LL_RETURN_IF_ERROR(server_->Start());
+  std::string host = options_.listen_host.find(':') != std::string::npos ? "[" + options_.listen_host + "]"
+                                                                          : options_.listen_host;
+  url_ = "nbd://" + host + ":" + std::to_string(server_->tcp_port());
+  if (!options_.export_name.empty()) url_ += "/" + options_.export_name;
+  first_seq_ = first_seq;
+  submitted_seq_ = first_seq - 1;
+  local_acked_ = first_seq - 1;
+  stop_ = false;
+  sender_thread_ = std::thread([this] { SenderLoop(); });
+  started_ = true;
+  log::Info(kLog, options_.disk_path + " served at " + url_);
+  return Status::Ok();
+}
+
+void NbdCapture::Stop() {
+  if (!started_) return;
+  started_ = false;
+  if (server_) server_->Stop();  // no more writes
+  stop_ = true;
+  queue_->Close();
+  if (sender_) sender_->Stop();  // a sender blocked on a full window returns
+  if (sender_thread_.joinable()) sender_thread_.join();
+  Status s = queue_->Persist();  // whatever the vault has not acknowledged resyncs next time
+  if (!s.ok()) log::Error(kLog, "persist dirty bitmap: " + s.ToString());
+}
+
+Status NbdCapture::Submit(const CaptureRecord& r) {
+  if (r.type == CaptureRecord::Type::kPoint) {
+    points_++;
+    last_point_seq_ = r.seq;
+    if (!sender_) return Status::Ok();
+    wire::PointMsg p;
+    p.seq = r.seq;
+    p.kind = r.point_kind;
+    p.time_ns = r.time_ns;
+    p.label = r.label;
+    p.group_id = r.group_id;
+    return sender_->SubmitPoint(p);
+  }
+  if (!sender_) {
+    submitted_seq_ = r.last_seq();
+    local_acked_ = r.last_seq();
+    return Status::Ok();
+  }
+  const uint64_t piece = r.kind == wire::WriteKind::kData ? options_.queue.max_data_piece_bytes
+                                                          : options_.queue.max_zero_piece_bytes;
+  for (uint32_t i = 0; i < r.pieces; ++i) {
+    uint64_t off = uint64_t(i) * piece;
+    uint64_t len = std::min<uint64_t>(piece, r.length - off);
+    if (r.kind == wire::WriteKind::kData) {
+      auto data = r.pieces == 1 ? r.data : std::make_shared<const std::string>(r.data->substr(off, len));
+      LL_RETURN_IF_ERROR(sender_->SubmitData(r.seq + i, r.offset + off, std::move(data), r.time_ns));
+    } else {
+      LL_RETURN_IF_ERROR(sender_->SubmitZero(r.seq + i, r.offset + off, len, r.kind, r.time_ns));
+    }
+    submitted_seq_ = r.seq + i;
+  }
+  return Status::Ok();
+}
+
+void NbdCapture::SenderLoop() {
+  int64_t last_point_ms = MonoMs();
+  bool resyncing = queue_->stats().dirty_blocks > 0 || !initial_complete_;
+  auto read = [this](uint64_t off, MutableByteSpan out) { return image_->Read(off, out); };
+  while (!stop_) {
+    queue_->Ack(sender_ ? sender_->acked_seq() : local_acked_.load());
+    auto step = queue_->ResyncStep(read, options_.resync_chunk_blocks);
+    if (!step.ok()) log::Error(kLog, "resync read: " + step.status().ToString());
+    if (step.ok() && *step) resyncing = true;
+    CaptureRecord r;
+    if (queue_->Pop(&r, 20)) {
+      Status s = Submit(r);
+      if (!s.ok()) {
+        if (stop_) break;
+        log::Error(kLog, "submit seq " + std::to_string(r.seq) + ": " + s.ToString());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      continue;
+    }
+    CaptureQueueStats qs = queue_->stats();
+    bool dirty = qs.dirty_blocks > 0 || qs.state == CaptureState::kBitmap;
+    if (dirty) {
+      resyncing = true;
+      continue;
+    }
+    if (resyncing) {
+      // The stream is a disk state again: mark it with a point.
+      std::string label = initial_complete_ ? "resync" : "initial-replication";
+      // Nothing written at all: the empty replica already is the disk.
+      bool nothing = qs.last_seq < first_seq_;
+      if (nothing || queue_->RecordPoint(wire::PointKind::kCrash, label, "", 0) != 0) {
+        resyncing = false;
+        last_point_ms = MonoMs();
+        if (!initial_complete_) {
+          initial_complete_ = true;
+          if (!options_.state_dir.empty()) {
+            Status s = SaveState();
+            if (!s.ok()) log::Error(kLog, "save capture state: " + s.ToString());
+          }
+        }
+      }
+      continue;
+    }
+    if (options_.point_interval_ms > 0 && MonoMs() - last_point_ms >= options_.point_interval_ms) {
+      last_point_ms = MonoMs();
+      if (qs.last_seq > last_point_seq_) queue_->RecordPoint(wire::PointKind::kCrash, "", "", 0);
+      Status s = queue_->Persist();  // lets acknowledged blocks leave the bitmap file
+      if (!s.ok()) log::Error(kLog, "persist dirty bitmap: " + s.ToString());
+    }
+  }
+}
+
+Result<uint64_t> NbdCapture::TakePoint(wire::PointKind kind, const std::string& label, const std::string& group_id,
+                                       int64_t time_ns) {
+  uint64_t seq = queue_->RecordPoint(kind, label, group_id, time_ns);
+  if (seq == 0) return Status::FailedPrecondition("no point possible now: the disk is resyncing or has no writes");
+  return seq;
+}
+
+Result<uint64_t> NbdCapture::TakeAppPoint(const std::string& label) {
+  std::vector<std::pair<std::string, std::string>> env = {{"LIFELINE_DISK_PATH", options_.disk_path}};
+  if (!options_.pre_hook.empty()) {
+    env.push_back({"LIFELINE_HOOK", "pre"});
+    Status s = RunShellHook(options_.pre_hook, options_.hook_timeout_ms, env);
+    if (!s.ok()) return s.WithContext("pre hook");
+    env.pop_back();
+  }
+  // Writes the application completed before the freeze are in the stream now.
+  auto point = TakePoint(wire::PointKind::kApp, label);
+  if (!options_.post_hook.empty()) {
+    env.push_back({"LIFELINE_HOOK", "post"});
+    Status s = RunShellHook(options_.post_hook, options_.hook_timeout_ms, env);
+    if (!s.ok() && point.ok()) return s.WithContext("post hook");
+  }
+  return point;
+}
+
+Status NbdCapture::WaitCaughtUp(int64_t timeout_ms) {
+  int64_t deadline = MonoMs() + timeout_ms;
+  while (MonoMs() < deadline) {
+    CaptureQueueStats qs = queue_->stats();
+    uint64_t acked = sender_ ? sender_->acked_seq() : local_acked_.load();
+    if (qs.dirty_blocks == 0 && qs.state != CaptureState::kBitmap && acked >= qs.last_seq &&
+        (sender_ == nullptr || initial_complete_ || qs.last_seq == 0))
+      return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return Status::Busy("capture did not catch up in " + std::to_string(timeout_ms) + " ms");
+}
+
+NbdCaptureStats NbdCapture::stats() const {
+  NbdCaptureStats s;
+  s.url = url_;
+  if (!queue_) return s;
+  s.queue = queue_->stats();
+  s.acked_seq = sender_ ? sender_->acked_seq() : local_acked_.load();
+  s.points = points_;
+  s.last_point_seq = last_point_seq_;
+  if (s.queue.oldest_unacked_ns) s.lag_ms = std::max<int64_t>(0, (Clock::System()->NowUnixNanos() - s.queue.oldest_unacked_ns) / 1000000);
+  s.initial_complete = initial_complete_;
+  s.replicating = sender_ != nullptr;
+  return s;
+}
+
+void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir, DiskSender* sender,
+                      uint64_t durable_seq, const std::atomic<bool>& stop,
+                      const std::function<void(const std::string&)>& report) {
+  using json = nlohmann::json;
+  json a = json::parse(assignment_json, nullptr, false);
+  json capture = a.is_object() ? a.value("capture", json::object()) : json::object();
+  NbdCaptureOptions o;
+  o.disk_path = a.value("path", "");
+  o.state_dir = state_dir;
+  std::string listen = capture.value("nbd_listen", "127.0.0.1:0");
+  auto ep = wire::Endpoint::Parse(listen);
+  if (!ep.ok()) {
+    report(json{{"phase", "error"}, {"last_error", "nbd_listen " + listen + ": " + ep.status().ToString()}}.dump());
+    return;
+  }
+  o.listen_host = ep->host;
+  o.listen_port = ep->port;
+  o.point_interval_ms = std::max<int64_t>(1, capture.value("point_interval_s", int64_t(5))) * 1000;
+  o.pre_hook = a.value("pre_hook", "");
+  o.post_hook = a.value("post_hook", "");
+  o.queue.max_spill_bytes = capture.value("max_spill_bytes", uint64_t(1) << 30);
+  NbdCapture nc(o, sender);
+  Status s = nc.Start(durable_seq + 1);
+  if (!s.ok()) {
+    report(json{{"phase", "error"}, {"last_error", s.ToString()}}.dump());
+    return;
+  }
+  uint64_t initial_dirty = std::max<uint64_t>(1, nc.stats().queue.dirty_blocks);
+  while (!stop) {
+    NbdCaptureStats st = nc.stats();
+    SenderStats ss = sender->stats();
+    bool caught_up = st.acked_seq >= st.queue.last_seq && st.queue.dirty_blocks == 0;
+    std::string phase = !st.initial_complete ? "initial-replication"
+                        : st.queue.state != CaptureState::kStreaming ? CaptureStateName(st.queue.state)
+                        : caught_up ? "idle"
+                                    : "streaming";
+    double percent = st.initial_complete ? 100.0 : 100.0 * (1.0 - double(st.queue.dirty_blocks) / double(initial_dirty));
+    std::string error = ss.last_error;
+    Status fatal = sender->fatal_error();
+    if (!fatal.ok()) error = fatal.ToString();
+    report(json{{"phase", phase},
+                {"mode", "nbd"},
+                {"percent", percent},
+                {"initial_complete", st.initial_complete},
+                {"nbd_url", st.url},
+                {"capture_state", CaptureStateName(st.queue.state)},
+                {"lag_ms", st.lag_ms},
+                {"last_seq", st.queue.last_seq},
+                {"acked_seq", st.acked_seq},
+                {"points", st.points},
+                {"memory_bytes", st.queue.memory_bytes},
+                {"spill_bytes", st.queue.spill_bytes},
+                {"dirty_blocks", st.queue.dirty_blocks},
+                {"connected", ss.connected},
+                {"bytes_on_wire", ss.bytes_sent},
+                {"last_error", ss.connected ? std::string() : error}}
+               .dump());
+    for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  nc.Stop();
+}
+
+}  // namespace lifeline::agent

@@ -1,0 +1,114 @@
+// NbdCapture: nbd mode for one disk. Serves the disk image over NBD through a
+// CaptureBackend, and runs the sender thread that drains the capture stream into a
+// DiskSender, takes a crash-consistent point every policy interval, resyncs dirty blocks
+// (initial replication, after the bitmap fallback, after a restart) and then takes a point.
+// App-consistent points run the pre hook, insert the point, run the post hook.
+// Thread-safety: Start/Stop from one controlling thread; everything else from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "agent/capture_backend.h"
+#include "agent/disk_sender.h"
+#include "nbd/export_registry.h"
+#include "nbd/server.h"
+
+namespace lifeline::agent {
+
+struct NbdCaptureOptions {
+  std::string disk_path;             // raw image served to the VM
+  std::string state_dir;             // dirty bitmap, spill file, capture state
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;          // 0: any free port
+  std::string unix_path;             // optional Unix socket as well
+  std::string export_name;           // "" = default export
+  int threads_per_connection = 8;
+  int64_t point_interval_ms = 5000;  // crash-consistent points; 0: none
+  std::string pre_hook, post_hook;   // app-consistent points
+  int64_t hook_timeout_ms = 60000;
+  CaptureQueueOptions queue;         // state_dir is filled from above
+  uint32_t resync_chunk_blocks = 16; // blocks read per resync step
+};
+
+struct NbdCaptureStats {
+  std::string url;
+  CaptureQueueStats queue;
+  uint64_t acked_seq = 0;
+  uint64_t points = 0;
+  uint64_t last_point_seq = 0;
+  int64_t lag_ms = 0;                // age of the oldest write not yet durable at the vault
+  bool initial_complete = false;
+  bool replicating = false;
+};
+
+class NbdCapture {
+ public:
+  // `sender` may be null: writes are numbered and dropped (replication off, benchmarks).
+  // REQUIRES: `sender` outlives this object.
+  NbdCapture(NbdCaptureOptions options, DiskSender* sender);
+  ~NbdCapture();  // Stop()
+  NbdCapture(const NbdCapture&) = delete;
+  NbdCapture& operator=(const NbdCapture&) = delete;
+
+  // Opens the image and state, starts numbering at `first_seq` (the vault's durable seq
+  // + 1), starts the NBD server and the sender thread.
+  Status Start(uint64_t first_seq);
+  // Stops the NBD server, the sender thread and the DiskSender; persists the dirty bitmap
+  // (what the vault has not acknowledged is resynced at the next Start).
+  void Stop();
+
+  std::string url() const { return url_; }
+  uint16_t port() const { return server_ ? server_->tcp_port() : 0; }
+  CaptureQueue* queue() { return queue_.get(); }
+
+  // A point at the newest completed write; FailedPrecondition while dirty blocks wait for
+  // a resync (the stream is not a disk state then). Returns its seq.
+  Result<uint64_t> TakePoint(wire::PointKind kind, const std::string& label, const std::string& group_id = "",
+                             int64_t time_ns = 0);
+  // pre hook, point (kApp), post hook (run even if the point failed).
+  Result<uint64_t> TakeAppPoint(const std::string& label);
+  // Waits until everything recorded so far is acknowledged by the vault and no block is
+  // dirty (Busy after `timeout_ms`).
+  Status WaitCaughtUp(int64_t timeout_ms);
+
+  NbdCaptureStats stats() const;
+
+ private:
+  void SenderLoop();
+  Status Submit(const CaptureRecord& r);
+  Status LoadState();
+  Status SaveState();
+
+  const NbdCaptureOptions options_;
+  DiskSender* const sender_;
+  std::shared_ptr<nbd::Backend> image_;
+  std::unique_ptr<CaptureQueue> queue_;
+  std::shared_ptr<CaptureBackend> backend_;
+  nbd::ExportRegistry registry_;
+  std::unique_ptr<nbd::Server> server_;
+  std::string url_;
+  std::thread sender_thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> initial_complete_{false};
+  std::atomic<uint64_t> points_{0};
+  std::atomic<uint64_t> last_point_seq_{0};
+  std::atomic<uint64_t> submitted_seq_{0};
+  std::atomic<uint64_t> local_acked_{0};  // replication off: what the sender thread dropped
+  uint64_t first_seq_ = 1;
+  bool started_ = false;
+};
+
+// The agent daemon's worker for one disk assigned in nbd mode: `assignment_json` is the
+// vault's assignment (path, interval, hooks, "capture": {nbd_listen, point_interval_s}).
+// Serves the disk until `stop`, calling `report` with a JSON progress object (phase,
+// percent, initial_complete, nbd_url, capture_state, lag_ms, seqs, buffer figures) about
+// every 500 ms. `sender` is started; `durable_seq` is what its Start returned.
+void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir, DiskSender* sender,
+                      uint64_t durable_seq, const std::atomic<bool>& stop,
+                      const std::function<void(const std::string& report_json)>& report);
+
+}  // namespace lifeline::agent

@@ -1,0 +1,246 @@
+// CaptureQueue and SpillFile: seq order, splitting, memory -> spill -> bitmap fallback,
+// resync, crash-safe bitmap (and its damaged forms), the bounded group hold.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "agent/capture_backend.h"
+#include "common/clock.h"
+
+namespace lifeline::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string TempDir() {
+  auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  auto d = fs::temp_directory_path() / ("ll-cq-" + std::to_string(::getpid()) + "-" + info->name());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d.string();
+}
+
+constexpr uint64_t kDisk = 16u << 20;
+
+ByteSpan Bytes(const std::string& s) { return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+
+TEST(CaptureQueueTest, NumbersInCompletionOrderAndSplitsLargeWrites) {
+  CaptureQueueOptions o;
+  CaptureQueue q(o, kDisk, 10);
+  ASSERT_TRUE(q.Open().ok());
+  std::string small(4096, 'a'), big(9u << 20, 'b');
+  EXPECT_EQ(q.Record(wire::WriteKind::kData, 0, small.size(), Bytes(small)), 10u);
+  EXPECT_EQ(q.Record(wire::WriteKind::kData, 0, big.size(), Bytes(big)), 13u);  // 3 pieces of <= 4 MiB
+  EXPECT_EQ(q.Record(wire::WriteKind::kZero, 0, 40u << 20, {}), 15u);         // 2 pieces of <= 32 MiB
+  EXPECT_EQ(q.RecordPoint(wire::PointKind::kCrash, "p", "", 0), 15u);
+  CaptureRecord r;
+  ASSERT_TRUE(q.Pop(&r, 10));
+  EXPECT_EQ(r.seq, 10u);
+  ASSERT_TRUE(q.Pop(&r, 10));
+  EXPECT_EQ(r.seq, 11u);
+  EXPECT_EQ(r.pieces, 3u);
+  EXPECT_EQ(*r.data, big);
+  ASSERT_TRUE(q.Pop(&r, 10));
+  EXPECT_EQ(r.kind, wire::WriteKind::kZero);
+  EXPECT_EQ(r.last_seq(), 15u);
+  ASSERT_TRUE(q.Pop(&r, 10));
+  EXPECT_EQ(r.type, CaptureRecord::Type::kPoint);
+  EXPECT_FALSE(q.Pop(&r, 10));
+}
+
+TEST(CaptureQueueTest, MemoryThenSpillThenBitmapThenResync) {
+  std::string dir = TempDir();
+  CaptureQueueOptions o;
+  o.state_dir = dir;
+  o.max_memory_bytes = 64 * 1024;
+  o.max_spill_bytes = 128 * 1024;
+  CaptureQueue q(o, kDisk, 1);
+  ASSERT_TRUE(q.Open().ok());
+  std::string disk(kDisk, '\0');
+  uint64_t bitmap_at = 0;
+  for (int i = 0; i < 100; ++i) {
+    std::string data(16384, char('A' + i % 26));
+    disk.replace(uint64_t(i) * 65536, data.size(), data);
+    uint64_t seq = q.Record(wire::WriteKind::kData, uint64_t(i) * 65536, data.size(), Bytes(data));
+    if (seq == 0 && bitmap_at == 0) bitmap_at = i;
+    if (i < 3) {
+      EXPECT_EQ(q.stats().state, CaptureState::kStreaming);
+    }
+  }
+  ASSERT_GT(bitmap_at, 3u);
+  auto st = q.stats();
+  EXPECT_EQ(st.state, CaptureState::kBitmap);
+  EXPECT_EQ(st.dirty_blocks, 100 - bitmap_at);
+  EXPECT_GT(st.spill_bytes, 0u);
+  EXPECT_EQ(q.RecordPoint(wire::PointKind::kCrash, "", "", 0), 0u) << "no point while the order is lost";
+  // Drain: seqs come back consecutive, memory first then the spill.
+  CaptureRecord r;
+  uint64_t expect = 1;
+  while (q.Pop(&r, 1)) {
+    EXPECT_EQ(r.seq, expect);
+    EXPECT_EQ(r.offset, (expect - 1) * 65536);
+    ++expect;
+  }
+  EXPECT_EQ(expect, bitmap_at + 1);
+  // Resync reads the dirty blocks from the disk, in new seqs.
+  auto read = [&](uint64_t off, MutableByteSpan out) {
+    std::memcpy(out.data(), disk.data() + off, out.size());
+    return Status::Ok();
+  };
+  std::string replica(kDisk, '\0');
+  for (int guard = 0; guard < 1000; ++guard) {
+    auto step = q.ResyncStep(read, 4);
+    ASSERT_TRUE(step.ok());
+    while (q.Pop(&r, 1)) {
+      EXPECT_EQ(r.seq, expect);
+      expect = r.last_seq() + 1;
+      replica.replace(r.offset, r.data->size(), *r.data);
+    }
+    if (!*step) break;
+  }
+  EXPECT_EQ(q.stats().state, CaptureState::kStreaming);
+  EXPECT_EQ(q.stats().dirty_blocks, 0u);
+  for (uint64_t i = bitmap_at; i < 100; ++i)
+    EXPECT_EQ(replica.compare(i * 65536, 65536, disk, i * 65536, 65536), 0) << "block " << i;
+  EXPECT_NE(q.RecordPoint(wire::PointKind::kCrash, "resync", "", 0), 0u);
+  fs::remove_all(dir);
+}
+
+TEST(CaptureQueueTest, PersistedBitmapSurvivesARestartAndAcksClearIt) {
+  std::string dir = TempDir();
+  CaptureQueueOptions o;
+  o.state_dir = dir;
+  {
+    CaptureQueue q(o, kDisk, 1);
+    ASSERT_TRUE(q.Open().ok());
+    std::string data(4096, 'x');
+    q.Record(wire::WriteKind::kData, 0, data.size(), Bytes(data));
+    q.Record(wire::WriteKind::kData, 5u << 20, data.size(), Bytes(data));
+    ASSERT_TRUE(q.Persist().ok());
+  }
+  {
+    CaptureQueue q(o, kDisk, 1);
+    ASSERT_TRUE(q.Open().ok());
+    EXPECT_EQ(q.stats().dirty_blocks, 2u);
+    EXPECT_EQ(q.stats().state, CaptureState::kResync);
+    // Nothing dirty and everything acknowledged: the file marks nothing afterwards.
+    auto read = [](uint64_t, MutableByteSpan out) {
+      std::memset(out.data(), 0, out.size());
+      return Status::Ok();
+    };
+    CaptureRecord r;
+    while (*q.ResyncStep(read, 16))
+      while (q.Pop(&r, 1)) q.Ack(r.last_seq());
+    ASSERT_TRUE(q.Persist().ok());
+  }
+  CaptureQueue q(o, kDisk, 1);
+  ASSERT_TRUE(q.Open().ok());
+  EXPECT_EQ(q.stats().dirty_blocks, 0u);
+  fs::remove_all(dir);
+}
+
+TEST(CaptureQueueTest, DamagedBitmapFilesAreRefused) {
+  std::string dir = TempDir();
+  CaptureQueueOptions o;
+  o.state_dir = dir;
+  {
+    CaptureQueue q(o, kDisk, 1);
+    ASSERT_TRUE(q.Open().ok());
+    std::string data(4096, 'x');
+    q.Record(wire::WriteKind::kData, 0, data.size(), Bytes(data));
+    ASSERT_TRUE(q.Persist().ok());
+  }
+  std::string path = dir + "/dirty.bitmap";
+  std::string good;
+  {
+    std::ifstream f(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  auto try_open = [&](const std::string& content) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+    CaptureQueue q(o, kDisk, 1);
+    return q.Open();
+  };
+  EXPECT_TRUE(try_open(good).ok());
+  std::string flipped = good;
+  flipped[30] ^= 1;
+  EXPECT_EQ(try_open(flipped).code(), Code::kCorruption);
+  EXPECT_EQ(try_open(good.substr(0, good.size() - 3)).code(), Code::kCorruption);
+  EXPECT_EQ(try_open("").code(), Code::kCorruption);
+  std::string bad_magic = good;
+  bad_magic[0] ^= 0xff;
+  EXPECT_EQ(try_open(bad_magic).code(), Code::kCorruption);
+  fs::remove_all(dir);
+}
+
+TEST(SpillFileTest, RoundTripAndChecksumFailure) {
+  std::string dir = TempDir();
+  auto spill = std::move(SpillFile::Create(dir + "/spill", 1u << 20)).value();
+  CaptureRecord a;
+  a.seq = 7;
+  a.offset = 4096;
+  a.length = 5;
+  a.data = std::make_shared<const std::string>("hello");
+  a.time_ns = 123;
+  CaptureRecord p;
+  p.type = CaptureRecord::Type::kPoint;
+  p.seq = 7;
+  p.label = "app";
+  p.group_id = "g1";
+  ASSERT_TRUE(spill->Fits(a));
+  ASSERT_TRUE(spill->Append(a).ok());
+  ASSERT_TRUE(spill->Append(p).ok());
+  CaptureRecord out;
+  ASSERT_TRUE(spill->PopFront(&out).ok());
+  EXPECT_EQ(out.seq, 7u);
+  EXPECT_EQ(*out.data, "hello");
+  EXPECT_EQ(out.time_ns, 123);
+  ASSERT_TRUE(spill->PopFront(&out).ok());
+  EXPECT_EQ(out.type, CaptureRecord::Type::kPoint);
+  EXPECT_EQ(out.group_id, "g1");
+  EXPECT_TRUE(spill->empty());
+  // A flipped payload byte is caught.
+  ASSERT_TRUE(spill->Append(a).ok());
+  {
+    std::fstream f(dir + "/spill", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(60);
+    f.put('\x7f');
+  }
+  EXPECT_EQ(spill->PopFront(&out).code(), Code::kCorruption);
+  // Bounded.
+  CaptureRecord huge = a;
+  huge.data = std::make_shared<const std::string>(2u << 20, 'z');
+  EXPECT_FALSE(spill->Fits(huge));
+  fs::remove_all(dir);
+}
+
+TEST(CaptureQueueTest, GroupHoldIsBoundedAndReleasable) {
+  CaptureQueueOptions o;
+  CaptureQueue q(o, kDisk, 1);
+  ASSERT_TRUE(q.Open().ok());
+  std::string data(512, 'h');
+  q.Hold(Clock::System()->MonotonicNanos() + 40'000'000);
+  auto t0 = std::chrono::steady_clock::now();
+  q.Record(wire::WriteKind::kData, 0, data.size(), Bytes(data));
+  double held_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(held_ms, 30.0);
+  EXPECT_LT(held_ms, 500.0);
+  // Released early: a waiting completion goes on at once.
+  q.Hold(Clock::System()->MonotonicNanos() + 5'000'000'000);
+  std::thread t([&] { q.Record(wire::WriteKind::kData, 0, data.size(), Bytes(data)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(q.last_seq(), 1u) << "held";
+  t0 = std::chrono::steady_clock::now();
+  q.Release();
+  t.join();
+  EXPECT_EQ(q.last_seq(), 2u);
+  double release_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(release_ms, 200.0);
+}
+
+}  // namespace
+}  // namespace lifeline::agent
