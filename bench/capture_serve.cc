@@ -1,5 +1,5 @@
 // capture_serve: serves a disk image through the nbd-mode capture agent for benchmarks.
-// Usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd]
+// Usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N]
 // With --replicate, an in-process vault (replication service + replica store in STORE_DIR)
 // receives the stream over TLS on loopback, as a local vault would. Prints the NBD URL on
 // stdout, then every second a status line on stderr; on SIGTERM/SIGINT prints a summary
@@ -30,7 +30,7 @@ void OnSignal(int) { g_stop = true; }
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd]\n");
+    std::fprintf(stderr, "usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N]\n");
     return 2;
   }
   log::SetLevelFromEnv(log::Level::kWarn);
@@ -38,8 +38,14 @@ int main(int argc, char** argv) {
   uint16_t port = uint16_t(std::atoi(argv[2]));
   std::string store_dir;
   Codec codec = Codec::kNone;
+  int nice = agent::kReplicationNice;  // the agent's replication threads, as the daemon
+  int vault_nice = 0;                  // the vault's, as `vault run`
+  uint64_t spill_mib = 1024;  // as the agent daemon
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--replicate")) store_dir = argv[i + 1];
+    if (!std::strcmp(argv[i], "--nice")) nice = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--vault-nice")) vault_nice = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--spill-mib")) spill_mib = std::strtoull(argv[i + 1], nullptr, 10);
     if (!std::strcmp(argv[i], "--codec")) codec = ParseCodec(argv[i + 1]).ok() ? *ParseCodec(argv[i + 1]) : Codec::kNone;
   }
   ::signal(SIGTERM, OnSignal);
@@ -63,6 +69,7 @@ int main(int argc, char** argv) {
     store = std::move(store::ReplicaStore::Open(store_dir, {})).value();
     if (!store->Disk("bench").ok() && !store->CreateDisk("bench", size).ok()) return 1;
     vault::ReplicationOptions ro;
+    ro.server.connection.cpu_nice = vault_nice;
     auto svc = vault::ReplicationService::Start(ro, wire::testing::ServerContext(pki),
                                                 [&](const std::string&, const wire::Hello& h) { return store->Disk(h.disk_id); });
     if (!svc.ok()) {
@@ -78,6 +85,7 @@ int main(int argc, char** argv) {
     so.disk_id = "bench";
     so.disk_size_bytes = size;
     so.codec = codec;
+    so.connect.connection.cpu_nice = nice;
     sender = std::make_unique<agent::DiskSender>(so);
     auto durable = sender->Start(10000);
     if (!durable.ok()) {
@@ -91,7 +99,8 @@ int main(int argc, char** argv) {
   o.listen_port = port;
   o.state_dir = store_dir.empty() ? "" : store_dir + "-agent";
   o.point_interval_ms = 5000;
-  o.queue.max_spill_bytes = 1ull << 30;  // as the agent daemon
+  o.replication_nice = nice;
+  o.queue.max_spill_bytes = spill_mib << 20;
   agent::NbdCapture capture(o, sender.get());
   // The benchmark image is written before the run: count it as replicated, as after an
   // initial copy, so the run measures continuous capture only.

@@ -131,6 +131,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
     so.disk_id = disk_id;
     so.disk_size_bytes = a["size_bytes"];
     so.streams = a.value("streams", 4);
+    so.connect.connection.cpu_nice = kReplicationNice;
     so.codec = ParseCodec(a.value("compression", "none")).ok() ? *ParseCodec(a.value("compression", "none")) : Codec::kNone;
     uint64_t limit = a.value("bandwidth_limit_bytes_per_s", uint64_t(0));
     if (limit > 0) {

@@ -197,6 +197,9 @@ uint64_t CaptureQueue::Record(wire::WriteKind kind, uint64_t offset, uint64_t le
     hold_cv_.wait_for(lock, std::chrono::nanoseconds(left));
   }
   ++stats_.records;
+  if (resync_read_length_ && offset < resync_read_offset_ + resync_read_length_ &&
+      resync_read_offset_ < offset + length)
+    resync_read_raced_ = true;
   if (overflow_) {
     MarkDirtyLocked(offset, length);
     return 0;
@@ -279,7 +282,7 @@ void CaptureQueue::Ack(uint64_t seq) {
 }
 
 Result<bool> CaptureQueue::ResyncStep(const ReadFn& read, uint32_t max_blocks) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (spilling_ || memory_bytes_ > options_.max_memory_bytes / 2) return false;
   if (overflow_) {
     if (!memory_.empty()) return false;
@@ -296,13 +299,27 @@ Result<bool> CaptureQueue::ResyncStep(const ReadFn& read, uint32_t max_blocks) {
   }
   uint64_t offset = first * options_.block_bytes;
   uint64_t length = std::min<uint64_t>(count * options_.block_bytes, disk_bytes_ - offset);
-  // Read under the ordering lock: a write that completes after this read gets a later seq,
-  // so the replica never goes back to older bytes.
-  auto buf = std::make_shared<std::string>(length, '\0');
-  LL_RETURN_IF_ERROR(read(offset, MutableByteSpan(reinterpret_cast<uint8_t*>(buf->data()), length)));
   for (uint64_t i = first; i < first + count; ++i) dirty_[i] = 0;
   dirty_count_ -= count;
   resync_cursor_ = first + count;
+  // Read without the ordering lock, so the machine's writes never wait on this disk read.
+  // A write that lands in the range meanwhile may make the read stale: its blocks go back
+  // to dirty and are read again later. No point is taken while blocks are dirty, so the
+  // stale bytes (at a later seq than the write) are never part of a recovery point.
+  resync_read_offset_ = offset;
+  resync_read_length_ = length;
+  resync_read_raced_ = false;
+  auto buf = std::make_shared<std::string>(length, '\0');
+  lock.unlock();
+  Status read_status = read(offset, MutableByteSpan(reinterpret_cast<uint8_t*>(buf->data()), length));
+  lock.lock();
+  resync_read_length_ = 0;
+  if (!read_status.ok() || resync_read_raced_ || spilling_ || overflow_) {
+    // Also when the buffers overflowed meanwhile: the record could not keep seq order.
+    MarkDirtyLocked(offset, length);
+    LL_RETURN_IF_ERROR(read_status);
+    return false;
+  }
   CaptureRecord r;
   r.kind = wire::WriteKind::kData;
   r.offset = offset;
@@ -331,6 +348,10 @@ Status CaptureQueue::Persist() {
       uint64_t end = std::min(disk_bytes_, u.offset + u.length);
       for (uint64_t b = u.offset / options_.block_bytes; b * options_.block_bytes < end; ++b) bits[b] = 1;
     }
+    // A range being read for a resync is neither dirty nor queued yet: it still counts.
+    for (uint64_t b = resync_read_offset_ / options_.block_bytes;
+         resync_read_length_ && b * options_.block_bytes < resync_read_offset_ + resync_read_length_; ++b)
+      bits[b] = 1;
   }
   bool clean = std::none_of(bits.begin(), bits.end(), [](uint8_t v) { return v != 0; });
   LL_RETURN_IF_ERROR(WriteBitmapFile(bits));

@@ -123,6 +123,10 @@ class CaptureQueue {
   std::deque<Unacked> unacked_;      // seq order
   uint64_t acked_seq_ = 0;
   uint64_t resync_cursor_ = 0;
+  // The range ResyncStep is reading without the lock (length 0: none), and whether a write
+  // landed in it meanwhile (then its blocks are dirty again: the read may be stale).
+  uint64_t resync_read_offset_ = 0, resync_read_length_ = 0;
+  bool resync_read_raced_ = false;
   bool holding_ = false;
   int64_t hold_deadline_ns_ = 0;
   bool closed_ = false;

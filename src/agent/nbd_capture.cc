@@ -1,6 +1,8 @@
 // NbdCapture: NBD server + capture stream + sender thread for one disk. See nbd_capture.h.
 #include "agent/nbd_capture.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include <nlohmann/json.hpp>
@@ -151,6 +153,8 @@ Status NbdCapture::Submit(const CaptureRecord& r) {
 }
 
 void NbdCapture::SenderLoop() {
+  ::pthread_setname_np(::pthread_self(), "capture-send");
+  wire::SetCurrentThreadNice(options_.replication_nice);
   int64_t last_point_ms = MonoMs();
   bool resyncing = queue_->stats().dirty_blocks > 0 || !initial_complete_;
   auto read = [this](uint64_t off, MutableByteSpan out) { return image_->Read(off, out); };

@@ -19,6 +19,11 @@
 
 namespace lifeline::agent {
 
+// CPU nice value of the agent's replication threads (capture hand-off, TLS connections):
+// the protected machine's own I/O on the same host comes first; under CPU pressure the
+// replication lag grows instead of the machine's writes slowing down.
+constexpr int kReplicationNice = 10;
+
 struct NbdCaptureOptions {
   std::string disk_path;             // raw image served to the VM
   std::string state_dir;             // dirty bitmap, spill file, capture state
@@ -32,6 +37,10 @@ struct NbdCaptureOptions {
   int64_t hook_timeout_ms = 60000;
   CaptureQueueOptions queue;         // state_dir is filled from above
   uint32_t resync_chunk_blocks = 16; // blocks read per resync step
+  // Nice value (0..19) of the thread that hands captured writes to the sender; the
+  // sender's connections take theirs from SenderOptions. Replication yields CPU to the
+  // machine's own I/O: under CPU pressure the lag grows, the writes do not slow down.
+  int replication_nice = kReplicationNice;
 };
 
 struct NbdCaptureStats {

@@ -30,6 +30,10 @@ int64_t SourceTime() {
     if (last.compare_exchange_weak(prev, t)) return t;
   }
 }
+uint64_t ZeroBlockHash(uint64_t bytes) {
+  std::string zeros(bytes, '\0');
+  return Xxh3(zeros.data(), zeros.size());
+}
 }  // namespace
 
 ScanCapture::ScanCapture(ScanOptions options, DiskSender* sender)
@@ -121,7 +125,7 @@ Result<ScanProgress> ScanCapture::Run(Mode mode, const ScanProgressFn& progress)
   std::vector<std::pair<uint64_t, uint64_t>> checkpoints;
   std::string buf(options_.read_bytes, '\0');
   uint64_t blocks_per_read = options_.read_bytes / options_.block_bytes;
-  uint64_t last_save = from;
+  uint64_t last_save = 0;  // bytes_sent at the last state save
   auto submit_run = [&](uint64_t off, const char* data, uint64_t len, bool zero) -> Status {
     uint64_t seq = next_seq_++;
     Status s;
@@ -133,11 +137,41 @@ Result<ScanProgress> ScanCapture::Run(Mode mode, const ScanProgressFn& progress)
     checkpoints.emplace_back(off + len, seq);
     return s;
   };
+  // Holes are never read: a block the file system reports as unallocated reads as zeros,
+  // so its hash is known. Reading them would only make the kernel zero-fill page cache.
+  std::pair<uint64_t, uint64_t> extent{from, from};  // the data extent at or after the window
+  std::vector<char> has_data(blocks_per_read);
+  const uint64_t zero_block_hash = ZeroBlockHash(options_.block_bytes);
   for (uint64_t off = from; off < disk_size_; off += options_.read_bytes) {
     size_t n = size_t(std::min<uint64_t>(options_.read_bytes, disk_size_ - off));
-    LL_ASSIGN_OR_RETURN(size_t got, disk->ReadAt(off, buf.data(), n));
-    if (got != n) return Status::IOError(options_.disk_path + ": short read at " + std::to_string(off));
     uint64_t first_block = off / options_.block_bytes;
+    uint64_t window_end = off + n;
+    std::fill(has_data.begin(), has_data.end(), 0);
+    while (extent.first < window_end) {
+      if (extent.second <= off || extent.first == extent.second) {
+        LL_ASSIGN_OR_RETURN(extent, disk->NextData(std::max(off, extent.second)));
+        if (extent.first >= disk_size_) extent = {disk_size_, disk_size_};
+        continue;
+      }
+      uint64_t a = std::max(extent.first, off), z = std::min(extent.second, window_end);
+      for (uint64_t b = (a - off) / options_.block_bytes; b <= (z - 1 - off) / options_.block_bytes; ++b) has_data[b] = 1;
+      if (extent.second > window_end) break;  // the extent goes on into the next window
+      extent.first = extent.second;           // look for the next one
+    }
+    // Read each run of blocks that hold data with one read.
+    for (uint64_t b = 0; b * options_.block_bytes < n;) {
+      if (!has_data[b]) {
+        ++b;
+        continue;
+      }
+      uint64_t e = b;
+      while (e * options_.block_bytes < n && has_data[e]) ++e;
+      uint64_t roff = b * options_.block_bytes;
+      size_t rlen = size_t(std::min<uint64_t>(e * options_.block_bytes, n) - roff);
+      LL_ASSIGN_OR_RETURN(size_t got, disk->ReadAt(off + roff, buf.data() + roff, rlen));
+      if (got != rlen) return Status::IOError(options_.disk_path + ": short read at " + std::to_string(off + roff));
+      b = e;
+    }
     std::vector<uint64_t> replica;
     if (mode == Mode::kResync) {
       uint32_t count = uint32_t((n + options_.block_bytes - 1) / options_.block_bytes);
@@ -156,9 +190,15 @@ Result<ScanProgress> ScanCapture::Run(Mode mode, const ScanProgressFn& progress)
       uint64_t boff = off + b * options_.block_bytes;
       size_t blen = size_t(std::min<uint64_t>(options_.block_bytes, disk_size_ - boff));
       const char* data = buf.data() + b * options_.block_bytes;
-      uint64_t h = Xxh3(data, blen);
+      bool zero = !has_data[b];
+      uint64_t h;
+      if (zero) {
+        h = blen == options_.block_bytes ? zero_block_hash : ZeroBlockHash(blen);
+      } else {
+        h = Xxh3(data, blen);
+        zero = IsAllZero(data, blen);
+      }
       fresh[first_block + b] = h;
-      bool zero = IsAllZero(data, blen);
       bool changed;
       if (mode == Mode::kInitial) changed = !zero;  // a new replica reads zeros already
       else if (mode == Mode::kResync) changed = b >= replica.size() || replica[b] != h;
@@ -183,7 +223,9 @@ Result<ScanProgress> ScanCapture::Run(Mode mode, const ScanProgressFn& progress)
     p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (progress) progress(p);
     // Initial replication: record how far the vault has acknowledged, so a restart resumes.
-    if (mode == Mode::kInitial && p.bytes_done - last_save >= (256u << 20)) {
+    // Every 256 MiB sent (the state file holds every block hash, 128 KiB per GiB of disk:
+    // saving it per 256 MiB of holes read would cost more than reading them again).
+    if (mode == Mode::kInitial && p.bytes_sent - last_save >= (256u << 20)) {
       uint64_t acked = sender_->acked_seq();
       uint64_t safe = p.bytes_done;  // everything read so far, if every range sent is acknowledged
       if (!checkpoints.empty() && checkpoints.back().second > acked) {
@@ -194,7 +236,7 @@ Result<ScanProgress> ScanCapture::Run(Mode mode, const ScanProgressFn& progress)
       for (uint64_t b = hashed_until_ / options_.block_bytes; b < safe / options_.block_bytes; ++b) hashes_[b] = fresh[b];
       hashed_until_ = safe;
       LL_RETURN_IF_ERROR(SaveState());
-      last_save = p.bytes_done;
+      last_save = p.bytes_sent;
     }
   }
   // Everything sent must be durable before the point and before the hash map moves on.

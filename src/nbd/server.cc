@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -51,6 +52,7 @@ class Server::Connection {
 
   void Start() {
     thread_ = std::thread([this] {
+      ::pthread_setname_np(::pthread_self(), "nbd-conn");
       Run();
       done_ = true;
     });
@@ -238,7 +240,11 @@ void Server::Connection::Run() {
   log::Info("nbd", "client attached to export '" + exec_.target->name + "'");
   int threads = stream_->concurrent() ? std::max(1, options_.threads_per_connection) : 1;
   std::vector<std::thread> helpers;
-  for (int i = 1; i < threads; ++i) helpers.emplace_back([this] { Worker(); });
+  for (int i = 1; i < threads; ++i)
+    helpers.emplace_back([this] {
+      ::pthread_setname_np(::pthread_self(), "nbd-worker");
+      Worker();
+    });
   Worker();
   // This worker saw the end of input (DISC, error, EOF); the others finish the requests
   // they hold, reply, and see the same end.

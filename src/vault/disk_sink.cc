@@ -1,5 +1,7 @@
 #include "vault/disk_sink.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include "common/log.h"
@@ -31,7 +33,10 @@ DiskSink::DiskSink(store::DiskReplica* replica, uint64_t max_buffer_bytes)
     : replica_(replica), max_buffer_bytes_(max_buffer_bytes) {
   appended_seq_ = replica_->appended_seq();
   acked_seq_ = replica_->durable_seq();
-  commit_thread_ = std::thread([this] { CommitLoop(); });
+  commit_thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "sink-commit");
+    CommitLoop();
+  });
 }
 
 DiskSink::~DiskSink() {

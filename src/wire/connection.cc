@@ -2,7 +2,11 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -345,7 +349,19 @@ bool Connection::PumpWrites(int64_t now_ms, bool* more) {
   return true;
 }
 
+void SetCurrentThreadNice(int nice) {
+  if (nice <= 0) return;
+  if (nice >= 20) {  // idle class: runs only when nothing else wants the CPU
+    sched_param param{};
+    (void)::sched_setscheduler(0, SCHED_IDLE, &param);
+    return;
+  }
+  (void)::setpriority(PRIO_PROCESS, id_t(::syscall(SYS_gettid)), nice);
+}
+
 void Connection::Run() {
+  ::pthread_setname_np(::pthread_self(), "repl-io");
+  SetCurrentThreadNice(options_.cpu_nice);
   int64_t flush_deadline = -1;
   bool graceful = false;
   rq_wait_at_rx_ns_ = ThreadRunQueueWaitNs();  // per thread: sampled on this one

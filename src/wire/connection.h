@@ -38,7 +38,15 @@ struct ConnectionOptions {
   // starve too, and a healthy peer must not be declared dead. On a healthy host the
   // allowance is ~0 and a dead path is still detected after dead_after_ms. 0 disables.
   int64_t max_starvation_allowance_ms = 2000;
+  // Nice value of the I/O thread (and of a server's session thread): 0 normal, 1..19
+  // lower, 20 the idle class. Replication runs beside the protected machine's own I/O on
+  // the same host and yields CPU to it.
+  int cpu_nice = 0;
 };
+
+// Lowers the calling thread's CPU priority to `nice` (Linux nice is per thread; 20 means
+// SCHED_IDLE); no-op for 0 or less. Failures are ignored: priority is an optimisation, never a correctness matter.
+void SetCurrentThreadNice(int nice);
 
 // Whether a peer silent for `silent_ms` is dead, given that this side waited `starved_ms`
 // for a CPU during that silence. Pure; exposed for tests.

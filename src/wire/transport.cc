@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -189,6 +190,8 @@ void Server::AcceptLoop() {
 }
 
 void Server::RunSession(Session* s, int fd) {
+  ::pthread_setname_np(::pthread_self(), "repl-session");
+  SetCurrentThreadNice(options_.connection.cpu_nice);
   std::string peer = PeerAddress(fd);
   std::unique_ptr<Channel> channel;
   if (tls_) {

@@ -110,6 +110,67 @@ TEST(CaptureQueueTest, MemoryThenSpillThenBitmapThenResync) {
   fs::remove_all(dir);
 }
 
+// The resync read runs without the ordering lock: a write landing in the range meanwhile
+// sends the blocks back to dirty (the read may be stale), and a bitmap persisted during the
+// read still covers the range.
+TEST(CaptureQueueTest, WriteDuringAResyncReadMakesItsBlocksDirtyAgain) {
+  std::string dir = TempDir();
+  CaptureQueueOptions o;
+  o.state_dir = dir;
+  o.max_memory_bytes = 1;  // one record at a time in memory
+  o.max_spill_bytes = 1;   // nothing fits: straight to the bitmap
+  CaptureQueue q(o, kDisk, 1);
+  ASSERT_TRUE(q.Open().ok());
+  std::string disk(kDisk, '\0');
+  std::string a(65536, 'a'), b(65536, 'b'), c(65536, 'c');
+  disk.replace(0, a.size(), a);
+  ASSERT_EQ(q.Record(wire::WriteKind::kData, 0, a.size(), Bytes(a)), 1u);
+  disk.replace(65536, b.size(), b);
+  ASSERT_EQ(q.Record(wire::WriteKind::kData, 65536, b.size(), Bytes(b)), 0u) << "buffers full: bitmap";
+  CaptureRecord r;
+  ASSERT_TRUE(q.Pop(&r, 1));
+  q.Ack(r.last_seq());
+  ASSERT_EQ(q.stats().dirty_blocks, 1u);
+  bool raced = false;
+  auto racing_read = [&](uint64_t off, MutableByteSpan out) {
+    std::memcpy(out.data(), disk.data() + off, out.size());  // reads 'b'
+    if (!raced) {
+      raced = true;
+      EXPECT_TRUE(q.Persist().ok());
+      disk.replace(65536, c.size(), c);
+      EXPECT_EQ(q.Record(wire::WriteKind::kData, 65536, c.size(), Bytes(c)), 2u);
+    }
+    return Status::Ok();
+  };
+  auto step = q.ResyncStep(racing_read, 16);
+  ASSERT_TRUE(step.ok());
+  EXPECT_FALSE(*step) << "a raced read is not queued";
+  EXPECT_EQ(q.stats().dirty_blocks, 1u) << "its block is dirty again";
+  {
+    CaptureQueue restarted(o, kDisk, 1);  // what a crash during the read would have left
+    ASSERT_TRUE(restarted.Open().ok());
+    EXPECT_EQ(restarted.stats().dirty_blocks, 1u);
+  }
+  EXPECT_EQ(q.RecordPoint(wire::PointKind::kCrash, "", "", 0), 0u) << "no point while blocks are dirty";
+  ASSERT_TRUE(q.Pop(&r, 1));
+  EXPECT_EQ(r.seq, 2u);
+  EXPECT_EQ(*r.data, c);
+  auto read = [&](uint64_t off, MutableByteSpan out) {
+    std::memcpy(out.data(), disk.data() + off, out.size());
+    return Status::Ok();
+  };
+  step = q.ResyncStep(read, 16);
+  ASSERT_TRUE(step.ok());
+  ASSERT_TRUE(*step);
+  ASSERT_TRUE(q.Pop(&r, 1));
+  EXPECT_EQ(r.seq, 3u);
+  EXPECT_EQ(r.offset, 65536u);
+  EXPECT_EQ(*r.data, c) << "the resync sends the newest bytes, after the racing write";
+  EXPECT_EQ(q.stats().dirty_blocks, 0u);
+  EXPECT_EQ(q.RecordPoint(wire::PointKind::kCrash, "", "", 0), 3u);
+  fs::remove_all(dir);
+}
+
 TEST(CaptureQueueTest, PersistedBitmapSurvivesARestartAndAcksClearIt) {
   std::string dir = TempDir();
   CaptureQueueOptions o;
