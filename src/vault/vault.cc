@@ -1,5 +1,7 @@
 #include "vault/vault.h"
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include "common/units.h"
 #include "control/catalog.h"
 #include "control/lifecycle.h"
+#include "store/image_import.h"
 #include "store/replica_store.h"
 #include "vault/replication_service.h"
 #include "wire/credentials.h"
@@ -223,6 +226,8 @@ Result<json> Vault::Protect(const json& req) {
     disk.path = d["path"];
     disk.size_bytes = d["size_bytes"];
     disk.store_disk_id = name + "-disk" + std::to_string(i);
+    if (d.contains("seed") && (!d["seed"].is_string() || mode != "scan"))
+      return Status::InvalidArgument("a disk's seed must be a path on the vault's host (scan mode)");
     disks.push_back(disk);
   }
   control::Machine m;
@@ -238,6 +243,31 @@ Result<json> Vault::Protect(const json& req) {
     if (!store_->Disk(d.store_disk_id).ok()) LL_RETURN_IF_ERROR(store_->CreateDisk(d.store_disk_id, d.size_bytes, retention).status());
     LL_RETURN_IF_ERROR(catalog_->AddDisk(d).status());
   }
+  // Seeds: an image of each disk already on this host (the original disk after a failover,
+  // for re-protect) becomes the replica's first state, so the agent's first sync compares
+  // block hashes and sends only what differs. A missing seed leaves a full initial copy.
+  json seeds = json::array();
+  for (size_t i = 0; i < disks.size(); ++i) {
+    const json& d = req["disks"][i];
+    if (!d.contains("seed")) continue;
+    const std::string seed = d["seed"];
+    json sj = {{"disk_id", disks[i].store_disk_id}, {"seed", seed}};
+    struct stat st {};
+    if (::stat(seed.c_str(), &st) != 0 || uint64_t(st.st_size) != disks[i].size_bytes) {
+      sj["mode"] = "full";
+      sj["reason"] = ::stat(seed.c_str(), &st) != 0 ? "the seed is missing" : "the seed's size differs";
+    } else {
+      LL_ASSIGN_OR_RETURN(auto replica, store_->Disk(disks[i].store_disk_id));
+      store::ImportOptions io;
+      io.label = "seed";
+      LL_ASSIGN_OR_RETURN(auto report, store::ImportImage(replica, seed, io));
+      sj["mode"] = "delta";
+      sj["blocks_imported"] = report.blocks_changed;
+      sj["bytes_imported"] = report.bytes_stored;
+    }
+    seeds.push_back(sj);
+  }
+  if (!seeds.empty()) (void)catalog_->Audit("admin", "machine.seed", "machine/" + name, seeds.dump());
   if (mode != "scan") {
     std::string modes_path = JoinPath(options_.dir, "capture-modes.json");
     auto raw = ReadWholeFile(FileSystem::Posix(), modes_path, 1 << 24);
@@ -248,7 +278,9 @@ Result<json> Vault::Protect(const json& req) {
     LL_RETURN_IF_ERROR(WriteFileAtomic(FileSystem::Posix(), modes_path, modes.dump(2)));
   }
   (void)catalog_->Audit("admin", "machine.protect", "machine/" + name, "");
-  return MachineStatus(name);
+  LL_ASSIGN_OR_RETURN(json out, MachineStatus(name));
+  if (!seeds.empty()) out["seeds"] = seeds;
+  return out;
 }
 
 Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
@@ -312,6 +344,13 @@ Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
   j["health"] = health;
   j["health_reasons"] = reasons;
   return j;
+}
+
+uint64_t Vault::PointsReceived(const std::string& disk_id) const {
+  if (!replication_) return 0;
+  auto stats = replication_->Stats();
+  auto it = stats.find(disk_id);
+  return it == stats.end() ? 0 : it->second.points_received;
 }
 
 Result<json> Vault::MachineStatus(const std::string& name) {
