@@ -48,7 +48,7 @@ wait_state() {
 maxseq() { LIFELINE_TOKEN=$2 "$bin" point list web1 --vault-dir "$1" --json | jq_ 'max([p["seq"] for p in d] or [0])'; }
 
 say "1. Recovery site: vault; primary site: agent, a ${size_mib} MiB disk (half data)"
-start_vault rvault; rtoken=$token; rkey=$key
+start_vault "$work/rvault"; rtoken=$token; rkey=$key
 "$bin" agent register --vault "$api" --ca rvault/pki/ca.crt --key "$rkey" --name site-a --dir agent-a > /dev/null 2>&1
 "$bin" agent run --dir agent-a > agent-a.out 2> agent-a.log & agent_a=$!; pids+=($agent_a)
 truncate -s ${size_mib}M primary.img
@@ -105,7 +105,7 @@ say "3. The recovered machine changes $changed of $blocks blocks (1%)"
 for b in $(python3 -c "import random; print(' '.join(map(str, random.sample(range($blocks), $changed))))"); do wr "$b"; done
 
 say "4. The primary site is back: its vault, and an agent at the recovery site registered with it"
-start_vault pvault; ptoken=$token; pkey=$key; papi=$api
+start_vault "$work/pvault"; ptoken=$token; pkey=$key; papi=$api
 "$bin" agent register --vault "$papi" --ca pvault/pki/ca.crt --key "$pkey" --name recovery-site --dir agent-r > /dev/null 2>&1
 "$bin" agent run --dir agent-r > agent-r.out 2> agent-r.log & agent_r=$!; pids+=($agent_r)
 
