@@ -67,6 +67,14 @@ std::string Pct(const json& d) {
 void PrintMachine(const json& m) {
   std::cout << m.value("name", "") << "  state " << m.value("state", "") << "  health " << m.value("health", "")
             << "  agent " << m.value("agent", "") << "  policy " << m.value("policy", "") << "\n";
+  if (m.value("direction", "") == "reverse") {
+    if (m.contains("reverse") && m["reverse"].is_object())
+      std::cout << "  direction reverse: replicated by agent " << m["reverse"].value("agent", "") << " to "
+                << m["reverse"].value("vault", "") << " since " << m["reverse"].value("since", "")
+                << " (its `machine status` has the reverse health and RPO)\n";
+    else
+      std::cout << "  direction reverse: the original disks were synced offline; `failback start` brings it home\n";
+  }
   for (const auto& d : m["disks"]) {
     std::cout << "  " << d.value("disk_id", "") << "  " << d.value("path", "") << "  "
               << FormatBytes(double(d.value("size_bytes", uint64_t(0)))) << "  " << Pct(d);

@@ -302,7 +302,10 @@ Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
       double rpo = double(now - newest) / 1e9;
       j["newest_point"] = FormatTime(newest);
       j["rpo_seconds"] = rpo;
-      if (rpo >= double(policy.rpo_critical_seconds)) {
+      // Reverse direction: this replica stands still by design; the primary vault, which
+      // holds the reverse replica, judges the RPO.
+      if (m.direction == "reverse") {
+      } else if (rpo >= double(policy.rpo_critical_seconds)) {
         health = "Critical";
         reasons.push_back("RPO " + FormatDuration(rpo) + " above the critical threshold");
       } else if (rpo >= double(policy.rpo_warning_seconds)) {
@@ -372,6 +375,13 @@ Result<json> Vault::MachineStatus(const std::string& name) {
   }
   out["disks"] = dj;
   out["health"] = worst;
+  if (m.direction == "reverse") {
+    // Where the reverse replica lives (continuous re-protect), from the failover record.
+    auto raw = ReadWholeFile(FileSystem::Posix(),
+                             JoinPath(JoinPath(JoinPath(options_.dir, "recovery"), name), "failover.json"), 1 << 24);
+    json record = raw.ok() ? json::parse(*raw, nullptr, false) : json();
+    if (record.is_object() && record.contains("reverse")) out["reverse"] = record["reverse"];
+  }
   return out;
 }
 

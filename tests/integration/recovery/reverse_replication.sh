@@ -124,6 +124,10 @@ rp_wire=$(jq_ 'd["failover"]["reverse"]["disks"][0]["bytes_on_wire"]' < rstatus.
 [ "$rp_blocks" -ge "$changed" ] && [ "$rp_blocks" -le $((changed + 2)) ] \
   || fail "the reverse resync sent $rp_blocks blocks for $changed changed"
 LIFELINE_TOKEN=$ptoken "$bin" machine status web1 --vault-dir pvault >&2
+# The recovery vault names where the reverse replica lives.
+"$bin" machine status web1 --vault-dir rvault >&2
+rrev=$("$bin" machine status web1 --vault-dir rvault --json | jq_ 'd.get("reverse", {}).get("vault", "")')
+[ "$rrev" = "$papi" ] || fail "the recovery vault's status does not name the primary vault ($rrev)"
 # The primary vault's newest point equals the recovered disk.
 export LIFELINE_TOKEN=$ptoken
 "$bin" drill start web1 --latest --launcher-command 'exec sleep 300' --vault-dir pvault --json > pdrill.json
@@ -184,11 +188,15 @@ grep -q "no longer assigned" agent-r.log || fail "the recovery site's agent stil
 say "8. Forward again: the primary's agent sends what changed (block hashes) to the recovery vault"
 before=$(maxseq rvault "$rtoken")
 "$bin" agent run --dir agent-a > agent-a2.out 2> agent-a2.log & pids+=($!)
-for i in $(seq 300); do [ "$(maxseq rvault "$rtoken")" -gt "$before" ] && break; sleep 0.2; done
-[ "$(maxseq rvault "$rtoken")" -gt "$before" ] || fail "forward replication did not resume: $(tail -3 agent-a2.log)"
-sleep 1
-"$bin" machine status web1 --vault-dir rvault --json > rstatus2.json
-fwd_blocks=$(jq_ 'd["disks"][0]["agent"]["last"]["blocks_changed"]' < rstatus2.json)
+# The first cycle's figures, read while they are the agent's last phase.
+fwd=""
+for i in $(seq 300); do
+  fwd=$("$bin" machine status web1 --vault-dir rvault --json | jq_ '(lambda l: "%d %d" % (l["blocks_changed"], l["bytes_sent"]) if l.get("point_seq", 0) > '"$before"' else "")(d["disks"][0].get("agent", {}).get("last") or {})')
+  [ -n "$fwd" ] && break; sleep 0.2
+done
+[ -n "$fwd" ] || fail "forward replication did not resume: $(tail -3 agent-a2.log)"
+fwd_blocks=${fwd% *}; fwd_bytes=${fwd#* }
+[ "$fwd_blocks" -eq "$fb_blocks" ] || fail "forward again sent $fwd_blocks blocks; the failback changed $fb_blocks"
 "$bin" drill start web1 --launcher-command 'exec sleep 300' --vault-dir rvault --json > rdrill.json
 qemu-img convert -f raw -O raw "$(jq_ 'd["exports"][0]["nbd_url"]' < rdrill.json)" rv-final.img
 "$bin" drill cleanup web1 --vault-dir rvault > /dev/null 2>&1
@@ -203,7 +211,7 @@ printf "re-protect ratio       %.2f%% of the disk sent\n" "$(echo "100 * $rp_byt
 printf "reverse replication    5 writes at the primary vault after %.2f s on average, %.2f s at most (points every 2 s)\n" "$lag_mean" "$lag_max"
 printf "reverse RPO            %.1f s, health %s (machine status at the primary vault)\n" "$rpo" "$phealth"
 printf "failback               zero data loss with %s writes until the stop, %s blocks written into the original disk, %.1f s\n" "$writes" "$fb_blocks" "$(echo "$tf1 - $tf0" | bc -l)"
-printf "forward again          primary agent resumed by hashes (%s blocks in its first cycle), recovery vault == primary disk\n" "$fwd_blocks"
+printf "forward again          primary agent resumed by hashes: %s blocks (%s bytes) sent to the recovery vault, recovery vault == primary disk\n" "$fwd_blocks" "$fwd_bytes"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
 echo "==================================================================="
 echo "reverse_replication: OK" >&2
