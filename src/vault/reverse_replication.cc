@@ -44,8 +44,7 @@ Result<std::string> Str(const json& j, const char* key, bool required) {
 }
 
 api::ApiClient Peer(const json& cfg) {
-  return api::ApiClient(
-      {cfg.value("vault", ""), cfg.value("ca", ""), cfg.value("token", "")});
+  return api::ApiClient({cfg.value("vault", ""), cfg.value("ca", ""), cfg.value("token", "")});
 }
 
 // The peer vault's view of the machine, or NotFound.
@@ -105,7 +104,8 @@ Status SaveReverseConfig(const RecoveryOptions& o, const std::string& machine,
   json cfg;
   LL_ASSIGN_OR_RETURN(cfg["vault"], Str(reverse, "vault", true));
   if (cfg["vault"].get<std::string>().rfind("https://", 0) != 0)
-    return Status::InvalidArgument("reverse.vault must be https://HOST:PORT (the primary vault's API)");
+    return Status::InvalidArgument(
+        "reverse.vault must be https://HOST:PORT (the primary vault's API)");
   LL_ASSIGN_OR_RETURN(cfg["ca"], Str(reverse, "ca", true));
   LL_ASSIGN_OR_RETURN(cfg["token"], Str(reverse, "token", true));
   LL_ASSIGN_OR_RETURN(cfg["agent"], Str(reverse, "agent", true));
@@ -174,8 +174,11 @@ Result<json> WritePointInto(const store::DiskReplica& replica, uint64_t seq,
   ctx.Log(replica.disk_id() + " at seq " + std::to_string(seq) + " -> " + target + ": " +
           (delta ? "delta" : "full") + ", " + std::to_string(sent) + " of " +
           std::to_string(blocks) + " blocks written (" + FormatBytes(double(bytes)) + ")");
-  return json{{"target", target},  {"mode", delta ? "delta" : "full"}, {"blocks", blocks},
-              {"blocks_sent", sent}, {"bytes_sent", bytes}};
+  return json{{"target", target},
+              {"mode", delta ? "delta" : "full"},
+              {"blocks", blocks},
+              {"blocks_sent", sent},
+              {"bytes_sent", bytes}};
 }
 
 Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ctx,
@@ -194,10 +197,11 @@ Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ct
     const std::string disk_id = dj.value("disk_id", "");
     if (!dj.contains("image"))
       return Status::FailedPrecondition(
-          name + ": continuous re-protect needs the recovered disks as image files, which the "
-                 "recovery site's agent reads: fail over with --materialize, or re-protect "
-                 "offline with `lifeline machine reprotect " + name + " --target " + disk_id +
-                 "=PATH`");
+          name +
+          ": continuous re-protect needs the recovered disks as image files, which the "
+          "recovery site's agent reads: fail over with --materialize, or re-protect "
+          "offline with `lifeline machine reprotect " +
+          name + " --target " + disk_id + "=PATH`");
     const control::Disk* original = nullptr;
     for (const auto& cd : catalog_disks)
       if (cd.store_disk_id == disk_id) original = &cd;
@@ -208,9 +212,8 @@ Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ct
       image = real;
       ::free(real);
     }
-    disks.push_back({{"path", image},
-                     {"size_bytes", original->size_bytes},
-                     {"seed", original->path}});
+    disks.push_back(
+        {{"path", image}, {"size_bytes", original->size_bytes}, {"seed", original->path}});
   }
   api::ApiClient peer = Peer(cfg);
   std::string policy = cfg.value("policy", "");
@@ -218,12 +221,13 @@ Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ct
     // Points every few seconds: the reverse RPO is the interval plus one scan of the disk.
     policy = "reverse";
     const int64_t interval = cfg.value("interval_s", int64_t{5});
-    LL_RETURN_IF_ERROR(peer.Post("/v1/policies", json{{"name", policy},
-                                                       {"interval_s", interval},
-                                                       {"rpo_warning_s", std::max<int64_t>(60, 6 * interval)},
-                                                       {"rpo_critical_s", std::max<int64_t>(300, 30 * interval)}})
-                           .status()
-                           .WithContext("primary vault policy"));
+    LL_RETURN_IF_ERROR(
+        peer.Post("/v1/policies", json{{"name", policy},
+                                       {"interval_s", interval},
+                                       {"rpo_warning_s", std::max<int64_t>(60, 6 * interval)},
+                                       {"rpo_critical_s", std::max<int64_t>(300, 30 * interval)}})
+            .status()
+            .WithContext("primary vault policy"));
   }
   auto existing = PeerStatus(peer, name);
   if (!existing.ok() && existing.status().code() != Code::kNotFound)
@@ -231,20 +235,21 @@ Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ct
   if (existing.ok()) {
     const std::string state = existing->value("state", "");
     if (state != "enabling" && state != "initial-replication" && state != "protected")
-      return Status::FailedPrecondition(
-          "the primary vault already has a machine " + name + " in state " + state +
-          ": remove it there before re-protecting again");
+      return Status::FailedPrecondition("the primary vault already has a machine " + name +
+                                        " in state " + state +
+                                        ": remove it there before re-protecting again");
     ctx.Log("primary vault: " + name + " already protected there (" + state + "), waiting");
   } else {
-    LL_ASSIGN_OR_RETURN(json created, peer.Post("/v1/machines", json{{"name", name},
-                                                                      {"agent", cfg.value("agent", "")},
-                                                                      {"policy", policy},
-                                                                      {"mode", "scan"},
-                                                                      {"disks", disks}}));
+    LL_ASSIGN_OR_RETURN(json created,
+                        peer.Post("/v1/machines", json{{"name", name},
+                                                       {"agent", cfg.value("agent", "")},
+                                                       {"policy", policy},
+                                                       {"mode", "scan"},
+                                                       {"disks", disks}}));
     if (created.contains("seeds"))
       for (const auto& s : created["seeds"])
-        ctx.Log("primary vault: " + s.value("disk_id", "") + " seeded from " +
-                s.value("seed", "") + " (" + s.value("mode", "") + ")");
+        ctx.Log("primary vault: " + s.value("disk_id", "") + " seeded from " + s.value("seed", "") +
+                " (" + s.value("mode", "") + ")");
     record["reverse_seeds"] = created.value("seeds", json::array());
   }
   const int64_t timeout_ms = cfg.value("timeout_s", int64_t{24 * 3600}) * 1000;
@@ -261,8 +266,9 @@ Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ct
               {"bytes_sent", sync.value("bytes_sent", uint64_t{0})},
               {"bytes_on_wire", disk.value("bytes_received", uint64_t{0})}};
     ctx.Log("reverse " + s["disk_id"].get<std::string>() + ": first sync " +
-            s["phase"].get<std::string>() + ", " + std::to_string(s["blocks_sent"].get<uint64_t>()) +
-            " blocks (" + FormatBytes(double(s["bytes_sent"].get<uint64_t>())) + ") sent");
+            s["phase"].get<std::string>() + ", " +
+            std::to_string(s["blocks_sent"].get<uint64_t>()) + " blocks (" +
+            FormatBytes(double(s["bytes_sent"].get<uint64_t>())) + ") sent");
     stats.push_back(s);
   }
   record["reverse"] = {{"vault", cfg.value("vault", "")},
@@ -305,12 +311,11 @@ Result<json> RunReverseFailback(const RecoveryDeps& d, control::StepContext& ctx
     // Two capture cycles after the stop: the second one started after the copy stopped, so
     // it read the disk's final content (a cycle already running may have read it earlier).
     ctx.Log("primary vault: planned failover of " + name + " into the original disks");
-    auto started = peer.Post("/v1/machines/" + name + "/failover",
-                             json{{"planned", true},
-                                  {"mode", "materialize"},
-                                  {"launch", false},
-                                  {"drain_cycles", 2},
-                                  {"targets", targets}});
+    auto started = peer.Post("/v1/machines/" + name + "/failover", json{{"planned", true},
+                                                                        {"mode", "materialize"},
+                                                                        {"launch", false},
+                                                                        {"drain_cycles", 2},
+                                                                        {"targets", targets}});
     // A long drain answers "running" or times the request out: the state says how it went.
     if (!started.ok()) ctx.Log("primary vault: " + started.status().ToString());
     LL_ASSIGN_OR_RETURN(st, WaitPeerState(peer, ctx, name, {"failed-over", "committed"},
