@@ -240,17 +240,22 @@ Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ct
                                         ": remove it there before re-protecting again");
     ctx.Log("primary vault: " + name + " already protected there (" + state + "), waiting");
   } else {
-    LL_ASSIGN_OR_RETURN(json created,
-                        peer.Post("/v1/machines", json{{"name", name},
-                                                       {"agent", cfg.value("agent", "")},
-                                                       {"policy", policy},
-                                                       {"mode", "scan"},
-                                                       {"disks", disks}}));
-    if (created.contains("seeds"))
-      for (const auto& s : created["seeds"])
+    auto created = peer.Post("/v1/machines", json{{"name", name},
+                                                  {"agent", cfg.value("agent", "")},
+                                                  {"policy", policy},
+                                                  {"mode", "scan"},
+                                                  {"disks", disks}});
+    if (created.ok()) {
+      for (const auto& s : created->value("seeds", json::array()))
         ctx.Log("primary vault: " + s.value("disk_id", "") + " seeded from " + s.value("seed", "") +
                 " (" + s.value("mode", "") + ")");
-    record["reverse_seeds"] = created.value("seeds", json::array());
+      record["reverse_seeds"] = created->value("seeds", json::array());
+    } else if (created.status().code() == Code::kIOError && PeerStatus(peer, name).ok()) {
+      // Importing a large seed outlasts the request; the machine is there and carries on.
+      ctx.Log("primary vault: " + created.status().ToString() + "; the machine exists, waiting");
+    } else {
+      return created.status().WithContext("primary vault " + cfg.value("vault", ""));
+    }
   }
   const int64_t timeout_ms = cfg.value("timeout_s", int64_t{24 * 3600}) * 1000;
   LL_ASSIGN_OR_RETURN(json st, WaitPeerState(peer, ctx, name, {"protected"}, "", timeout_ms, true));

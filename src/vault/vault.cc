@@ -238,34 +238,36 @@ Result<json> Vault::Protect(const json& req) {
   store::RetentionPolicy retention;
   retention.window_seconds = policy->retention_seconds;
   retention.keep_all_seconds = std::min<int64_t>(retention.keep_all_seconds, retention.window_seconds);
-  for (auto& d : disks) {
-    d.machine_id = machine_id;
-    if (!store_->Disk(d.store_disk_id).ok()) LL_RETURN_IF_ERROR(store_->CreateDisk(d.store_disk_id, d.size_bytes, retention).status());
-    LL_RETURN_IF_ERROR(catalog_->AddDisk(d).status());
-  }
-  // Seeds: an image of each disk already on this host (the original disk after a failover,
-  // for re-protect) becomes the replica's first state, so the agent's first sync compares
-  // block hashes and sends only what differs. A missing seed leaves a full initial copy.
+  // Seeds: an image of a disk already on this host (the original disk after a failover, for
+  // re-protect) becomes the replica's first state, so the agent's first sync compares block
+  // hashes and sends only what differs; a missing seed leaves a full initial copy. A disk
+  // enters the catalog (and the agent's assignments) only once seeded, so the agent's
+  // session never races the import for the replica's seqs.
   json seeds = json::array();
   for (size_t i = 0; i < disks.size(); ++i) {
-    const json& d = req["disks"][i];
-    if (!d.contains("seed")) continue;
-    const std::string seed = d["seed"];
-    json sj = {{"disk_id", disks[i].store_disk_id}, {"seed", seed}};
-    struct stat st {};
-    if (::stat(seed.c_str(), &st) != 0 || uint64_t(st.st_size) != disks[i].size_bytes) {
-      sj["mode"] = "full";
-      sj["reason"] = ::stat(seed.c_str(), &st) != 0 ? "the seed is missing" : "the seed's size differs";
-    } else {
-      LL_ASSIGN_OR_RETURN(auto replica, store_->Disk(disks[i].store_disk_id));
-      store::ImportOptions io;
-      io.label = "seed";
-      LL_ASSIGN_OR_RETURN(auto report, store::ImportImage(replica, seed, io));
-      sj["mode"] = "delta";
-      sj["blocks_imported"] = report.blocks_changed;
-      sj["bytes_imported"] = report.bytes_stored;
+    auto& d = disks[i];
+    d.machine_id = machine_id;
+    if (!store_->Disk(d.store_disk_id).ok()) LL_RETURN_IF_ERROR(store_->CreateDisk(d.store_disk_id, d.size_bytes, retention).status());
+    const json& dr = req["disks"][i];
+    if (dr.contains("seed")) {
+      const std::string seed = dr["seed"];
+      json sj = {{"disk_id", d.store_disk_id}, {"seed", seed}};
+      struct stat st {};
+      if (::stat(seed.c_str(), &st) != 0 || uint64_t(st.st_size) != d.size_bytes) {
+        sj["mode"] = "full";
+        sj["reason"] = ::stat(seed.c_str(), &st) != 0 ? "the seed is missing" : "the seed's size differs";
+      } else {
+        LL_ASSIGN_OR_RETURN(auto replica, store_->Disk(d.store_disk_id));
+        store::ImportOptions io;
+        io.label = "seed";
+        LL_ASSIGN_OR_RETURN(auto report, store::ImportImage(replica, seed, io));
+        sj["mode"] = "delta";
+        sj["blocks_imported"] = report.blocks_changed;
+        sj["bytes_imported"] = report.bytes_stored;
+      }
+      seeds.push_back(sj);
     }
-    seeds.push_back(sj);
+    LL_RETURN_IF_ERROR(catalog_->AddDisk(d).status());
   }
   if (!seeds.empty()) (void)catalog_->Audit("admin", "machine.seed", "machine/" + name, seeds.dump());
   if (mode != "scan") {

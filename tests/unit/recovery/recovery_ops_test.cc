@@ -441,6 +441,7 @@ TEST_F(RecoveryOpsTest, PlannedFailoverOfAnIdleSourceCountsPointMessages) {
   EXPECT_TRUE(second);  // it did not stop at the first cycle
   EXPECT_EQ((*r)["failover"]["disks"][0]["seq"], 3u);
   EXPECT_EQ(Machine().state, "failed-over");
+  ops_.reset();  // before `messages` goes out of scope
 }
 
 }  // namespace
