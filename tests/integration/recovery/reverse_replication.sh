@@ -7,11 +7,14 @@
 # differing blocks are sent), every later write reaches the primary vault within seconds
 # (measured: reverse RPO), and a failback while the writer runs until the last moment loses
 # nothing; then the primary's agent replicates forward again. Prints a report; exit 1 on failure.
-# Usage: reverse_replication.sh LIFELINE_BINARY [WORK_DIR] [DISK_MIB]
+# With LOST_ORIGINAL=1 the original disk is gone when the primary site comes back: the
+# reverse replication starts with a full copy (zero blocks never sent) and failback recreates it.
+# Usage: [LOST_ORIGINAL=1] reverse_replication.sh LIFELINE_BINARY [WORK_DIR] [DISK_MIB]
 set -euo pipefail
 bin=$(readlink -f "${1:?usage: reverse_replication.sh LIFELINE_BINARY [WORK_DIR] [DISK_MIB]}")
 work=${2:-$(mktemp -d /tmp/ll-reverse.XXXXXX)}
 size_mib=${3:-64}
+lost=${LOST_ORIGINAL:-0}
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 for tool in qemu-io qemu-img sqlite3 python3 bc; do
   command -v $tool >/dev/null || { echo "reverse_replication: $tool is required and missing" >&2; exit 1; }
@@ -109,6 +112,20 @@ start_vault "$work/pvault"; ptoken=$token; pkey=$key; papi=$api
 "$bin" agent register --vault "$papi" --ca pvault/pki/ca.crt --key "$pkey" --name recovery-site --dir agent-r > /dev/null 2>&1
 "$bin" agent run --dir agent-r > agent-r.out 2> agent-r.log & agent_r=$!; pids+=($agent_r)
 
+if [ "$lost" = 1 ]; then
+  say "   The original disk did not survive"
+  rm -f primary.img
+fi
+# The blocks holding data at the recovery site: what a full copy must send.
+data_blocks=$(python3 -c "
+import sys
+z = bytes(65536); n = 0
+with open('shadow.img', 'rb') as f:
+    while True:
+        b = f.read(65536)
+        if not b: break
+        n += b != z[:len(b)]
+print(n)")
 say "5. Re-protect: reverse replication to the primary vault (seeded from the original disk)"
 tr0=$(now)
 "$bin" machine reprotect web1 --to-vault "$papi" --to-ca "$work/pvault/pki/ca.crt" --to-token "$ptoken" \
@@ -120,9 +137,14 @@ rp_phase=$(jq_ 'd["failover"]["reverse"]["disks"][0]["phase"]' < rstatus.json)
 rp_blocks=$(jq_ 'd["failover"]["reverse"]["disks"][0]["blocks_sent"]' < rstatus.json)
 rp_bytes=$(jq_ 'd["failover"]["reverse"]["disks"][0]["bytes_sent"]' < rstatus.json)
 rp_wire=$(jq_ 'd["failover"]["reverse"]["disks"][0]["bytes_on_wire"]' < rstatus.json)
-[ "$rp_phase" = resync ] || fail "the first reverse sync was $rp_phase, not a resync by hashes"
-[ "$rp_blocks" -ge "$changed" ] && [ "$rp_blocks" -le $((changed + 2)) ] \
-  || fail "the reverse resync sent $rp_blocks blocks for $changed changed"
+if [ "$lost" = 1 ]; then
+  [ "$rp_phase" = initial-replication ] || fail "without the original disk the first sync was $rp_phase"
+  [ "$rp_blocks" -eq "$data_blocks" ] || fail "the full copy sent $rp_blocks blocks; $data_blocks hold data"
+else
+  [ "$rp_phase" = resync ] || fail "the first reverse sync was $rp_phase, not a resync by hashes"
+  [ "$rp_blocks" -ge "$changed" ] && [ "$rp_blocks" -le $((changed + 2)) ] \
+    || fail "the reverse resync sent $rp_blocks blocks for $changed changed"
+fi
 LIFELINE_TOKEN=$ptoken "$bin" machine status web1 --vault-dir pvault >&2
 # The recovery vault names where the reverse replica lives.
 "$bin" machine status web1 --vault-dir rvault >&2
@@ -196,7 +218,10 @@ for i in $(seq 300); do
 done
 [ -n "$fwd" ] || fail "forward replication did not resume: $(tail -3 agent-a2.log)"
 fwd_blocks=${fwd% *}; fwd_bytes=${fwd#* }
-[ "$fwd_blocks" -eq "$fb_blocks" ] || fail "forward again sent $fwd_blocks blocks; the failback changed $fb_blocks"
+# The agent's block map describes the recovery vault's replica: it sends what differs from it
+# (with a lost original the failback rewrote every data block, but most are unchanged).
+[ "$lost" = 1 ] || [ "$fwd_blocks" -eq "$fb_blocks" ] \
+  || fail "forward again sent $fwd_blocks blocks; the failback changed $fb_blocks"
 "$bin" drill start web1 --launcher-command 'exec sleep 300' --vault-dir rvault --json > rdrill.json
 qemu-img convert -f raw -O raw "$(jq_ 'd["exports"][0]["nbd_url"]' < rdrill.json)" rv-final.img
 "$bin" drill cleanup web1 --vault-dir rvault > /dev/null 2>&1
@@ -206,7 +231,8 @@ t1=$(now)
 echo
 echo "=============== lifeline reverse replication report ==============="
 printf "disk                   %d MiB, %d blocks of 64 KiB; %d blocks (1%%) changed at the recovery site\n" $size_mib $blocks $changed
-printf "re-protect             %s by hashes: %s blocks sent (%s bytes; %s payload bytes on the wire), %.1f s\n" "$rp_phase" "$rp_blocks" "$rp_bytes" "$rp_wire" "$(echo "$tr1 - $tr0" | bc -l)"
+printf "original disk          %s\n" "$([ "$lost" = 1 ] && echo "lost: full copy ($data_blocks data blocks)" || echo "kept: seeds the primary vault's replica")"
+printf "re-protect             %s: %s blocks sent (%s bytes; %s payload bytes on the wire), %.1f s\n" "$rp_phase" "$rp_blocks" "$rp_bytes" "$rp_wire" "$(echo "$tr1 - $tr0" | bc -l)"
 printf "re-protect ratio       %.2f%% of the disk sent\n" "$(echo "100 * $rp_bytes / ($size_mib * 1048576)" | bc -l)"
 printf "reverse replication    5 writes at the primary vault after %.2f s on average, %.2f s at most (points every 2 s)\n" "$lag_mean" "$lag_max"
 printf "reverse RPO            %.1f s, health %s (machine status at the primary vault)\n" "$rpo" "$phealth"
