@@ -98,8 +98,7 @@ bool HasReverseConfig(const RecoveryOptions& o, const std::string& machine) {
   return ::stat(ReverseFile(o, machine).c_str(), &st) == 0;
 }
 
-Status SaveReverseConfig(const RecoveryOptions& o, const std::string& machine,
-                         const json& reverse) {
+Result<json> ParseReverseConfig(const json& reverse) {
   if (!reverse.is_object()) return Status::InvalidArgument("reverse must be an object");
   json cfg;
   LL_ASSIGN_OR_RETURN(cfg["vault"], Str(reverse, "vault", true));
@@ -117,15 +116,32 @@ Status SaveReverseConfig(const RecoveryOptions& o, const std::string& machine,
       return Status::InvalidArgument(std::string("reverse.") + key + " must be 1..86400 seconds");
     cfg[key] = reverse[key];
   }
+  return cfg;
+}
+
+Status SaveReverseConfig(const RecoveryOptions& o, const std::string& machine,
+                         const json& reverse) {
+  LL_ASSIGN_OR_RETURN(json cfg, ParseReverseConfig(reverse));
   struct stat st {};
   if (::stat(cfg["ca"].get<std::string>().c_str(), &st) != 0)
     return Status::NotFound("the primary vault's CA certificate " + cfg["ca"].get<std::string>() +
                             " is missing on the recovery vault's host");
   const std::string dir = RecoveryDir(o, machine);
   LL_RETURN_IF_ERROR(FileSystem::Posix()->MakeDirs(dir));
+  // Created 0600 before the token is written into it, then renamed into place.
   const std::string path = ReverseFile(o, machine);
-  LL_RETURN_IF_ERROR(WriteJsonFile(path, cfg));
-  if (::chmod(path.c_str(), 0600) != 0) return Status::IOError("cannot chmod " + path);
+  const std::string tmp = path + ".tmp";
+  const std::string text = cfg.dump(2);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IOError("cannot create " + tmp);
+  const bool written = ::fchmod(fd, 0600) == 0 &&
+                       ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    (void)::unlink(tmp.c_str());
+    return Status::IOError("cannot write " + path);
+  }
   return Status::Ok();
 }
 

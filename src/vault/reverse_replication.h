@@ -19,6 +19,10 @@ namespace lifeline::vault {
 // holds a token, which therefore never goes into job arguments or the catalog.
 std::string ReverseFile(const RecoveryOptions& options, const std::string& machine);
 
+// Checks a request's "reverse" object and returns the configuration to store (known fields
+// only); pure, so any input gives a configuration or InvalidArgument.
+Result<nlohmann::json> ParseReverseConfig(const nlohmann::json& reverse);
+
 // Checks a request's "reverse" object ({"vault", "ca", "token", "agent", "policy"?,
 // "interval_s"?, "timeout_s"?}) and stores it for the re-protect job.
 Status SaveReverseConfig(const RecoveryOptions& options, const std::string& machine,
