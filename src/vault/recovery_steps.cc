@@ -121,9 +121,12 @@ class DrainStep final : public control::Step {
       auto policy = d_.catalog->GetPolicy(m.policy_id);
       if (policy.ok()) interval_ms = policy->crash_point_interval_seconds * 1000;
     }
-    const int64_t timeout_ms = interval_ms > 0
-                                   ? std::max(d_.options.drain_timeout_ms, 2 * interval_ms + 10000)
-                                   : d_.options.drain_timeout_ms;
+    // `drain_cycles` capture cycles must end after the drain began (more than one when a cycle
+    // may have been running as the source stopped, e.g. failback from a reverse replica).
+    const int64_t cycles = std::max<int64_t>(1, args_.value("drain_cycles", int64_t{1}));
+    const int64_t timeout_ms =
+        interval_ms > 0 ? std::max(d_.options.drain_timeout_ms, (cycles + 1) * interval_ms + 10000)
+                        : d_.options.drain_timeout_ms;
     std::vector<uint64_t> start_point(replicas.size(), 0);
     for (size_t i = 0; i < replicas.size(); ++i) {
       if (args_.contains("drain_after_point")) {  // a resumed drain keeps its reference
@@ -136,11 +139,10 @@ class DrainStep final : public control::Step {
             std::to_string(d_.options.drain_quiet_ms) + " ms without writes (at most " +
             std::to_string(timeout_ms / 1000) + " s)");
     const int64_t deadline = SteadyMs() + timeout_ms;
-    // More than one cycle when a cycle may have been running as the source stopped (failback
-    // from a reverse replica): only a cycle started after the stop has read the final disk.
-    const size_t cycles = std::max<int64_t>(1, args_.value("drain_cycles", int64_t{1}));
     // A cycle of an idle source ends with a point the store already has; the point messages
-    // count it all the same.
+    // count it all the same. The first message may end a cycle that began before the drain
+    // (it may have read a block before its last write), so messages need one more: each of
+    // the others ends a cycle that began after the drain started.
     const auto& messages = d_.options.points_received;
     std::vector<uint64_t> start_messages(replicas.size(), 0);
     for (size_t i = 0; i < replicas.size(); ++i)
@@ -153,11 +155,11 @@ class DrainStep final : public control::Step {
         uint64_t durable = replicas[i]->durable_seq();
         if (durable != replicas[i]->appended_seq() || durable != last[i]) moved = true;
         last[i] = durable;
-        size_t newer = 0;
+        int64_t newer = 0;
         for (const auto& p : replicas[i]->Points()) newer += p.id > start_point[i] ? 1 : 0;
-        const uint64_t cycle_ends =
-            messages ? messages(disks[i].store_disk_id) - start_messages[i] : 0;
-        if (newer < cycles && cycle_ends < cycles) cycled = false;
+        const int64_t cycle_ends =
+            messages ? int64_t(messages(disks[i].store_disk_id) - start_messages[i]) : 0;
+        if (newer < cycles && cycle_ends < cycles + 1) cycled = false;
       }
       if (moved) quiet_since = SteadyMs();
       if (cycled && SteadyMs() - quiet_since >= d_.options.drain_quiet_ms) break;

@@ -415,7 +415,8 @@ TEST_F(RecoveryOpsTest, ContinuousReprotectChecksItsRequestAndNeedsImages) {
 }
 
 // A scan agent's idle cycle ends with a point the store already has: the drain counts the
-// point messages, and with drain_cycles 2 it waits for a second one.
+// point messages; the first may end a cycle begun before the drain, so drain_cycles 2 waits
+// for three.
 TEST_F(RecoveryOpsTest, PlannedFailoverOfAnIdleSourceCountsPointMessages) {
   ops_.reset();
   std::atomic<uint64_t> messages{5};
@@ -427,18 +428,20 @@ TEST_F(RecoveryOpsTest, PlannedFailoverOfAnIdleSourceCountsPointMessages) {
   auto ops = RecoveryOps::Create(store_.get(), catalog_.get(), o);
   ASSERT_TRUE(ops.ok());
   ops_ = std::move(*ops);
-  std::atomic<bool> second{false};
+  std::atomic<bool> third{false};
   std::thread agent([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
     messages++;  // the cycle that was running at the stop
-    std::this_thread::sleep_for(std::chrono::milliseconds(600));
-    second = true;
-    messages++;  // a cycle that began after the stop
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    messages++;  // one that began after the stop
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    third = true;
+    messages++;  // and a second one
   });
   auto r = ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}, {"drain_cycles", 2}});
   agent.join();
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_TRUE(second);  // it did not stop at the first cycle
+  EXPECT_TRUE(third);  // it waited for two cycles begun after the drain
   EXPECT_EQ((*r)["failover"]["disks"][0]["seq"], 3u);
   EXPECT_EQ(Machine().state, "failed-over");
   ops_.reset();  // before `messages` goes out of scope
