@@ -197,8 +197,8 @@ Result<json> WritePointInto(const store::DiskReplica& replica, uint64_t seq,
               {"bytes_sent", bytes}};
 }
 
-Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ctx,
-                                 const std::string& name) {
+static Result<json> RunReverseReprotectImpl(const RecoveryDeps& d, control::StepContext& ctx,
+                                            const std::string& name) {
   LL_ASSIGN_OR_RETURN(json cfg, ReadJsonFile(ReverseFile(d.options, name)));
   LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(d.options, name)));
   LL_ASSIGN_OR_RETURN(auto m, d.catalog->GetMachineByName(name));
@@ -277,8 +277,11 @@ Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ct
   LL_ASSIGN_OR_RETURN(json st, WaitPeerState(peer, ctx, name, {"protected"}, "", timeout_ms, true));
   json stats = json::array();
   for (const auto& disk : st["disks"]) {
-    json a = disk.value("agent", json::object());
+    // The peer's JSON is input: anything but an object reads as "no figures".
+    json a = disk.is_object() ? disk.value("agent", json::object()) : json::object();
+    if (!a.is_object()) a = json::object();
     json sync = a.value("sync", json::object());
+    if (!sync.is_object()) sync = json::object();
     json s = {{"disk_id", disk.value("disk_id", "")},
               {"path", disk.value("path", "")},
               {"size_bytes", disk.value("size_bytes", uint64_t{0})},
@@ -303,8 +306,8 @@ Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ct
   return stats;
 }
 
-Result<json> RunReverseFailback(const RecoveryDeps& d, control::StepContext& ctx,
-                                const std::string& name) {
+static Result<json> RunReverseFailbackImpl(const RecoveryDeps& d, control::StepContext& ctx,
+                                           const std::string& name) {
   LL_ASSIGN_OR_RETURN(json cfg, ReadJsonFile(ReverseFile(d.options, name)));
   LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(d.options, name)));
   auto event = [&](MachineEvent e) {
@@ -360,7 +363,9 @@ Result<json> RunReverseFailback(const RecoveryDeps& d, control::StepContext& ctx
   auto rec = peer.Get("/v1/machines/" + name + "/recovery");
   if (rec.ok() && (*rec).contains("failover") && (*rec)["failover"].is_object())
     for (const auto& dj : (*rec)["failover"].value("disks", json::array())) {
+      if (!dj.is_object()) continue;
       json s = dj.value("written", json::object());
+      if (!s.is_object()) s = json::object();
       s["disk_id"] = dj.value("disk_id", "");
       s["seq"] = dj.value("seq", uint64_t{0});
       s["point"] = dj.value("point", "");
@@ -380,6 +385,26 @@ Result<json> RunReverseFailback(const RecoveryDeps& d, control::StepContext& ctx
   (void)::unlink(FailoverFile(d.options, name).c_str());
   (void)::unlink(ReverseFile(d.options, name).c_str());
   return stats;
+}
+
+// The peer vault's answers are input: a field of an unexpected type fails the step with
+// Corruption instead of escaping as an exception.
+Result<json> RunReverseReprotect(const RecoveryDeps& d, control::StepContext& ctx,
+                                 const std::string& name) {
+  try {
+    return RunReverseReprotectImpl(d, ctx, name);
+  } catch (const json::exception& e) {
+    return Status::Corruption(std::string("unexpected answer from the primary vault: ") + e.what());
+  }
+}
+
+Result<json> RunReverseFailback(const RecoveryDeps& d, control::StepContext& ctx,
+                                const std::string& name) {
+  try {
+    return RunReverseFailbackImpl(d, ctx, name);
+  } catch (const json::exception& e) {
+    return Status::Corruption(std::string("unexpected answer from the primary vault: ") + e.what());
+  }
 }
 
 }  // namespace lifeline::vault
