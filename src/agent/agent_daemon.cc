@@ -163,6 +163,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
     int64_t interval_s = std::max<int64_t>(1, a.value("interval_s", 300));
     std::string last_error;
     json last;  // the last finished phase
+    json sync;  // the first finished phase (initial replication or resync): what it sent
     while (!raw->stop) {
       auto t0 = std::chrono::steady_clock::now();
       auto r = raw->capture->RunOnce([&](const ScanProgress& p) {
@@ -177,14 +178,16 @@ void AgentDaemon::StartWorker(const std::string& text) {
                     {"eta_s", eta},
                     {"initial_complete", raw->capture->initial_complete() && p.phase != "initial-replication"},
                     {"last_error", last_error},
-                    {"last", last}});
+                    {"last", last},
+                    {"sync", sync}});
       });
       if (r.ok()) {
         last_error.clear();
         last = {{"phase", r->phase}, {"seconds", r->seconds}, {"bytes_sent", r->bytes_sent},
                 {"blocks_changed", r->blocks_changed}, {"point_seq", r->point_seq}};
+        if (sync.is_null() && r->phase != "cycle") sync = last;
         auto st = raw->sender->stats();
-        set_report({{"phase", "idle"}, {"percent", 100.0}, {"initial_complete", true}, {"last", last},
+        set_report({{"phase", "idle"}, {"percent", 100.0}, {"initial_complete", true}, {"last", last}, {"sync", sync},
                     {"bytes_on_wire", st.bytes_sent}, {"last_error", ""}});
       } else {
         last_error = r.status().ToString();
@@ -196,6 +199,31 @@ void AgentDaemon::StartWorker(const std::string& text) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
+}
+
+// A scan-mode disk the vault no longer assigns (its machine failed over, e.g. the end of a
+// reverse replication at failback) stops being read and sent.
+void AgentDaemon::StopUnassigned(const std::set<std::string>& assigned) {
+  std::vector<std::unique_ptr<Worker>> gone;
+  {
+    std::lock_guard l(mu_);
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      // An nbd-mode worker serves the machine's disk: it stays while the machine may run.
+      if (assigned.count(it->first) || it->second->assignment.value("mode", "scan") == "nbd") {
+        ++it;
+        continue;
+      }
+      log::Info(kLog, it->first + ": no longer assigned by the vault; stopping it");
+      gone.push_back(std::move(it->second));
+      it = workers_.erase(it);
+    }
+  }
+  for (auto& w : gone) {
+    w->stop = true;
+    if (w->sender) w->sender->Stop();
+  }
+  for (auto& w : gone)
+    if (w->thread.joinable()) w->thread.join();
 }
 
 void AgentDaemon::ReportOnce() {
@@ -220,9 +248,16 @@ Status AgentDaemon::Run() {
     if (std::chrono::steady_clock::now() - last_poll > std::chrono::seconds(2)) {
       last_poll = std::chrono::steady_clock::now();
       auto a = client.Get("/v1/agents/" + config_.agent_id + "/assignments");
-      if (!a.ok()) log::Warn(kLog, "cannot fetch assignments: " + a.status().ToString());
-      else
-        for (const auto& item : *a) StartWorker(item.dump());
+      if (!a.ok()) {
+        log::Warn(kLog, "cannot fetch assignments: " + a.status().ToString());
+      } else {
+        std::set<std::string> assigned;
+        for (const auto& item : *a) {
+          assigned.insert(item.value("disk_id", ""));
+          StartWorker(item.dump());
+        }
+        StopUnassigned(assigned);
+      }
     }
     ReportOnce();
     for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,6 +50,7 @@ class AgentDaemon {
   struct Worker;
   void StartWorker(const std::string& assignment_json);
   void ReportOnce();
+  void StopUnassigned(const std::set<std::string>& assigned);
 
   const std::string dir_;
   const AgentConfig config_;

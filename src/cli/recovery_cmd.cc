@@ -161,6 +161,18 @@ void RegisterRecoveryCommands(CLI::App& app) {
           });
   AddStatus(drill);
 
+  auto targets = [](CLI::App* c, json* body) {
+    c->add_option_function<std::vector<std::string>>(
+        "--target",
+        [body](const std::vector<std::string>& v) {
+          for (const auto& t : v) {
+            auto eq = t.find('=');
+            if (eq == std::string::npos) throw CLI::ValidationError("--target", "use DISK_ID=PATH");
+            (*body)["targets"][t.substr(0, eq)] = t.substr(eq + 1);
+          }
+        },
+        "DISK_ID=PATH: the original disk at the primary site (default: the disk's protected path)");
+  };
   auto* failover = app.add_subcommand(
       "failover", "fail a machine over to the recovery site, then commit or cancel");
   failover->require_subcommand(1);
@@ -179,6 +191,16 @@ void RegisterRecoveryCommands(CLI::App& app) {
                 "--launcher-command",
                 [body](const std::string& v) { (*body)["launcher_command"] = v; },
                 "start the machine with this shell command");
+            c->add_option_function<std::vector<std::string>>(
+                "--target",
+                [body](const std::vector<std::string>& v) {
+                  for (const auto& t : v) {
+                    auto eq = t.find('=');
+                    if (eq == std::string::npos) throw CLI::ValidationError("--target", "use DISK_ID=PATH");
+                    (*body)["targets"][t.substr(0, eq)] = t.substr(eq + 1);
+                  }
+                },
+                "with --materialize: DISK_ID=PATH, write the point into this disk (only differing blocks)");
           });
   AddPost(failover, "change-point", "fail over again to another point (before commit)",
           "failover/change-point", true);
@@ -189,18 +211,6 @@ void RegisterRecoveryCommands(CLI::App& app) {
   AddStatus(failover);
 
   // Re-protect and failback. `machine` is registered by replication_cmd.cc (called first).
-  auto targets = [](CLI::App* c, json* body) {
-    c->add_option_function<std::vector<std::string>>(
-        "--target",
-        [body](const std::vector<std::string>& v) {
-          for (const auto& t : v) {
-            auto eq = t.find('=');
-            if (eq == std::string::npos) throw CLI::ValidationError("--target", "use DISK_ID=PATH");
-            (*body)["targets"][t.substr(0, eq)] = t.substr(eq + 1);
-          }
-        },
-        "DISK_ID=PATH: the original disk at the primary site (default: the disk's protected path)");
-  };
   CLI::App* machine = nullptr;
   try {
     machine = app.get_subcommand("machine");
@@ -208,8 +218,30 @@ void RegisterRecoveryCommands(CLI::App& app) {
     machine = app.add_subcommand("machine", "protected machines");
   }
   AddPost(machine, "reprotect",
-          "after commit: sync the original disks (changed blocks only), reverse replication",
-          "reprotect", false, targets);
+          "after commit: reverse replication to the primary vault (--to-vault), or a one-shot sync "
+          "of the original disks (--target / default)",
+          "reprotect", false, [targets](CLI::App* c, json* body) {
+            targets(c, body);
+            auto set = [body](const char* key) {
+              return [body, key](const std::string& v) { (*body)["reverse"][key] = v; };
+            };
+            c->add_option_function<std::string>(
+                "--to-vault", set("vault"),
+                "continuous: the primary site's vault API (https://host:port) that receives the reverse replica");
+            c->add_option_function<std::string>("--to-ca", set("ca"),
+                                                "the primary vault's CA certificate (on the recovery vault's host)");
+            c->add_option_function<std::string>("--to-token", set("token"),
+                                                "an admin token of the primary vault");
+            c->add_option_function<std::string>(
+                "--agent", set("agent"),
+                "the agent at the recovery site, registered with the primary vault, that reads the recovered disks");
+            c->add_option_function<std::string>(
+                "--policy", set("policy"), "the primary vault's policy (default: `reverse`, points every --interval s)");
+            c->add_option_function<int64_t>(
+                "--interval", [body](int64_t v) { (*body)["reverse"]["interval_s"] = v; },
+                "seconds between reverse recovery points (default 5)")
+                ->check(CLI::Range(int64_t(1), int64_t(86400)));
+          });
   auto* failback =
       app.add_subcommand("failback", "bring a re-protected machine home: planned failover back");
   failback->require_subcommand(1);

@@ -67,6 +67,14 @@ std::string Pct(const json& d) {
 void PrintMachine(const json& m) {
   std::cout << m.value("name", "") << "  state " << m.value("state", "") << "  health " << m.value("health", "")
             << "  agent " << m.value("agent", "") << "  policy " << m.value("policy", "") << "\n";
+  if (m.value("direction", "") == "reverse") {
+    if (m.contains("reverse") && m["reverse"].is_object())
+      std::cout << "  direction reverse: replicated by agent " << m["reverse"].value("agent", "") << " to "
+                << m["reverse"].value("vault", "") << " since " << m["reverse"].value("since", "")
+                << " (its `machine status` has the reverse health and RPO)\n";
+    else
+      std::cout << "  direction reverse: the original disks were synced offline; `failback start` brings it home\n";
+  }
   for (const auto& d : m["disks"]) {
     std::cout << "  " << d.value("disk_id", "") << "  " << d.value("path", "") << "  "
               << FormatBytes(double(d.value("size_bytes", uint64_t(0)))) << "  " << Pct(d);
@@ -76,8 +84,18 @@ void PrintMachine(const json& m) {
     if (d.contains("agent") && d["agent"].is_object() && d["agent"].contains("nbd_url"))
       std::cout << "    nbd " << d["agent"].value("nbd_url", "") << "  capture " << d["agent"].value("capture_state", "")
                 << "  lag " << d["agent"].value("lag_ms", int64_t(0)) << " ms\n";
+    if (d.contains("agent") && d["agent"].is_object() && d["agent"].contains("sync") &&
+        d["agent"]["sync"].is_object() && !d["agent"]["sync"].empty()) {
+      const json& s = d["agent"]["sync"];
+      std::cout << "    first sync: " << s.value("phase", "") << ", " << s.value("blocks_changed", uint64_t(0))
+                << " blocks (" << FormatBytes(double(s.value("bytes_sent", uint64_t(0)))) << ") sent in "
+                << FormatDuration(s.value("seconds", 0.0)) << "\n";
+    }
     for (const auto& r : d.value("health_reasons", json::array())) std::cout << "    - " << r.get<std::string>() << "\n";
   }
+  for (const auto& s : m.value("seeds", json::array()))
+    std::cout << "  seed " << s.value("disk_id", "") << " from " << s.value("seed", "") << ": " << s.value("mode", "")
+              << (s.contains("reason") ? " (" + s.value("reason", "") + ")" : std::string()) << "\n";
 }
 
 }  // namespace
@@ -190,6 +208,7 @@ void RegisterReplicationCommands(CLI::App& app) {
     ClientFlags flags;
     std::string name, agent, policy = "default";
     std::vector<std::string> disks;
+    std::vector<std::string> seeds;
     std::string mode = "scan";
     std::string nbd_listen = "127.0.0.1:0";
     int64_t point_interval_s = 5;
@@ -201,6 +220,9 @@ void RegisterReplicationCommands(CLI::App& app) {
   protect->add_option("--disk", pa->disks, "disk image or block device path on the agent's host")->required();
   protect->add_option("--agent", pa->agent, "the agent that reads the disks")->required();
   protect->add_option("--policy", pa->policy, "replication policy (default: default)");
+  protect->add_option("--seed", pa->seeds,
+                      "an image of the disk on the vault's host (one per --disk, in order): the replica starts "
+                      "from it and the first sync sends only blocks whose hashes differ");
   protect->add_option("--mode", pa->mode, "capture mode: scan (periodic) or nbd (continuous: the agent serves the disk over NBD)");
   protect->add_option("--nbd-listen", pa->nbd_listen, "nbd mode: host:port the agent serves the disk on (default 127.0.0.1:0)");
   protect->add_option("--point-interval", pa->point_interval_s, "nbd mode: seconds between crash-consistent points (default 5)")
@@ -219,6 +241,8 @@ void RegisterReplicationCommands(CLI::App& app) {
         LL_ASSIGN_OR_RETURN(uint64_t size, (*f)->Size());
         disks.push_back({{"path", path}, {"size_bytes", size}});
       }
+      if (pa->seeds.size() > disks.size()) return Status::InvalidArgument("more --seed than --disk");
+      for (size_t i = 0; i < pa->seeds.size(); ++i) disks[i]["seed"] = pa->seeds[i];
       LL_ASSIGN_OR_RETURN(json m, client.Post("/v1/machines", {{"name", pa->name}, {"agent", pa->agent},
                                                              {"policy", pa->policy}, {"disks", disks},
                                                              {"mode", pa->mode}, {"nbd_listen", pa->nbd_listen},

@@ -31,6 +31,7 @@ struct SinkStats {
   uint64_t bytes_received = 0;      // payload bytes of WRITE frames
   uint64_t records_received = 0;
   uint64_t duplicates_ignored = 0;  // replays of stored seqs
+  uint64_t points_received = 0;     // point messages, repeats included: one per capture cycle
   int64_t last_write_unix_ns = 0;
   std::string condition;            // "", or why the sink is holding data ("vault disk full: ...")
 };

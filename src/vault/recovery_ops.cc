@@ -1,5 +1,7 @@
 #include "vault/recovery_ops.h"
 
+#include <unistd.h>
+
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/units.h"
@@ -7,6 +9,7 @@
 #include "control/plan.h"
 #include "control/plan_steps.h"
 #include "vault/recovery_steps.h"
+#include "vault/reverse_replication.h"
 
 namespace lifeline::vault {
 namespace {
@@ -177,6 +180,22 @@ Result<json> RecoveryOps::FailoverStart(const std::string& machine, const json& 
   job.kind = m.direction == "reverse" ? "failback" : "failover";
   job.target = machine;
   json args = {{"machine", machine}, {"point", point}, {"mode", mode}, {"launch", launch}};
+  if (request.is_object() && request.contains("targets")) {
+    // Materialize into given paths (failback into the original disks): {disk id: path}.
+    const json& t = request["targets"];
+    if (!t.is_object() || mode != "materialize")
+      return Status::InvalidArgument("targets must be an object {disk id: path} with mode materialize");
+    for (const auto& [k, v] : t.items())
+      if (!v.is_string() || v.get<std::string>().empty())
+        return Status::InvalidArgument("target of " + k + " must be a path");
+    args["targets"] = t;
+  }
+  if (request.is_object() && request.contains("drain_cycles")) {
+    if (!request["drain_cycles"].is_number_integer() || request["drain_cycles"].get<int64_t>() < 1 ||
+        request["drain_cycles"].get<int64_t>() > 10)
+      return Status::InvalidArgument("drain_cycles must be 1..10");
+    args["drain_cycles"] = request["drain_cycles"];
+  }
   job.params = args;
   job.params["planned"] = planned;
   if (planned)
@@ -238,14 +257,27 @@ Result<json> RecoveryOps::FailoverCommit(const std::string& machine) {
 Result<json> RecoveryOps::Reprotect(const std::string& machine, const json& request) {
   LL_RETURN_IF_ERROR(CheckRequest(request));
   LL_RETURN_IF_ERROR(CheckEvent(catalog_, machine, MachineEvent::kReprotectStart));
+  // With "reverse" the recovery site's agent replicates to the primary vault (continuous);
+  // without it the original disks are synced once, here (offline).
+  const bool continuous = request.is_object() && request.contains("reverse");
+  if (continuous && request.contains("targets"))
+    return Status::InvalidArgument(
+        "targets are for the offline re-protect; the primary vault finds the original disks itself");
+  if (continuous) {
+    LL_RETURN_IF_ERROR(SaveReverseConfig(options_, machine, request["reverse"]));
+  } else {
+    (void)::unlink(ReverseFile(options_, machine).c_str());
+  }
   control::JobSpec job;
   job.kind = "reprotect";
   job.target = machine;
-  json args = {{"machine", machine}};
+  json args = {{"machine", machine}, {"continuous", continuous}};
   if (request.is_object() && request.contains("targets")) args["targets"] = request["targets"];
   job.params = args;
   job.steps.push_back({"reprotect.sync",
-                       "sync the original disks from the failed-over ones, reverse the direction",
+                       continuous ? "protect the recovered disks to the primary vault (seeded from "
+                                    "the original disks), reverse the direction"
+                                  : "sync the original disks from the failed-over ones, reverse the direction",
                        args});
   LL_ASSIGN_OR_RETURN(json out, RunJob(job));
   LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));

@@ -29,6 +29,9 @@ struct RecoveryOptions {
   int64_t drain_quiet_ms = 2000;
   int64_t drain_timeout_ms = 60000;
   std::string actor = "vault";
+  // Point messages received per disk (a capture cycle's end, even when the store already
+  // has that point); lets a planned failover see an idle source's cycle. Optional.
+  std::function<uint64_t(const std::string& disk_id)> points_received;
 };
 
 class RecoveryOps {

@@ -15,6 +15,7 @@
 #include "common/fs.h"
 #include "common/units.h"
 #include "control/process.h"
+#include "vault/reverse_replication.h"
 
 namespace lifeline::vault {
 
@@ -50,7 +51,7 @@ Result<json> ReadJsonFile(const std::string& path) {
   return j;
 }
 
-static Status WriteJsonFile(const std::string& path, const json& j) {
+Status WriteJsonFile(const std::string& path, const json& j) {
   std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
@@ -61,9 +62,7 @@ static Status WriteJsonFile(const std::string& path, const json& j) {
   return Status::Ok();
 }
 
-namespace {
-
-// half-done work (used by rollback, change-point and cancel).
+// Undoes a failover's copies and exports (used by rollback, change-point, cancel, failback).
 Status StopInstances(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m) {
   Status first;
   LL_ASSIGN_OR_RETURN(auto instances, d.catalog->ListInstances(m.id, "failover"));
@@ -91,6 +90,8 @@ Status StopFailover(const RecoveryDeps& d, control::StepContext& ctx, const cont
   }
   return first;
 }
+
+namespace {
 
 // Planned failover: the source is shut down; wait until the replica stops moving and holds
 // every record it received durably, then take the final point on every disk.
@@ -120,9 +121,12 @@ class DrainStep final : public control::Step {
       auto policy = d_.catalog->GetPolicy(m.policy_id);
       if (policy.ok()) interval_ms = policy->crash_point_interval_seconds * 1000;
     }
-    const int64_t timeout_ms = interval_ms > 0
-                                   ? std::max(d_.options.drain_timeout_ms, 2 * interval_ms + 10000)
-                                   : d_.options.drain_timeout_ms;
+    // `drain_cycles` capture cycles must end after the drain began (more than one when a cycle
+    // may have been running as the source stopped, e.g. failback from a reverse replica).
+    const int64_t cycles = std::max<int64_t>(1, args_.value("drain_cycles", int64_t{1}));
+    const int64_t timeout_ms =
+        interval_ms > 0 ? std::max(d_.options.drain_timeout_ms, (cycles + 1) * interval_ms + 10000)
+                        : d_.options.drain_timeout_ms;
     std::vector<uint64_t> start_point(replicas.size(), 0);
     for (size_t i = 0; i < replicas.size(); ++i) {
       if (args_.contains("drain_after_point")) {  // a resumed drain keeps its reference
@@ -135,6 +139,14 @@ class DrainStep final : public control::Step {
             std::to_string(d_.options.drain_quiet_ms) + " ms without writes (at most " +
             std::to_string(timeout_ms / 1000) + " s)");
     const int64_t deadline = SteadyMs() + timeout_ms;
+    // A cycle of an idle source ends with a point the store already has; the point messages
+    // count it all the same. The first message may end a cycle that began before the drain
+    // (it may have read a block before its last write), so messages need one more: each of
+    // the others ends a cycle that began after the drain started.
+    const auto& messages = d_.options.points_received;
+    std::vector<uint64_t> start_messages(replicas.size(), 0);
+    for (size_t i = 0; i < replicas.size(); ++i)
+      if (messages) start_messages[i] = messages(disks[i].store_disk_id);
     std::vector<uint64_t> last(replicas.size(), UINT64_MAX);
     int64_t quiet_since = SteadyMs();
     while (true) {
@@ -143,9 +155,11 @@ class DrainStep final : public control::Step {
         uint64_t durable = replicas[i]->durable_seq();
         if (durable != replicas[i]->appended_seq() || durable != last[i]) moved = true;
         last[i] = durable;
-        uint64_t newest = 0;
-        for (const auto& p : replicas[i]->Points()) newest = std::max(newest, p.id);
-        if (newest <= start_point[i]) cycled = false;
+        int64_t newer = 0;
+        for (const auto& p : replicas[i]->Points()) newer += p.id > start_point[i] ? 1 : 0;
+        const int64_t cycle_ends =
+            messages ? int64_t(messages(disks[i].store_disk_id) - start_messages[i]) : 0;
+        if (newer < cycles && cycle_ends < cycles + 1) cycled = false;
       }
       if (moved) quiet_since = SteadyMs();
       if (cycled && SteadyMs() - quiet_since >= d_.options.drain_quiet_ms) break;
@@ -209,7 +223,17 @@ class RecoverStep final : public control::Step {
                  {"seq", point.seq},
                  {"point_id", point.point_id},
                  {"point", point.description}};
-      if (mode == "materialize") {
+      const json targets = args_.value("targets", json::object());
+      if (mode == "materialize" && targets.is_object() && targets.contains(disk.store_disk_id) &&
+          targets[disk.store_disk_id].is_string()) {
+        // Into the original disk (failback at the primary site): only differing blocks.
+        const std::string target = targets[disk.store_disk_id].get<std::string>();
+        LL_ASSIGN_OR_RETURN(json written, WritePointInto(*replica, point.seq, target, ctx));
+        spec.disks.push_back({"", target, "raw"});
+        dj["image"] = target;
+        dj["in_place"] = true;
+        dj["written"] = written;
+      } else if (mode == "materialize") {
         std::string image = JoinPath(dir, disk.store_disk_id + ".img");
         ctx.Log(disk.store_disk_id + ": materializing " + point.description + " to " + image);
         LL_RETURN_IF_ERROR(replica->Materialize(point.seq, image));
@@ -450,6 +474,8 @@ class ReprotectStep final : public control::Step {
   bool Resumable() const override { return true; }  // the sync converges when run again
   Status Run(control::StepContext& ctx) override {
     const std::string name = args_.value("machine", "");
+    if (HasReverseConfig(d_.options, name))  // continuous reverse replication
+      return RunReverseReprotect(d_, ctx, name).status();
     LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
     LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(d_.options, name)));
     if (m.state != control::StateName(MachineState::kReprotecting))
@@ -487,6 +513,8 @@ class FailbackStep final : public control::Step {
   bool Resumable() const override { return true; }
   Status Run(control::StepContext& ctx) override {
     const std::string name = args_.value("machine", "");
+    if (HasReverseConfig(d_.options, name))  // home from the reverse replica
+      return RunReverseFailback(d_, ctx, name).status();
     LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
     LL_ASSIGN_OR_RETURN(json record, ReadJsonFile(FailoverFile(d_.options, name)));
     auto event = [&](MachineEvent e) {

@@ -32,5 +32,11 @@ Status RegisterRecoverySteps(control::StepRegistry* registry, const RecoveryDeps
 std::string RecoveryDir(const RecoveryOptions& options, const std::string& machine);
 std::string FailoverFile(const RecoveryOptions& options, const std::string& machine);
 Result<nlohmann::json> ReadJsonFile(const std::string& path);
+Status WriteJsonFile(const std::string& path, const nlohmann::json& j);
+
+// Stops the machine's running failover copies (SIGTERM, SIGKILL after the grace period) and
+// forgets them; StopFailover also removes the machine's failover exports and images.
+Status StopInstances(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m);
+Status StopFailover(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m);
 
 }  // namespace lifeline::vault

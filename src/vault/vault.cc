@@ -1,5 +1,7 @@
 #include "vault/vault.h"
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
@@ -14,6 +16,7 @@
 #include "common/units.h"
 #include "control/catalog.h"
 #include "control/lifecycle.h"
+#include "store/image_import.h"
 #include "store/replica_store.h"
 #include "vault/replication_service.h"
 #include "wire/credentials.h"
@@ -223,6 +226,8 @@ Result<json> Vault::Protect(const json& req) {
     disk.path = d["path"];
     disk.size_bytes = d["size_bytes"];
     disk.store_disk_id = name + "-disk" + std::to_string(i);
+    if (d.contains("seed") && (!d["seed"].is_string() || mode != "scan"))
+      return Status::InvalidArgument("a disk's seed must be a path on the vault's host (scan mode)");
     disks.push_back(disk);
   }
   control::Machine m;
@@ -233,11 +238,38 @@ Result<json> Vault::Protect(const json& req) {
   store::RetentionPolicy retention;
   retention.window_seconds = policy->retention_seconds;
   retention.keep_all_seconds = std::min<int64_t>(retention.keep_all_seconds, retention.window_seconds);
-  for (auto& d : disks) {
+  // Seeds: an image of a disk already on this host (the original disk after a failover, for
+  // re-protect) becomes the replica's first state, so the agent's first sync compares block
+  // hashes and sends only what differs; a missing seed leaves a full initial copy. A disk
+  // enters the catalog (and the agent's assignments) only once seeded, so the agent's
+  // session never races the import for the replica's seqs.
+  json seeds = json::array();
+  for (size_t i = 0; i < disks.size(); ++i) {
+    auto& d = disks[i];
     d.machine_id = machine_id;
     if (!store_->Disk(d.store_disk_id).ok()) LL_RETURN_IF_ERROR(store_->CreateDisk(d.store_disk_id, d.size_bytes, retention).status());
+    const json& dr = req["disks"][i];
+    if (dr.contains("seed")) {
+      const std::string seed = dr["seed"];
+      json sj = {{"disk_id", d.store_disk_id}, {"seed", seed}};
+      struct stat st {};
+      if (::stat(seed.c_str(), &st) != 0 || uint64_t(st.st_size) != d.size_bytes) {
+        sj["mode"] = "full";
+        sj["reason"] = ::stat(seed.c_str(), &st) != 0 ? "the seed is missing" : "the seed's size differs";
+      } else {
+        LL_ASSIGN_OR_RETURN(auto replica, store_->Disk(d.store_disk_id));
+        store::ImportOptions io;
+        io.label = "seed";
+        LL_ASSIGN_OR_RETURN(auto report, store::ImportImage(replica, seed, io));
+        sj["mode"] = "delta";
+        sj["blocks_imported"] = report.blocks_changed;
+        sj["bytes_imported"] = report.bytes_stored;
+      }
+      seeds.push_back(sj);
+    }
     LL_RETURN_IF_ERROR(catalog_->AddDisk(d).status());
   }
+  if (!seeds.empty()) (void)catalog_->Audit("admin", "machine.seed", "machine/" + name, seeds.dump());
   if (mode != "scan") {
     std::string modes_path = JoinPath(options_.dir, "capture-modes.json");
     auto raw = ReadWholeFile(FileSystem::Posix(), modes_path, 1 << 24);
@@ -248,7 +280,9 @@ Result<json> Vault::Protect(const json& req) {
     LL_RETURN_IF_ERROR(WriteFileAtomic(FileSystem::Posix(), modes_path, modes.dump(2)));
   }
   (void)catalog_->Audit("admin", "machine.protect", "machine/" + name, "");
-  return MachineStatus(name);
+  LL_ASSIGN_OR_RETURN(json out, MachineStatus(name));
+  if (!seeds.empty()) out["seeds"] = seeds;
+  return out;
 }
 
 Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
@@ -270,7 +304,10 @@ Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
       double rpo = double(now - newest) / 1e9;
       j["newest_point"] = FormatTime(newest);
       j["rpo_seconds"] = rpo;
-      if (rpo >= double(policy.rpo_critical_seconds)) {
+      // Reverse direction: this replica stands still by design; the primary vault, which
+      // holds the reverse replica, judges the RPO.
+      if (m.direction == "reverse") {
+      } else if (rpo >= double(policy.rpo_critical_seconds)) {
         health = "Critical";
         reasons.push_back("RPO " + FormatDuration(rpo) + " above the critical threshold");
       } else if (rpo >= double(policy.rpo_warning_seconds)) {
@@ -314,6 +351,13 @@ Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
   return j;
 }
 
+uint64_t Vault::PointsReceived(const std::string& disk_id) const {
+  if (!replication_) return 0;
+  auto stats = replication_->Stats();
+  auto it = stats.find(disk_id);
+  return it == stats.end() ? 0 : it->second.points_received;
+}
+
 Result<json> Vault::MachineStatus(const std::string& name) {
   LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(name));
   LL_ASSIGN_OR_RETURN(auto disks, catalog_->ListDisks(m.id));
@@ -333,6 +377,13 @@ Result<json> Vault::MachineStatus(const std::string& name) {
   }
   out["disks"] = dj;
   out["health"] = worst;
+  if (m.direction == "reverse") {
+    // Where the reverse replica lives (continuous re-protect), from the failover record.
+    auto raw = ReadWholeFile(FileSystem::Posix(),
+                             JoinPath(JoinPath(JoinPath(options_.dir, "recovery"), name), "failover.json"), 1 << 24);
+    json record = raw.ok() ? json::parse(*raw, nullptr, false) : json();
+    if (record.is_object() && record.contains("reverse")) out["reverse"] = record["reverse"];
+  }
   return out;
 }
 

@@ -76,6 +76,8 @@ class Vault {
   Result<nlohmann::json> ListPolicies();
 
   store::ReplicaStore* store() { return store_.get(); }
+  // Point messages received for a disk since the vault started (0 without replication).
+  uint64_t PointsReceived(const std::string& disk_id) const;
   control::Catalog* catalog() { return catalog_.get(); }
 
  private:

@@ -5,6 +5,7 @@
 #include "vault/recovery_ops.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <thread>
@@ -327,6 +328,123 @@ TEST_F(RecoveryOpsTest, PlannedFailoverWithoutAnAgentCycleTimesOut) {
       << r.status().ToString();
   EXPECT_EQ(Machine().state, "protected");
   EXPECT_EQ(disk_->Points().size(), 3u);
+}
+
+}  // namespace
+}  // namespace lifeline::vault
+
+namespace lifeline::vault {
+namespace {
+
+// Failback at the primary vault writes the final point into the original disk: only the
+// blocks that differ, or the whole disk when the original is gone.
+TEST_F(RecoveryOpsTest, MaterializeIntoTheOriginalDiskWritesOnlyDifferingBlocks) {
+  const std::string original = dir_ + "/original.img";
+  {
+    std::ofstream out(original, std::ios::binary);
+    out << ReadAtSeq(disk_, 2, 0, kDiskBytes);  // the original disk as it was at seq 2
+  }
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"targets", {{"web1-disk0", original}}}}).status().code(),
+            Code::kInvalidArgument);  // targets need materialize
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"mode", "materialize"}, {"targets", {{"web1-disk0", 7}}}})
+                .status()
+                .code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(ops_->FailoverStart("web1", {{"drain_cycles", 0}}).status().code(),
+            Code::kInvalidArgument);
+  auto r = ops_->FailoverStart("web1", {{"mode", "materialize"},
+                                        {"launch", false},
+                                        {"targets", {{"web1-disk0", original}}}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  json d = (*r)["failover"]["disks"][0];
+  EXPECT_EQ(d["image"], original);
+  EXPECT_EQ(d["written"]["mode"], "delta");
+  EXPECT_EQ(d["written"]["blocks_sent"], 1u);  // seq 3 changed one 64 KiB block
+  EXPECT_EQ(ReadAll(original), ReadAtSeq(disk_, 3, 0, kDiskBytes));
+  // Cancel removes the vault's own images, never an original disk.
+  ASSERT_TRUE(ops_->FailoverCancel("web1").ok());
+  EXPECT_TRUE(std::filesystem::exists(original));
+  std::filesystem::remove(original);
+  r = ops_->FailoverStart("web1", {{"mode", "materialize"},
+                                   {"launch", false},
+                                   {"targets", {{"web1-disk0", original}}}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["failover"]["disks"][0]["written"]["mode"], "full");
+  EXPECT_EQ((*r)["failover"]["disks"][0]["written"]["blocks_sent"], 2u);  // data blocks only
+  EXPECT_EQ(ReadAll(original), ReadAtSeq(disk_, 3, 0, kDiskBytes));
+}
+
+TEST_F(RecoveryOpsTest, ContinuousReprotectChecksItsRequestAndNeedsImages) {
+  ASSERT_TRUE(ops_->FailoverStart("web1", {{"launch", false}}).ok());  // export mode
+  ASSERT_TRUE(ops_->FailoverCommit("web1").ok());
+  const std::string ca = dir_ + "/primary-ca.crt";
+  { std::ofstream(ca) << "not checked here"; }
+  json good = {{"vault", "https://127.0.0.1:1"}, {"ca", ca}, {"token", "t"}, {"agent", "dr"}};
+  for (const char* drop : {"vault", "ca", "token", "agent"}) {
+    json bad = good;
+    bad.erase(drop);
+    EXPECT_EQ(ops_->Reprotect("web1", {{"reverse", bad}}).status().code(), Code::kInvalidArgument)
+        << drop;
+  }
+  json bad = good;
+  bad["vault"] = "http://127.0.0.1:1";
+  EXPECT_EQ(ops_->Reprotect("web1", {{"reverse", bad}}).status().code(), Code::kInvalidArgument);
+  bad = good;
+  bad["interval_s"] = 0;
+  EXPECT_EQ(ops_->Reprotect("web1", {{"reverse", bad}}).status().code(), Code::kInvalidArgument);
+  bad = good;
+  bad["ca"] = dir_ + "/missing.crt";
+  EXPECT_EQ(ops_->Reprotect("web1", {{"reverse", bad}}).status().code(), Code::kNotFound);
+  EXPECT_EQ(ops_->Reprotect("web1", {{"reverse", good}, {"targets", json::object()}}).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(Machine().state, "committed");
+  // An exported failover cannot be read by an agent: refused, back to committed.
+  auto r = ops_->Reprotect("web1", {{"reverse", good}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("--materialize"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(Machine().state, "committed");
+  // The token is kept beside the failover record, readable by the vault only.
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/recovery/web1/reverse.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // The offline form still works and forgets the reverse configuration.
+  auto off = ops_->Reprotect("web1", {{"targets", {{"web1-disk0", dir_ + "/orig.img"}}}});
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/recovery/web1/reverse.json"));
+  EXPECT_EQ(Machine().direction, "reverse");
+}
+
+// A scan agent's idle cycle ends with a point the store already has: the drain counts the
+// point messages; the first may end a cycle begun before the drain, so drain_cycles 2 waits
+// for three.
+TEST_F(RecoveryOpsTest, PlannedFailoverOfAnIdleSourceCountsPointMessages) {
+  ops_.reset();
+  std::atomic<uint64_t> messages{5};
+  RecoveryOptions o;
+  o.dir = dir_;
+  o.drain_quiet_ms = 100;
+  o.drain_timeout_ms = 5000;
+  o.points_received = [&](const std::string&) { return messages.load(); };
+  auto ops = RecoveryOps::Create(store_.get(), catalog_.get(), o);
+  ASSERT_TRUE(ops.ok());
+  ops_ = std::move(*ops);
+  std::atomic<bool> third{false};
+  std::thread agent([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    messages++;  // the cycle that was running at the stop
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    messages++;  // one that began after the stop
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    third = true;
+    messages++;  // and a second one
+  });
+  auto r = ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}, {"drain_cycles", 2}});
+  agent.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(third);  // it waited for two cycles begun after the drain
+  EXPECT_EQ((*r)["failover"]["disks"][0]["seq"], 3u);
+  EXPECT_EQ(Machine().state, "failed-over");
+  ops_.reset();  // before `messages` goes out of scope
 }
 
 }  // namespace
