@@ -76,6 +76,7 @@ struct AgentDaemon::Worker {
   std::atomic<bool> stop{false};
   std::mutex mu;
   json report;  // latest progress
+  bool pending_change_logged = false;  // nbd mode: a change waits for an agent restart
 };
 
 AgentDaemon::AgentDaemon(std::string dir, AgentConfig config) : dir_(std::move(dir)), config_(std::move(config)) {}
@@ -201,29 +202,47 @@ void AgentDaemon::StartWorker(const std::string& text) {
   });
 }
 
-// A scan-mode disk the vault no longer assigns (its machine failed over, e.g. the end of a
-// reverse replication at failback) stops being read and sent.
-void AgentDaemon::StopUnassigned(const std::set<std::string>& assigned) {
-  std::vector<std::unique_ptr<Worker>> gone;
+void AgentDaemon::StopWorker(const std::string& disk_id) {
+  std::unique_ptr<Worker> w;
   {
     std::lock_guard l(mu_);
-    for (auto it = workers_.begin(); it != workers_.end();) {
-      // An nbd-mode worker serves the machine's disk: it stays while the machine may run.
-      if (assigned.count(it->first) || it->second->assignment.value("mode", "scan") == "nbd") {
-        ++it;
+    auto it = workers_.find(disk_id);
+    if (it == workers_.end()) return;
+    w = std::move(it->second);
+    workers_.erase(it);
+  }
+  w->stop = true;
+  if (w->sender) w->sender->Stop();
+  if (w->thread.joinable()) w->thread.join();
+}
+
+void AgentDaemon::Reconcile(const std::string& assignments_json) {
+  json assignments = json::parse(assignments_json, nullptr, false);
+  if (!assignments.is_array()) return;
+  std::map<std::string, json> wanted;
+  for (const auto& a : assignments)
+    if (a.is_object() && a.contains("disk_id") && a["disk_id"].is_string()) wanted[a["disk_id"]] = a;
+  std::vector<std::string> stop;
+  {
+    std::lock_guard l(mu_);
+    for (auto& [id, w] : workers_) {
+      auto it = wanted.find(id);
+      if (it != wanted.end() && it->second == w->assignment) continue;
+      const char* what = it == wanted.end() ? ": no longer assigned by the vault" : ": policy changed";
+      if (w->assignment.value("mode", "scan") == "nbd") {
+        // The machine's own disk: it stays served while the machine may run.
+        if (!w->pending_change_logged)
+          log::Warn(kLog, id + what + "; the disk is served over NBD to its machine, so this takes effect when the "
+                                      "agent restarts");
+        w->pending_change_logged = true;
         continue;
       }
-      log::Info(kLog, it->first + ": no longer assigned by the vault; stopping it");
-      gone.push_back(std::move(it->second));
-      it = workers_.erase(it);
+      log::Info(kLog, id + what + (it == wanted.end() ? "; stopping it" : "; restarting it"));
+      stop.push_back(id);
     }
   }
-  for (auto& w : gone) {
-    w->stop = true;
-    if (w->sender) w->sender->Stop();
-  }
-  for (auto& w : gone)
-    if (w->thread.joinable()) w->thread.join();
+  for (const auto& id : stop) StopWorker(id);
+  for (const auto& [id, a] : wanted) StartWorker(a.dump());
 }
 
 void AgentDaemon::ReportOnce() {
@@ -248,16 +267,8 @@ Status AgentDaemon::Run() {
     if (std::chrono::steady_clock::now() - last_poll > std::chrono::seconds(2)) {
       last_poll = std::chrono::steady_clock::now();
       auto a = client.Get("/v1/agents/" + config_.agent_id + "/assignments");
-      if (!a.ok()) {
-        log::Warn(kLog, "cannot fetch assignments: " + a.status().ToString());
-      } else {
-        std::set<std::string> assigned;
-        for (const auto& item : *a) {
-          assigned.insert(item.value("disk_id", ""));
-          StartWorker(item.dump());
-        }
-        StopUnassigned(assigned);
-      }
+      if (!a.ok()) log::Warn(kLog, "cannot fetch assignments: " + a.status().ToString());
+      else Reconcile(a->dump());
     }
     ReportOnce();
     for (int i = 0; i < 10 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,7 +49,13 @@ class AgentDaemon {
   struct Worker;
   void StartWorker(const std::string& assignment_json);
   void ReportOnce();
-  void StopUnassigned(const std::set<std::string>& assigned);
+  // Brings the workers in line with the vault's assignments (a JSON array): starts new
+  // disks; restarts a scan-mode disk whose policy changed (its hash map is on disk, nothing
+  // is resent); stops a scan-mode disk no longer assigned (failed over, disabled, removed).
+  // An nbd-mode disk is the machine's disk: it stays served, and a change or unassignment
+  // takes effect when the agent restarts (logged once).
+  void Reconcile(const std::string& assignments_json);
+  void StopWorker(const std::string& disk_id);
 
   const std::string dir_;
   const AgentConfig config_;

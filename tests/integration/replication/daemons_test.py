@@ -138,6 +138,21 @@ def initial_and_delta_are_byte_equal():
     assert s["rpo_seconds"] is not None and s["rpo_seconds"] < 30, s
 
 
+def policy_change_reaches_the_running_agent():
+    # web is protected with "fast" (4 streams): 2 streams must take effect without an agent
+    # restart, and replication must go on with them.
+    wait_for("4 streams at the vault", lambda: status("web")["disks"][0].get("streams") == 4)
+    run("policy", "set", "fast", "--streams", "2", "--vault-dir", VAULT, env=ENV)
+    wait_for("2 streams at the vault", lambda: status("web")["disks"][0].get("streams") == 2, timeout=60)
+    disk = os.path.join(work, "web.img")
+    before = max(p["seq"] for p in points("web"))
+    change_blocks(disk, 10, 5)
+    wait_for("a point covering the change", lambda: max(p["seq"] for p in points("web")) > before)
+    assert replica_equals("web-disk0", disk), "replica differs after the policy change"
+    with open(os.path.join(work, "agent.log")) as f:
+        assert "policy changed; restarting it" in f.read()
+
+
 def agent_sigkill_mid_transfer_loses_nothing():
     global agent
     disk = os.path.join(work, "db.img")
@@ -186,7 +201,8 @@ def stream_bounds_are_enforced():
 
 
 try:
-    for t in (initial_and_delta_are_byte_equal, agent_sigkill_mid_transfer_loses_nothing,
+    for t in (initial_and_delta_are_byte_equal, policy_change_reaches_the_running_agent,
+              agent_sigkill_mid_transfer_loses_nothing,
               vault_sigkill_mid_transfer_loses_nothing, authentication_failures_are_refused,
               stream_bounds_are_enforced):
         test(t)
