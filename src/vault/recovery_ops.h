@@ -16,6 +16,7 @@
 #include "control/launcher.h"
 #include "control/lifecycle.h"
 #include "control/netmap.h"
+#include "control/plan_steps.h"
 #include "store/replica_store.h"
 #include "vault/point_export.h"
 
@@ -29,6 +30,9 @@ struct RecoveryOptions {
   int64_t drain_quiet_ms = 2000;
   int64_t drain_timeout_ms = 60000;
   std::string actor = "vault";
+  // Performs the network actions of recovery plans: "" (none: they fail), "command:PATH" or
+  // "lab:NAME[:STATE_DIR]" (network_drivers.h).
+  std::string network_driver;
 };
 
 class RecoveryOps {
@@ -82,6 +86,7 @@ class RecoveryOps {
   std::unique_ptr<control::DiskExporter> drill_exporter_;
   std::unique_ptr<control::DiskExporter> failover_exporter_;
   control::StepRegistry registry_;
+  control::NetworkStepRegistry network_steps_;  // plan network actions, through the driver
   std::unique_ptr<control::JobRunner> runner_;
 };
 
