@@ -63,13 +63,24 @@ say "2. Drill from point $p1, 1 MiB written through the export, the vault killed
 "$bin" drill start web1 --point "$p1" --launcher-command 'exec sleep 300' --vault-dir vault --json > drill.json
 url=$(jq_ 'd["exports"][0]["nbd_url"]' < drill.json)
 qemu-io -f raw -c 'write -P 0x5a 1M 1M' "$url" > /dev/null
+# A client holding the export open across the crash, reconnecting as qemu's launcher drives do.
+port=${url#nbd://127.0.0.1:}; port=${port%%/*}; name=${url##*/}
+timeout 60 qemu-io --image-opts "driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=127.0.0.1,file.server.port=$port,file.export=$name,file.reconnect-delay=30" \
+  -c 'read -P 0x5a 1M 64k' -c 'sleep 6000' -c 'read -P 0x5a 1M 1M' -c 'write -P 0x77 5M 64k' > client.out 2>&1 &
+client_pid=$!
+sleep 1
 crash_vault "$url"
 
 say "3. The vault starts again: the drill export is back at $url with its overlay"
 start_vault
+# A client that was connected through the crash (as the launcher's qemu is, with
+# file.reconnect-delay) goes on once the export is back.
+wait "$client_pid" || fail "a client connected through the restart failed: $(cat client.out)"
+grep -q "Pattern verification failed" client.out && fail "the reconnected client read wrong data"
 qemu-io -f raw -c 'read -P 0x5a 1M 1M' "$url" | grep -q "Pattern verification failed" && fail "the drill's write is lost"
 qemu-img convert -f raw -O raw "$url" drill-after.img
 expect drill-expect.img state1.img 0x5a 1 1
+python3 -c "import sys; sys.stdout.buffer.write(bytes([0x77])*65536)" | dd of=drill-expect.img bs=64k seek=80 conv=notrunc status=none
 cmp -s drill-after.img drill-expect.img || fail "the restored drill export does not read as point $p1 plus the write"
 url_now=$("$bin" drill status web1 --vault-dir vault --json | jq_ 'd["exports"][0]["nbd_url"]')
 [ "$url_now" = "$url" ] || fail "the drill export moved from $url to $url_now"
