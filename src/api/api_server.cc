@@ -72,7 +72,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(vault::Vault* vault, const s
                                         .job_timeout_ms = 25000,
                                         .points_received = [vault](const std::string& disk_id) {
                                           return vault->PointsReceived(disk_id);
-                                        }}));
+                                        },
+                                        .network_driver = vault->options().network_driver}));
   s->Routes();
   int port = ep.port == 0 ? s->server_->bind_to_any_port(ep.host) : (s->server_->bind_to_port(ep.host, ep.port) ? ep.port : -1);
   if (port <= 0) return Status::IOError("cannot listen on " + listen + " for the API");

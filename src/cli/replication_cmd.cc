@@ -130,6 +130,9 @@ void RegisterReplicationCommands(CLI::App& app) {
   run->add_option("--api", run_opts->api_listen, "REST API listener host:port (default 127.0.0.1:0)");
   run->add_flag("--insecure", run_opts->insecure, "plain TCP replication without TLS (tests only)");
   run->add_option("--retention-interval", run_opts->retention_interval_s, "seconds between retention runs");
+  run->add_option("--network-driver", run_opts->network_driver,
+                  "what performs the network actions of recovery plans: command:PATH (an operator "
+                  "program run for every step) or lab:NAME[:STATE_DIR] (a running `lifeline lab`)");
   run->callback([run_opts] {
     RunCommand([&]() -> Status {
       log::SetLevelFromEnv(log::Level::kInfo);

@@ -81,6 +81,9 @@ Result<std::vector<std::string>> DriveArgs(const LaunchSpec& spec) {
              ",file.server.port=" + t.port;
       }
       if (!t.exportname.empty()) v += ",file.export=" + QemuEscape(t.exportname);
+      // Exports come back at the same URL after a vault restart (point_export.h): qemu
+      // holds the guest's I/O and reconnects instead of failing the disk.
+      v += ",file.reconnect-delay=" + std::to_string(kNbdReconnectDelaySeconds);
     } else if (!d.image_path.empty()) {
       v = "driver=" + d.format + ",file.driver=file,file.filename=" + QemuEscape(d.image_path);
     } else {

@@ -19,6 +19,10 @@
 
 namespace lifeline::control {
 
+// How long qemu waits for an NBD disk's server to come back (a vault restart) before it
+// fails the guest's I/O: `file.reconnect-delay` on every NBD drive of the qemu launcher.
+inline constexpr int kNbdReconnectDelaySeconds = 120;
+
 struct LaunchDisk {
   std::string nbd_url;     // nbd://host:port/export or nbd+unix:///export?socket=PATH
   std::string image_path;  // used when nbd_url is empty

@@ -165,11 +165,20 @@ class NetworkPlanStep final : public Step {
   }
   Status Run(StepContext& ctx) override {
     const NetworkStep* s = o_.network ? o_.network->Find(name_) : nullptr;
-    return WithPolicy(ctx, a_, o_, [&](int) -> Status {
-      if (s == nullptr || !s->run)
-        return Status::NotFound("no network step named '" + name_ + "' is registered");
-      ctx.Log("network step " + name_);
-      return s->run(ctx, args_);
+    NetworkDriver* driver = o_.network ? o_.network->driver() : nullptr;
+    return WithPolicy(ctx, a_, o_, [&](int attempt) -> Status {
+      if (s != nullptr && s->run) {
+        ctx.Log("network step " + name_);
+        return s->run(ctx, args_);
+      }
+      if (driver == nullptr)
+        return Status::NotFound("no network step named '" + name_ +
+                                "' is registered and the vault has no network driver "
+                                "(`vault run --network-driver command:PATH|lab:NAME`)");
+      NetworkCall call{name_, args_, a_.plan, a_.operation, a_.group,
+                       a_.name, a_.side,  ctx.job_id(), attempt};
+      ctx.Log("network step " + name_ + " by the " + driver->name() + " driver");
+      return driver->Run(ctx, call);
     });
   }
   Status Rollback(StepContext& ctx) override {
@@ -211,6 +220,8 @@ const NetworkStep* NetworkStepRegistry::Find(const std::string& name) const {
 std::set<std::string> NetworkStepRegistry::Names() const {
   std::set<std::string> out;
   for (const auto& [name, s] : steps_) out.insert(name);
+  if (driver_)
+    for (const auto& name : driver_->Steps()) out.insert(name);
   return out;
 }
 

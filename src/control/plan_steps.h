@@ -11,6 +11,7 @@
 #include <string>
 
 #include "control/jobs.h"
+#include "control/network_driver.h"
 
 namespace lifeline::control {
 
@@ -23,14 +24,20 @@ struct NetworkStep {
   bool idempotent = false;
 };
 
+// Steps registered by name come first; any other name goes to the driver, if one is set.
 class NetworkStepRegistry {
  public:
   Status Register(const std::string& name, NetworkStep step);
   const NetworkStep* Find(const std::string& name) const;
+  // The registered names and the names the driver performs.
   std::set<std::string> Names() const;
+  // Call before jobs run; the registry owns the driver.
+  void SetDriver(std::unique_ptr<NetworkDriver> driver) { driver_ = std::move(driver); }
+  NetworkDriver* driver() const { return driver_.get(); }
 
  private:
   std::map<std::string, NetworkStep> steps_;
+  std::unique_ptr<NetworkDriver> driver_;
 };
 
 struct PlanStepOptions {

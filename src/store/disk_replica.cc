@@ -91,7 +91,7 @@ Status DiskReplica::Recover() {
   if (writable) {
     // Files no manifest names are leftovers of an interrupted roll, compaction or write.
     std::set<std::string> known = {kManifestFileName, kBaseFileName, kLockFileName,
-                                   kScrubMarkerFileName};
+                                   kScrubMarkerFileName, kPinsFileName};
     for (const auto& s : manifest_.segments) known.insert(s.file_name());
     LL_ASSIGN_OR_RETURN(auto names, fs_->List(dir_));
     for (const auto& n : names) {
@@ -110,6 +110,9 @@ Status DiskReplica::Recover() {
     LL_ASSIGN_OR_RETURN(auto report, FoldToLocked(manifest_.fold_target_seq));
     (void)report;
   }
+  // Pins load after the interrupted fold is finished: that fold must reach its recorded
+  // target (its records may already be in the base), and no pin can be older than it.
+  LL_RETURN_IF_ERROR(LoadPins());
   if (writable && !active_ && read_only_reason_.empty()) {
     std::lock_guard a(append_mu_);
     LL_RETURN_IF_ERROR(RollSegmentLocked());

@@ -22,6 +22,7 @@
 #include "common/fs.h"
 #include "store/format.h"
 #include "store/manifest.h"
+#include "store/pins.h"
 
 namespace lifeline::store {
 
@@ -82,6 +83,7 @@ struct RetentionReport {
   uint64_t records_compacted = 0;  // dropped because later writes in the same span cover them
   uint64_t segments_removed = 0;
   uint64_t bytes_reclaimed = 0;
+  uint64_t held_by_pin_seq = 0;    // the fold stopped at this pinned seq (0: no pin held it)
 };
 
 struct ScrubProblem {
@@ -157,6 +159,15 @@ class DiskReplica {
   Result<RetentionReport> FoldTo(uint64_t seq);
   Status SetRetention(const RetentionPolicy& policy);
 
+  // Pins: a named seq that must stay readable (an export reads at it). Folds stop at the
+  // oldest pin, thinning keeps the points at pinned seqs, and compaction keeps every pinned
+  // view, so reads at a pinned seq stay byte-exact while retention runs. Pins are kept in the
+  // PINS file (atomic replace) and survive a restart. Pinning again under the same name
+  // moves the pin; NotFound when `seq` is not readable; InvalidArgument for a bad name.
+  Status Pin(const std::string& name, uint64_t seq);
+  Status Unpin(const std::string& name);  // OK if there is no such pin
+  PinMap Pins() const;
+
   // Verifies every record checksum (and data hash) and the manifest. A failed scrub leaves a
   // marker that makes the replica open read-only until a clean scrub removes it.
   Result<ScrubReport> Scrub();
@@ -207,6 +218,8 @@ class DiskReplica {
   Result<RetentionReport> FoldToLocked(uint64_t seq);  // REQUIRES: base_mu_ exclusive
   Status CompactLocked(uint64_t cutoff_seq, RetentionReport* report);
   std::vector<RecoveryPoint> ThinPoints(int64_t now_unix_ns, uint64_t* expired, uint64_t* thinned) const;
+  Status LoadPins();
+  std::optional<uint64_t> MinPinnedSeq() const;
 
   const std::string dir_;
   const DiskOptions options_;
@@ -223,6 +236,8 @@ class DiskReplica {
   mutable std::shared_mutex base_mu_;   // readers of the base vs. fold
   mutable std::shared_mutex mu_;        // manifest_, records_, chunks_, active_
   Manifest manifest_;
+  mutable std::mutex pins_mu_;          // pins_ and the PINS file; taken after base_mu_
+  PinMap pins_;
   std::deque<RecordMeta> records_;      // seq order; records_[i] has id first_id_ + i
   uint64_t first_id_ = 0;
   std::unordered_map<uint64_t, std::vector<uint64_t>> chunks_;  // chunk -> record ids

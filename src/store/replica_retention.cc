@@ -50,6 +50,10 @@ Result<RetentionReport> DiskReplica::FoldToLocked(uint64_t seq) {
     if (!read_only_reason_.empty())
       return Status::FailedPrecondition("replica " + disk_id_ + " is read-only: " + read_only_reason_);
     seq = std::min(seq, durable_seq_.load());
+    if (auto pin = MinPinnedSeq(); pin && *pin < seq) {
+      seq = *pin;  // an export reads at the pinned seq: the base must not pass it
+      report.held_by_pin_seq = *pin;
+    }
     report.folded_to_seq = manifest_.folded_seq;
     if (seq <= manifest_.folded_seq) return report;
     next = manifest_;
@@ -115,6 +119,12 @@ std::vector<RecoveryPoint> DiskReplica::ThinPoints(int64_t now, uint64_t* expire
     points = manifest_.points;
     policy = manifest_.retention;
   }
+  PinMap pins = Pins();
+  auto pinned = [&](const RecoveryPoint& p) {
+    for (const auto& [name, seq] : pins)
+      if (seq == p.seq) return true;
+    return false;
+  };
   int64_t keep_all_from = now - policy.keep_all_seconds * kNanosPerSecond;
   int64_t window_from = now - policy.window_seconds * kNanosPerSecond;
   int64_t bucket_ns = policy.keep_one_per_seconds * kNanosPerSecond;
@@ -128,6 +138,10 @@ std::vector<RecoveryPoint> DiskReplica::ThinPoints(int64_t now, uint64_t* expire
   }
   std::vector<RecoveryPoint> kept;
   for (auto& p : points) {
+    if (pinned(p)) {  // an export uses it: neither expired nor thinned while pinned
+      kept.push_back(std::move(p));
+      continue;
+    }
     if (p.time_unix_ns < window_from) {
       ++*expired;
       continue;
@@ -187,6 +201,10 @@ Status DiskReplica::CompactLocked(uint64_t cutoff, RetentionReport* report) {
     std::shared_lock l(mu_);
     for (const auto& p : manifest_.points)
       if (p.seq <= cutoff && p.seq > manifest_.folded_seq) boundaries.push_back(p.seq);
+    // A pinned seq is a boundary too: the records its view needs stay.
+    std::lock_guard pl(pins_mu_);
+    for (const auto& [name, seq] : pins_)
+      if (seq <= cutoff && seq > manifest_.folded_seq) boundaries.push_back(seq);
     size_t end = LowerBoundSeqLocked(cutoff + 1);
     snapshot.assign(records_.begin(), records_.begin() + long(end));
   }

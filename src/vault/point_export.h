@@ -1,7 +1,10 @@
 // Point exports: a recovery point of a disk replica served over NBD with a copy-on-write
 // overlay, so a drill or a failover starts at once (nothing is copied) and the replica is
 // never written (invariant 6). PointExports owns one NBD server on 127.0.0.1 and implements
-// control::DiskExporter for drills and failovers.
+// control::DiskExporter for drills and failovers. With a state file, exports survive a
+// restart: the list and the server's port are saved on every change, each overlay keeps a
+// map log of its written ranges, and the exported seq is pinned in the replica so retention
+// keeps it readable.
 // Thread-safe: OverlayBackend as nbd::Backend requires; PointExports takes an internal lock.
 #pragma once
 
@@ -45,10 +48,17 @@ Result<ResolvedPoint> ResolvePoint(const store::DiskReplica& replica, const std:
 // the overlay's written ranges first, else the replica at `seq`.
 class OverlayBackend final : public nbd::Backend {
  public:
-  // Creates (truncates) the overlay file. REQUIRES: `replica` outlives the backend.
+  // Creates (truncates) the overlay file and its map log (overlay_path + ".map").
+  // REQUIRES: `replica` outlives the backend.
   static Result<std::shared_ptr<OverlayBackend>> Create(const store::DiskReplica* replica,
                                                         uint64_t seq,
                                                         const std::string& overlay_path);
+  // Reopens an overlay after a restart: replays its map log (a torn tail is dropped) and
+  // rewrites the log compacted. NotFound if the overlay or its map is missing.
+  static Result<std::shared_ptr<OverlayBackend>> Open(const store::DiskReplica* replica,
+                                                      uint64_t seq,
+                                                      const std::string& overlay_path);
+  static std::string MapPath(const std::string& overlay_path) { return overlay_path + ".map"; }
   ~OverlayBackend() override;
 
   uint64_t size() const override { return size_; }
@@ -65,13 +75,23 @@ class OverlayBackend final : public nbd::Backend {
 
  private:
   enum : uint8_t { kData = 1, kZero = 2 };
-  OverlayBackend(const store::DiskReplica* replica, uint64_t seq, int fd, uint64_t size)
-      : replica_(replica), seq_(seq), fd_(fd), size_(size) {}
+  OverlayBackend(const store::DiskReplica* replica, uint64_t seq, int fd, uint64_t size,
+                 std::string map_path)
+      : replica_(replica), seq_(seq), fd_(fd), size_(size), map_path_(std::move(map_path)) {}
+  // Appends one range to the map log; rewrites the log compacted once it holds far more
+  // records than the map has ranges (so it stays bounded). REQUIRES: mu_ held exclusively.
+  Status LogRangeLocked(uint64_t offset, uint64_t length, uint8_t kind);
+  // Writes the current map as a new log (temp file, fsync, rename). REQUIRES: mu_ exclusive.
+  Status RewriteMapLocked();
+  Status FlushLocked();  // REQUIRES: mu_ held
 
   const store::DiskReplica* replica_;
   const uint64_t seq_;
   const int fd_;
   const uint64_t size_;
+  const std::string map_path_;
+  int map_fd_ = -1;
+  uint64_t map_records_ = 0;  // records in the log file
   mutable std::shared_mutex mu_;      // readers vs. writers of the extent map
   store::RangeMap<uint8_t> written_;  // ranges the overlay holds (data or zeros)
 };
@@ -89,9 +109,17 @@ struct PointExportInfo {
 
 class PointExports {
  public:
-  // Overlays go to `overlay_dir`.
-  PointExports(store::ReplicaStore* store, std::string overlay_dir);
+  // Overlays go to `overlay_dir`. With a `state_path`, the exports are saved there and
+  // Restore() brings them back after a restart; without, they end with the object.
+  PointExports(store::ReplicaStore* store, std::string overlay_dir, std::string state_path = "");
   ~PointExports();
+
+  // Once, at start: re-creates every saved export at the same name and URL (the server
+  // listens on the saved port again; if that port is taken, another one and the URLs
+  // change), with its overlay's content, and re-pins its seq. Drops pins ("export/...") and
+  // overlay files no saved export owns (leftovers of a crash mid-export). An export that
+  // cannot come back (its disk is gone) is left out and named in `problems`.
+  Status Restore(std::vector<std::string>* problems);
 
   // Exports `disk_id` at `choice` for (operation, machine); Busy if that disk is exported
   // for this operation already.
@@ -111,7 +139,9 @@ class PointExports {
   std::unique_ptr<control::DiskExporter> Exporter(const std::string& operation);
 
  private:
-  Status StartServerLocked();
+  Status StartServerLocked(uint16_t port = 0);
+  Status SaveStateLocked();
+  static std::string PinName(const PointExportInfo& info) { return "export/" + info.export_name; }
   static std::string Key(const std::string& operation, const std::string& machine,
                          const std::string& disk_id) {
     return operation + "/" + machine + "/" + disk_id;
@@ -119,6 +149,7 @@ class PointExports {
 
   store::ReplicaStore* store_;
   const std::string overlay_dir_;
+  const std::string state_path_;
   nbd::ExportRegistry registry_;
   std::unique_ptr<nbd::Server> server_;
   mutable std::mutex mu_;

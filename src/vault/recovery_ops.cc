@@ -4,10 +4,12 @@
 
 #include "common/clock.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/units.h"
 #include "control/drill_steps.h"
 #include "control/plan.h"
 #include "control/plan_steps.h"
+#include "vault/network_drivers.h"
 #include "vault/recovery_steps.h"
 #include "vault/reverse_replication.h"
 
@@ -64,7 +66,12 @@ Result<std::unique_ptr<RecoveryOps>> RecoveryOps::Create(store::ReplicaStore* st
   std::unique_ptr<RecoveryOps> ops(new RecoveryOps(store, catalog, std::move(options)));
   const std::string root = JoinPath(ops->options_.dir, "recovery");
   LL_RETURN_IF_ERROR(FileSystem::Posix()->MakeDirs(root));
-  ops->exports_ = std::make_unique<PointExports>(store, JoinPath(root, "overlays"));
+  ops->exports_ = std::make_unique<PointExports>(store, JoinPath(root, "overlays"),
+                                                 JoinPath(root, "exports.json"));
+  // Exports of drills and failovers come back at the same URLs before any job resumes.
+  std::vector<std::string> problems;
+  LL_RETURN_IF_ERROR(ops->exports_->Restore(&problems));
+  for (const auto& p : problems) log::Warn("recovery", p);
   ops->drill_exporter_ = ops->exports_->Exporter("drill");
   ops->failover_exporter_ = ops->exports_->Exporter("failover");
   control::DrillDeps dd;
@@ -90,7 +97,9 @@ Status RecoveryOps::RegisterFailoverSteps() {
   RecoveryDeps d{store_,      catalog_,  &lifecycle_, failover_exporter_.get(),
                  &launchers_, &network_, options_,    exports_.get()};
   LL_RETURN_IF_ERROR(RegisterRecoverySteps(&registry_, d));
-  return control::RegisterPlanSteps(&registry_, control::PlanStepOptions{});
+  LL_ASSIGN_OR_RETURN(auto driver, MakeNetworkDriver(options_.network_driver));
+  network_steps_.SetDriver(std::move(driver));
+  return control::RegisterPlanSteps(&registry_, control::PlanStepOptions{.network = &network_steps_});
 }
 
 Status RecoveryOps::ApplyLauncherOverride(const std::string& machine, const json& request) {

@@ -16,6 +16,7 @@
 #include "control/launcher.h"
 #include "control/lifecycle.h"
 #include "control/netmap.h"
+#include "control/plan_steps.h"
 #include "store/replica_store.h"
 #include "vault/point_export.h"
 
@@ -32,6 +33,9 @@ struct RecoveryOptions {
   // Point messages received per disk (a capture cycle's end, even when the store already
   // has that point); lets a planned failover see an idle source's cycle. Optional.
   std::function<uint64_t(const std::string& disk_id)> points_received;
+  // Performs the network actions of recovery plans: "" (none: they fail), "command:PATH" or
+  // "lab:NAME[:STATE_DIR]" (network_drivers.h).
+  std::string network_driver;
 };
 
 class RecoveryOps {
@@ -85,6 +89,7 @@ class RecoveryOps {
   std::unique_ptr<control::DiskExporter> drill_exporter_;
   std::unique_ptr<control::DiskExporter> failover_exporter_;
   control::StepRegistry registry_;
+  control::NetworkStepRegistry network_steps_;  // plan network actions, through the driver
   std::unique_ptr<control::JobRunner> runner_;
 };
 

@@ -39,6 +39,7 @@ struct VaultOptions {
   std::string api_listen = "127.0.0.1:0";
   bool insecure = false;          // plain TCP replication (never the default)
   int64_t retention_interval_s = 60;
+  std::string network_driver;     // plan network actions: command:PATH | lab:NAME (recovery_ops.h)
 };
 
 class Vault {

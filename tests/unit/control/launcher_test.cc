@@ -53,7 +53,8 @@ TEST(QemuCommand, DefaultTemplate) {
   EXPECT_NE(cmd.find("-smp 2 -m 1024"), std::string::npos) << cmd;
   EXPECT_NE(
       cmd.find("-drive driver=raw,file.driver=nbd,file.server.type=inet,file.server.host=127.0.0.1,"
-               "file.server.port=10809,file.export=web1-disk0,if=virtio,cache=none"),
+               "file.server.port=10809,file.export=web1-disk0,file.reconnect-delay=120,if=virtio,"
+               "cache=none"),
       std::string::npos)
       << cmd;
   // A comma in a path is doubled for qemu's option parser.

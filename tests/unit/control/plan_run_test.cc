@@ -209,5 +209,99 @@ TEST_F(PlanRunTest, NetworkStepsResolveThroughTheRegistry) {
   EXPECT_NE(job.error.find("no network step named 'no-such-step'"), std::string::npos) << job.error;
 }
 
+// A plan with one network action (the names `net plan` prints) and its on_failure.
+std::string NetworkPlan(const std::string& step, const std::string& args,
+                        const std::string& on_failure = "abort") {
+  return "name: web\ngroups:\n  - machines: [a]\n    before:\n      - name: net1\n"
+         "        network: {step: " + step + ", args: {" + args + "}}\n"
+         "        on_failure: " + on_failure + "\n";
+}
+
+TEST_F(PlanRunTest, CommandDriverRunsAnyStepWithItsEnvironment) {
+  std::string script = dir_.File("net.sh");
+  std::string out = dir_.File("net-env.txt");
+  WriteFile(script,
+            "#!/bin/sh\necho \"step $1\"\nenv | grep -E '^LIFELINE_' | sort > " + out + "\n", true);
+  network_.SetDriver(MakeCommandNetworkDriver({.path = script}));
+  ASSERT_OK_AND_ASSIGN(Job job, Run(NetworkPlan("disconnect-connection",
+                                                "connection: dr-er-a, peer-asn: '65010'"),
+                                    Operation::kFailover));
+  ASSERT_EQ(job.state, JobState::kDone) << job.error << "\n" << LogText(job.id);
+  std::string env = ReadFile(out);
+  for (const char* want :
+       {"LIFELINE_NET_STEP=disconnect-connection\n", "LIFELINE_NET_ARG_CONNECTION=dr-er-a\n",
+        "LIFELINE_NET_ARG_PEER_ASN=65010\n", "LIFELINE_PLAN=web\n",
+        "LIFELINE_OPERATION=failover\n", "LIFELINE_ACTION=net1\n", "LIFELINE_ATTEMPT=1\n",
+        "LIFELINE_SIDE=before\n"})
+    EXPECT_NE(env.find(want), std::string::npos) << want << " missing in\n" << env;
+  EXPECT_NE(LogText(job.id).find("[disconnect-connection] step disconnect-connection"),
+            std::string::npos)
+      << LogText(job.id);
+  // A step registered by name still wins over the driver.
+  ASSERT_OK_AND_ASSIGN(Job named, Run(NetworkPlan("connect-circuit", "circuit: er-b"),
+                                      Operation::kFailover));
+  EXPECT_EQ(named.state, JobState::kDone) << named.error;
+  EXPECT_EQ(network_calls_, std::vector<std::string>{"er-b"});
+}
+
+TEST_F(PlanRunTest, CommandDriverFailureFollowsEachPolicy) {
+  std::string counter = dir_.File("count");
+  std::string script = dir_.File("net-fail.sh");
+  WriteFile(script, "#!/bin/sh\necho x >> " + counter + "\necho 'no route' >&2\nexit 3\n", true);
+  network_.SetDriver(MakeCommandNetworkDriver({.path = script}));
+  // abort: the plan fails, naming the action and the exit code; the group never starts.
+  ASSERT_OK_AND_ASSIGN(Job a, Run(NetworkPlan("create-route-table", "name: rt"),
+                                  Operation::kFailover));
+  EXPECT_EQ(a.state, JobState::kFailed);
+  EXPECT_NE(a.error.find("action 'net1'"), std::string::npos) << a.error;
+  EXPECT_NE(a.error.find("exited with code 3"), std::string::npos) << a.error;
+  EXPECT_NE(LogText(a.id).find("no route"), std::string::npos);
+  EXPECT_EQ(ReadFile(counter), "x\n");
+  for (const auto& s : started_)  // shutdown and prepare ran; the group never started
+    EXPECT_NE(s.rfind("group-", 0), 0u) << s;
+  EXPECT_EQ(started_.size(), 2u);
+  // continue: a warning, the plan goes on.
+  ASSERT_OK_AND_ASSIGN(Job c, Run(NetworkPlan("create-route-table", "name: rt", "continue"),
+                                  Operation::kFailover));
+  EXPECT_EQ(c.state, JobState::kDone) << c.error;
+  EXPECT_NE(LogText(c.id).find("on_failure is continue"), std::string::npos);
+  // retry(2): three attempts, then the plan fails.
+  ASSERT_OK_AND_ASSIGN(Job r, Run(NetworkPlan("create-route-table", "name: rt", "retry(2)"),
+                                  Operation::kFailover));
+  EXPECT_EQ(r.state, JobState::kFailed);
+  EXPECT_EQ(ReadFile(counter), "x\nx\nx\nx\nx\n");
+  EXPECT_NE(LogText(r.id).find("attempt 2 of 3 failed"), std::string::npos);
+}
+
+TEST_F(PlanRunTest, CommandDriverTimeoutKillsTheStep) {
+  std::string script = dir_.File("net-hang.sh");
+  WriteFile(script, "#!/bin/sh\nsleep 60\n", true);
+  network_.SetDriver(MakeCommandNetworkDriver({.path = script, .kill_grace_ms = 500}));
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_OK_AND_ASSIGN(Job job, Run(NetworkPlan("onprem-routing", "timeout_s: '1'"),
+                                    Operation::kFailover));
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(job.state, JobState::kFailed);
+  EXPECT_NE(job.error.find("timed out after 1 s"), std::string::npos) << job.error;
+  EXPECT_LT(seconds, 10.0);
+  // A bad timeout is refused before anything runs.
+  ASSERT_OK_AND_ASSIGN(Job bad, Run(NetworkPlan("onprem-routing", "timeout_s: soon"),
+                                    Operation::kFailover));
+  EXPECT_EQ(bad.state, JobState::kFailed);
+  EXPECT_NE(bad.error.find("timeout_s must be 1..86400"), std::string::npos) << bad.error;
+}
+
+TEST_F(PlanRunTest, WithoutADriverAnUnregisteredStepSaysHowToConfigureOne) {
+  ASSERT_OK_AND_ASSIGN(Job job, Run(NetworkPlan("create-gateway", "gateway: ergw"),
+                                    Operation::kFailover));
+  EXPECT_EQ(job.state, JobState::kFailed);
+  EXPECT_NE(job.error.find("--network-driver"), std::string::npos) << job.error;
+}
+
+TEST(NetworkArgEnv, UpperCasesAndReplaces) {
+  EXPECT_EQ(NetworkArgEnvName("connection"), "LIFELINE_NET_ARG_CONNECTION");
+  EXPECT_EQ(NetworkArgEnvName("peer-asn.v4"), "LIFELINE_NET_ARG_PEER_ASN_V4");
+}
+
 }  // namespace
 }  // namespace lifeline::control

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "common/units.h"
@@ -328,6 +329,80 @@ TEST_F(RecoveryOpsTest, PlannedFailoverWithoutAnAgentCycleTimesOut) {
       << r.status().ToString();
   EXPECT_EQ(Machine().state, "protected");
   EXPECT_EQ(disk_->Points().size(), 3u);
+}
+
+TEST_F(RecoveryOpsTest, RetentionDuringADrillKeepsTheExportReadable) {
+  const std::string at_p1 = ReadAtSeq(disk_, 1, 0, kDiskBytes);
+  auto r = ops_->DrillStart("web1", {{"point", std::to_string(points_[0])}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::string url = (*r)["exports"][0]["nbd_url"];
+  // Replication goes on: the same range is rewritten many times over the next hours.
+  for (int i = 0; i < 20; ++i)
+    RT_ASSERT_OK(WriteFill(disk_, 0, char('A' + i), 65536, kT0 + (100 + i * 600) * kSecond));
+  // A tiny window: without the pin everything but the last minute would fold into the base.
+  RT_ASSERT_OK(disk_->SetRetention({.window_seconds = 60, .keep_all_seconds = 0,
+                                    .keep_one_per_seconds = 60}));
+  const int64_t now = kT0 + 20000 * kSecond;
+  auto ret = disk_->ApplyRetention(now);
+  ASSERT_TRUE(ret.ok()) << ret.status().ToString();
+  EXPECT_EQ(ret->held_by_pin_seq, 1u);
+  EXPECT_EQ(disk_->folded_seq(), 1u);
+  EXPECT_EQ(ReadExport(url), at_p1);  // byte-exact while retention ran
+  bool kept = false;
+  for (const auto& p : disk_->Points()) kept |= p.id == points_[0];
+  EXPECT_TRUE(kept) << "the drilled point was thinned away";
+
+  ASSERT_TRUE(ops_->DrillCleanup("web1", {}).ok());
+  EXPECT_TRUE(disk_->Pins().empty());
+  auto next = disk_->ApplyRetention(now);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->held_by_pin_seq, 0u);
+  EXPECT_GT(disk_->folded_seq(), 20u);  // the window applies again
+}
+
+TEST_F(RecoveryOpsTest, DrillAndFailoverExportsSurviveARestartOfTheVault) {
+  auto r = ops_->DrillStart("web1", {{"point", std::to_string(points_[1])}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const std::string url = (*r)["exports"][0]["nbd_url"];
+  std::string out;
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x77 64k 128k' '" + url + "'", &out), 0) << out;
+  std::string expect = ReadAtSeq(disk_, 2, 0, kDiskBytes);
+  std::memset(expect.data() + 65536, 0x77, 131072);
+
+  // The vault's recovery side goes away and comes back over the same directory.
+  ops_.reset();
+  EXPECT_NE(Shell("qemu-io -f raw -c 'read 0 4k' '" + url + "'", &out), 0);  // really gone
+  auto again = RecoveryOps::Create(store_.get(), catalog_.get(), RecoveryOptions{.dir = dir_});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ops_ = std::move(*again);
+  auto rec = ops_->Recovery("web1");
+  ASSERT_TRUE(rec.ok());
+  ASSERT_EQ((*rec)["exports"].size(), 1u);
+  EXPECT_EQ((*rec)["exports"][0]["nbd_url"], url);
+  EXPECT_EQ(ReadExport(url), expect);
+  EXPECT_EQ(Machine().drill_state, "drill-running");
+  ASSERT_TRUE(ops_->DrillCleanup("web1", {}).ok());
+  EXPECT_TRUE(ops_->exports()->List().empty());
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/recovery/overlays"));
+  EXPECT_TRUE(disk_->Pins().empty());
+
+  // A failover in export mode, the same way.
+  auto f = ops_->FailoverStart("web1", {{"point", std::to_string(points_[0])}, {"launch", false}});
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  const std::string furl = (*f)["failover"]["disks"][0]["nbd_url"];
+  ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x42 1M 64k' '" + furl + "'", &out), 0) << out;
+  std::string fexpect = ReadAtSeq(disk_, 1, 0, kDiskBytes);
+  std::memset(fexpect.data() + (1 << 20), 0x42, 65536);
+  ops_.reset();
+  again = RecoveryOps::Create(store_.get(), catalog_.get(), RecoveryOptions{.dir = dir_});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ops_ = std::move(*again);
+  EXPECT_EQ(ReadExport(furl), fexpect);
+  EXPECT_EQ(Machine().state, "failed-over");
+  ASSERT_TRUE(ops_->FailoverCancel("web1").ok());
+  EXPECT_TRUE(ops_->exports()->List().empty());
+  EXPECT_TRUE(disk_->Pins().empty());
+  EXPECT_EQ(Machine().state, "protected");
 }
 
 }  // namespace
