@@ -363,11 +363,42 @@ void CaptureQueue::Hold(int64_t deadline_mono_ns) {
   std::lock_guard<std::mutex> lock(mu_);
   holding_ = true;
   hold_deadline_ns_ = deadline_mono_ns;
+  hold_id_ = 0;
+  hold_start_ns_ = MonoNow();
+}
+
+Result<uint64_t> CaptureQueue::HoldForGroup(uint64_t hold_id, int64_t deadline_mono_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Under mu_: every write that passed the hold check has finished recording, so
+  // next_seq_ - 1 is exactly what completed before the hold.
+  if (overflow_ || dirty_count_ > 0)
+    return Status::FailedPrecondition("the disk is resyncing (" + std::to_string(dirty_count_) + " dirty blocks)");
+  if (next_seq_ <= 1) return Status::FailedPrecondition("the disk has no write yet");
+  holding_ = true;
+  hold_deadline_ns_ = deadline_mono_ns;
+  hold_id_ = hold_id;
+  hold_start_ns_ = MonoNow();
+  return next_seq_ - 1;
+}
+
+bool CaptureQueue::ReleaseGroup(uint64_t hold_id, int64_t* held_us) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t now = MonoNow();
+  bool mine = hold_id_ == hold_id && hold_id != 0;
+  bool in_force = mine && holding_ && now <= hold_deadline_ns_;
+  if (held_us) *held_us = mine ? (std::min(now, hold_deadline_ns_) - hold_start_ns_) / 1000 : 0;
+  if (mine) {
+    holding_ = false;
+    hold_id_ = 0;
+    hold_cv_.notify_all();
+  }
+  return in_force;
 }
 
 void CaptureQueue::Release() {
   std::lock_guard<std::mutex> lock(mu_);
   holding_ = false;
+  hold_id_ = 0;
   hold_cv_.notify_all();
 }
 

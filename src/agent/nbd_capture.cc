@@ -94,6 +94,29 @@ Status NbdCapture::Start(uint64_t first_seq) {
                                                                           : options_.listen_host;
   url_ = "nbd://" + host + ":" + std::to_string(server_->tcp_port());
   if (!options_.export_name.empty()) url_ += "/" + options_.export_name;
+  if (sender_) {
+    CaptureQueue* q = queue_.get();
+    GroupHoldHandler h;
+    h.hold = [q, this](const wire::GroupHold& m) {
+      wire::GroupHeld held;
+      int64_t deadline = Clock::System()->MonotonicNanos() + int64_t(m.max_hold_ms) * 1'000'000;
+      auto seq = q->HoldForGroup(m.hold_id, deadline);
+      held.time_ns = Clock::System()->NowUnixNanos();
+      if (!seq.ok()) {
+        held.reason = options_.disk_path + ": " + seq.status().message();
+        return held;
+      }
+      held.ok = true;
+      held.seq = *seq;
+      return held;
+    };
+    h.release = [q](const wire::GroupRelease& m) {
+      wire::GroupReleased r;
+      r.held = q->ReleaseGroup(m.hold_id, &r.held_us);
+      return r;
+    };
+    sender_->SetGroupHoldHandler(std::move(h));
+  }
   first_seq_ = first_seq;
   submitted_seq_ = first_seq - 1;
   local_acked_ = first_seq - 1;
@@ -107,6 +130,7 @@ Status NbdCapture::Start(uint64_t first_seq) {
 void NbdCapture::Stop() {
   if (!started_) return;
   started_ = false;
+  if (sender_) sender_->SetGroupHoldHandler({});
   if (server_) server_->Stop();  // no more writes
   stop_ = true;
   queue_->Close();
