@@ -94,6 +94,9 @@ class CaptureQueue {
   // no other hold replaced it): only then did no write complete since it began.
   bool ReleaseGroup(uint64_t hold_id, int64_t* held_us);
 
+  // Why Open() fell back to resyncing the whole disk (a damaged bitmap or spill file); "".
+  std::string open_warning() const;
+
   void Close();  // wakes Pop
   CaptureQueueStats stats() const;
   uint64_t last_seq() const;
@@ -139,6 +142,7 @@ class CaptureQueue {
   bool persisted_clean_ = false;     // the bitmap file on disk marks nothing
   std::mutex persist_mu_;            // one Persist at a time
   CaptureQueueStats stats_;
+  std::string open_warning_;
 };
 
 // The nbd::Backend that records completed writes into a CaptureQueue.

@@ -61,6 +61,10 @@ Status NbdCapture::Start(uint64_t first_seq) {
   }
   queue_ = std::make_unique<CaptureQueue>(qo, image_->size(), first_seq);
   LL_RETURN_IF_ERROR(queue_->Open());
+  {
+    std::lock_guard l(warning_mu_);
+    last_warning_ = queue_->open_warning();
+  }
   if (sender_ && !initial_complete_) {
     // The replica lacks this disk: copy every allocated block as a resync, while the VM
     // already runs. Holes need nothing: a new replica reads as zeros.
@@ -122,6 +126,7 @@ Status NbdCapture::Start(uint64_t first_seq) {
   local_acked_ = first_seq - 1;
   stop_ = false;
   sender_thread_ = std::thread([this] { SenderLoop(); });
+  if (options_.app_point_interval_ms > 0) app_thread_ = std::thread([this] { AppPointLoop(); });
   started_ = true;
   log::Info(kLog, options_.disk_path + " served at " + url_);
   return Status::Ok();
@@ -136,6 +141,7 @@ void NbdCapture::Stop() {
   queue_->Close();
   if (sender_) sender_->Stop();  // a sender blocked on a full window returns
   if (sender_thread_.joinable()) sender_thread_.join();
+  if (app_thread_.joinable()) app_thread_.join();  // a running hook ends within its timeout
   Status s = queue_->Persist();  // whatever the vault has not acknowledged resyncs next time
   if (!s.ok()) log::Error(kLog, "persist dirty bitmap: " + s.ToString());
 }
@@ -233,22 +239,60 @@ Result<uint64_t> NbdCapture::TakePoint(wire::PointKind kind, const std::string& 
   return seq;
 }
 
+Status NbdCapture::RunHook(const char* which, const std::string& command) {
+  std::string output;
+  Status s = RunShellHook(command, options_.hook_timeout_ms,
+                          {{"LIFELINE_DISK_PATH", options_.disk_path}, {"LIFELINE_HOOK", which}}, &output);
+  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+  std::string line = options_.disk_path + ": " + which + " hook" + (s.ok() ? "" : " failed: " + s.message());
+  if (!output.empty()) line += "; output: " + output;
+  if (s.ok()) log::Info(kLog, line);
+  else log::Warn(kLog, line);
+  return s.ok() ? s : s.WithContext(std::string(which) + " hook");
+}
+
 Result<uint64_t> NbdCapture::TakeAppPoint(const std::string& label) {
-  std::vector<std::pair<std::string, std::string>> env = {{"LIFELINE_DISK_PATH", options_.disk_path}};
-  if (!options_.pre_hook.empty()) {
-    env.push_back({"LIFELINE_HOOK", "pre"});
-    Status s = RunShellHook(options_.pre_hook, options_.hook_timeout_ms, env);
-    if (!s.ok()) return s.WithContext("pre hook");
-    env.pop_back();
-  }
+  if (!options_.pre_hook.empty()) LL_RETURN_IF_ERROR(RunHook("pre", options_.pre_hook));
   // Writes the application completed before the freeze are in the stream now.
   auto point = TakePoint(wire::PointKind::kApp, label);
+  if (point.ok()) app_points_++;
   if (!options_.post_hook.empty()) {
-    env.push_back({"LIFELINE_HOOK", "post"});
-    Status s = RunShellHook(options_.post_hook, options_.hook_timeout_ms, env);
-    if (!s.ok() && point.ok()) return s.WithContext("post hook");
+    Status s = RunHook("post", options_.post_hook);
+    if (!s.ok() && point.ok()) return s;
   }
   return point;
+}
+
+Result<uint64_t> NbdCapture::TakeScheduledAppPoint() {
+  auto point = TakeAppPoint("scheduled");
+  std::lock_guard l(warning_mu_);
+  if (point.ok()) {
+    last_warning_.clear();
+    return point;
+  }
+  if (point.status().message().find("hook") == std::string::npos) {
+    // No point possible now (resyncing): not the hooks' fault; the next interval retries.
+    last_warning_ = "app-consistent point skipped: " + point.status().message();
+    log::Warn(kLog, options_.disk_path + ": " + last_warning_);
+    return point;
+  }
+  // A hook failed: the application may not be quiesced, but the data is still worth a
+  // point; take a crash-consistent one so the schedule keeps its recovery points.
+  app_fallbacks_++;
+  last_warning_ = "app-consistent point failed (" + point.status().message() + "); took a crash-consistent point";
+  log::Warn(kLog, options_.disk_path + ": " + last_warning_);
+  return TakePoint(wire::PointKind::kCrash, "app-hook-failed");
+}
+
+void NbdCapture::AppPointLoop() {
+  int64_t next_ms = MonoMs() + options_.app_point_interval_ms;
+  while (!stop_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (MonoMs() < next_ms) continue;
+    next_ms = MonoMs() + options_.app_point_interval_ms;
+    if (!initial_complete_) continue;  // the replica is not a disk state yet
+    (void)TakeScheduledAppPoint();
+  }
 }
 
 Status NbdCapture::WaitCaughtUp(int64_t timeout_ms) {
@@ -275,6 +319,10 @@ NbdCaptureStats NbdCapture::stats() const {
   if (s.queue.oldest_unacked_ns) s.lag_ms = std::max<int64_t>(0, (Clock::System()->NowUnixNanos() - s.queue.oldest_unacked_ns) / 1000000);
   s.initial_complete = initial_complete_;
   s.replicating = sender_ != nullptr;
+  s.app_points = app_points_;
+  s.app_fallbacks = app_fallbacks_;
+  std::lock_guard l(warning_mu_);
+  s.last_warning = last_warning_;
   return s;
 }
 
@@ -298,6 +346,7 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
   o.point_interval_ms = std::max<int64_t>(1, capture.value("point_interval_s", int64_t(5))) * 1000;
   o.pre_hook = a.value("pre_hook", "");
   o.post_hook = a.value("post_hook", "");
+  o.app_point_interval_ms = std::max<int64_t>(0, a.value("app_interval_s", int64_t(0))) * 1000;
   o.queue.max_spill_bytes = capture.value("max_spill_bytes", uint64_t(1) << 30);
   NbdCapture nc(o, sender);
   Status s = nc.Start(durable_seq + 1);
@@ -328,6 +377,9 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
                 {"last_seq", st.queue.last_seq},
                 {"acked_seq", st.acked_seq},
                 {"points", st.points},
+                {"app_points", st.app_points},
+                {"app_fallbacks", st.app_fallbacks},
+                {"last_warning", st.last_warning},
                 {"memory_bytes", st.queue.memory_bytes},
                 {"spill_bytes", st.queue.spill_bytes},
                 {"dirty_blocks", st.queue.dirty_blocks},
