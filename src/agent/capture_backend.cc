@@ -136,6 +136,7 @@ Status CaptureQueue::Open() {
       LL_RETURN_IF_ERROR(damaged(BitmapPath(), bitmap.status()));
     } else {
       std::lock_guard<std::mutex> lock(mu_);
+      loaded_bitmap_ = true;
       // A different granularity (changed policy): mark the byte ranges it covers.
       for (uint64_t b = 0; b < bitmap->bits.size(); ++b)
         if (bitmap->bits[b]) MarkDirtyLocked(b * bitmap->block_bytes, bitmap->block_bytes);

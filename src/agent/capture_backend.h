@@ -96,6 +96,8 @@ class CaptureQueue {
 
   // Why Open() fell back to resyncing the whole disk (a damaged bitmap or spill file); "".
   std::string open_warning() const;
+  // Open() found a valid dirty bitmap file.
+  bool loaded_bitmap() const { return loaded_bitmap_; }
 
   void Close();  // wakes Pop
   CaptureQueueStats stats() const;
@@ -143,6 +145,7 @@ class CaptureQueue {
   std::mutex persist_mu_;            // one Persist at a time
   CaptureQueueStats stats_;
   std::string open_warning_;
+  bool loaded_bitmap_ = false;
 };
 
 // The nbd::Backend that records completed writes into a CaptureQueue.

@@ -17,6 +17,11 @@ namespace lifeline::agent {
 namespace {
 constexpr char kLog[] = "capture";
 int64_t MonoMs() { return Clock::System()->MonotonicNanos() / 1000000; }
+// During a resync the bitmap is persisted every 250 ms, plus 250 ms per 64 Ki blocks so a
+// huge disk's bitmap (1 byte per block) never costs more than about 256 KiB/s of writes.
+int64_t ResyncPersistMs(uint64_t disk_bytes, uint32_t block_bytes) {
+  return 250 + int64_t(disk_bytes / block_bytes / 65536) * 250;
+}
 }  // namespace
 
 NbdCapture::NbdCapture(NbdCaptureOptions options, DiskSender* sender)
@@ -24,19 +29,27 @@ NbdCapture::NbdCapture(NbdCaptureOptions options, DiskSender* sender)
 
 NbdCapture::~NbdCapture() { Stop(); }
 
-// State file: "initial_complete=1" once the replica holds the whole disk.
+// State file (text, one key=value a line): initial_complete=1 once the replica holds the
+// whole disk; initial_started=1 once the initial copy's dirty bitmap is on disk (from then
+// on the bitmap file says what the copy still has to send: a restart resumes from it);
+// initial_blocks=N, the blocks the copy started with (for its percent).
 Status NbdCapture::LoadState() {
   std::string path = options_.state_dir + "/capture.state";
   if (!FileSystem::Posix()->Exists(path)) return Status::Ok();
   LL_ASSIGN_OR_RETURN(std::string raw, ReadWholeFile(FileSystem::Posix(), path, 4096));
   initial_complete_ = raw.find("initial_complete=1") != std::string::npos;
+  initial_started_ = raw.find("initial_started=1") != std::string::npos;
+  auto pos = raw.find("initial_blocks=");
+  if (pos != std::string::npos) initial_blocks_ = std::strtoull(raw.c_str() + pos + 15, nullptr, 10);
   return Status::Ok();
 }
 
 Status NbdCapture::SaveState() {
   FileSystem* fs = FileSystem::Posix();
   std::string path = options_.state_dir + "/capture.state";
-  std::string body = std::string("initial_complete=") + (initial_complete_ ? "1" : "0") + "\n";
+  std::string body = std::string("initial_complete=") + (initial_complete_ ? "1" : "0") + "\n" +
+                     "initial_started=" + (initial_started_ ? "1" : "0") + "\n" +
+                     "initial_blocks=" + std::to_string(initial_blocks_.load()) + "\n";
   {
     LL_ASSIGN_OR_RETURN(auto f, fs->Open(path + ".tmp", OpenMode::kTruncate));
     LL_RETURN_IF_ERROR(f->WriteAt(0, body.data(), body.size()));
@@ -65,7 +78,14 @@ Status NbdCapture::Start(uint64_t first_seq) {
     std::lock_guard l(warning_mu_);
     last_warning_ = queue_->open_warning();
   }
-  if (sender_ && !initial_complete_) {
+  bool resume = sender_ && !initial_complete_ && initial_started_ && queue_->loaded_bitmap() &&
+                queue_->open_warning().empty();
+  if (resume) {
+    // An interrupted initial copy: the bitmap file holds every block not yet acknowledged
+    // by the vault (persisted during the copy), so only those are sent again.
+    log::Info(kLog, options_.disk_path + ": resuming the initial copy, " +
+                        std::to_string(queue_->stats().dirty_blocks) + " blocks left");
+  } else if (sender_ && !initial_complete_) {
     // The replica lacks this disk: copy every allocated block as a resync, while the VM
     // already runs. Holes need nothing: a new replica reads as zeros.
     nbd::Backend* img = image_.get();
@@ -79,6 +99,13 @@ Status NbdCapture::Start(uint64_t first_seq) {
       }
       return covered >= len;
     });
+    initial_blocks_ = queue_->stats().dirty_blocks;
+    if (!options_.state_dir.empty()) {
+      // From here a restart resumes from the bitmap file instead of starting over.
+      LL_RETURN_IF_ERROR(queue_->Persist());
+      initial_started_ = true;
+      LL_RETURN_IF_ERROR(SaveState());
+    }
   } else if (!sender_) {
     initial_complete_ = true;
   }
@@ -182,10 +209,19 @@ Status NbdCapture::Submit(const CaptureRecord& r) {
 
 void NbdCapture::SenderLoop() {
   int64_t last_point_ms = MonoMs();
+  int64_t last_persist_ms = MonoMs();
+  const int64_t persist_ms = ResyncPersistMs(image_->size(), options_.queue.block_bytes);
   bool resyncing = queue_->stats().dirty_blocks > 0 || !initial_complete_;
   auto read = [this](uint64_t off, MutableByteSpan out) { return image_->Read(off, out); };
   while (!stop_) {
     queue_->Ack(sender_ ? sender_->acked_seq() : local_acked_.load());
+    if (resyncing && MonoMs() - last_persist_ms >= persist_ms) {
+      // During a resync (the initial copy included) the bitmap file shrinks as the vault
+      // acknowledges: a restart resends only what is left.
+      last_persist_ms = MonoMs();
+      Status s = queue_->Persist();
+      if (!s.ok()) log::Error(kLog, "persist dirty bitmap: " + s.ToString());
+    }
     auto step = queue_->ResyncStep(read, options_.resync_chunk_blocks);
     if (!step.ok()) log::Error(kLog, "resync read: " + step.status().ToString());
     if (step.ok() && *step) resyncing = true;
@@ -318,6 +354,7 @@ NbdCaptureStats NbdCapture::stats() const {
   s.last_point_seq = last_point_seq_;
   if (s.queue.oldest_unacked_ns) s.lag_ms = std::max<int64_t>(0, (Clock::System()->NowUnixNanos() - s.queue.oldest_unacked_ns) / 1000000);
   s.initial_complete = initial_complete_;
+  s.initial_blocks = initial_blocks_;
   s.replicating = sender_ != nullptr;
   s.app_points = app_points_;
   s.app_fallbacks = app_fallbacks_;
@@ -336,7 +373,7 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
   o.disk_path = a.value("path", "");
   o.state_dir = state_dir;
   std::string listen = capture.value("nbd_listen", "127.0.0.1:0");
-  auto ep = wire::Endpoint::Parse(listen);
+  auto ep = wire::Endpoint::ParseListen(listen);  // port 0: any free port
   if (!ep.ok()) {
     report(json{{"phase", "error"}, {"last_error", "nbd_listen " + listen + ": " + ep.status().ToString()}}.dump());
     return;
@@ -354,7 +391,7 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
     report(json{{"phase", "error"}, {"last_error", s.ToString()}}.dump());
     return;
   }
-  uint64_t initial_dirty = std::max<uint64_t>(1, nc.stats().queue.dirty_blocks);
+  uint64_t initial_dirty = std::max<uint64_t>({uint64_t(1), nc.stats().initial_blocks, nc.stats().queue.dirty_blocks});
   while (!stop) {
     NbdCaptureStats st = nc.stats();
     SenderStats ss = sender->stats();

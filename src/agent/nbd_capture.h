@@ -44,6 +44,7 @@ struct NbdCaptureStats {
   uint64_t last_point_seq = 0;
   int64_t lag_ms = 0;                // age of the oldest write not yet durable at the vault
   bool initial_complete = false;
+  uint64_t initial_blocks = 0;       // blocks the initial copy started with (all runs)
   bool replicating = false;
   uint64_t app_points = 0;           // app-consistent points taken
   uint64_t app_fallbacks = 0;        // scheduled app points that became crash-consistent
@@ -110,6 +111,8 @@ class NbdCapture {
   std::string last_warning_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> initial_complete_{false};
+  bool initial_started_ = false;
+  std::atomic<uint64_t> initial_blocks_{0};
   std::atomic<uint64_t> points_{0};
   std::atomic<uint64_t> last_point_seq_{0};
   std::atomic<uint64_t> submitted_seq_{0};

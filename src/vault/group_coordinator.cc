@@ -31,9 +31,11 @@ Result<GroupPointOutcome> GroupCoordinator::TakePoint(const std::string& group_i
   if (options.max_hold_ms == 0 || options.max_hold_ms > wire::kMaxGroupHoldMs)
     return Status::InvalidArgument("a group hold must last 1.." + std::to_string(wire::kMaxGroupHoldMs) + " ms");
   {
-    std::lock_guard l(mu_);
-    if (!busy_groups_.insert(group_id).second)
+    // One point of a group at a time: a manual one waits for a scheduled one (bounded).
+    std::unique_lock l(mu_);
+    if (!idle_cv_.wait_for(l, std::chrono::seconds(10), [&] { return !busy_groups_.count(group_id); }))
       return Status::Busy("a point of group " + group_id + " is already being taken");
+    busy_groups_.insert(group_id);
   }
   struct Done {
     GroupCoordinator* c;
@@ -41,6 +43,7 @@ Result<GroupPointOutcome> GroupCoordinator::TakePoint(const std::string& group_i
     ~Done() {
       std::lock_guard l(c->mu_);
       c->busy_groups_.erase(g);
+      c->idle_cv_.notify_all();
     }
   } done{this, group_id};
 

@@ -10,6 +10,7 @@
 // Thread-safe: TakePoint may run concurrently for different groups; one at a time per group.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -54,6 +55,7 @@ class GroupCoordinator {
   ReplicationService* const service_;
   store::ReplicaStore* const store_;
   std::mutex mu_;
+  std::condition_variable idle_cv_;
   std::set<std::string> busy_groups_;
 };
 
