@@ -30,6 +30,7 @@ Result<DirtyBitmap> DecodeDirtyBitmap(ByteSpan file) {
   uint32_t version = GetLE32(p + 4);
   if (version != kDirtyBitmapVersion)
     return Status::Corruption("dirty bitmap: version " + std::to_string(version) + " is not supported");
+  if (GetLE32(p + 12) != 0) return Status::Corruption("dirty bitmap: reserved field is not zero");
   DirtyBitmap b;
   b.block_bytes = GetLE32(p + 8);
   uint64_t blocks = GetLE64(p + 16);

@@ -32,6 +32,7 @@ Result<size_t> DecodeSpillRecord(ByteSpan buf, CaptureRecord* out) {
   if (total > buf.size()) return Status::Corruption("spill record runs past the end");
   if (GetLE64(p + total - 8) != Xxh3(p, total - 8)) return Status::Corruption("spill record checksum");
   uint8_t type = p[20], kind = p[21], point_kind = p[22];
+  if (p[23] != 0) return Status::Corruption("spill record: reserved byte is not zero");
   if (type > uint8_t(CaptureRecord::Type::kPoint) || kind > uint8_t(wire::WriteKind::kTrim) ||
       point_kind > uint8_t(wire::PointKind::kUser))
     return Status::Corruption("spill record: unknown type or kind");

@@ -57,6 +57,9 @@ TEST(DirtyBitmapFormatTest, DamagedFilesAreCorruption) {
     PutLE64(reinterpret_cast<uint8_t*>(c.data()) + 16, count);
     EXPECT_EQ(bad(Reseal(c)), Code::kCorruption) << count;
   }
+  std::string pad = good;
+  pad[12] = 1;
+  EXPECT_EQ(bad(Reseal(pad)), Code::kCorruption);
   std::string flag = good;
   flag[24] = 2;
   EXPECT_EQ(bad(Reseal(flag)), Code::kCorruption);
@@ -127,6 +130,7 @@ TEST(SpillRecordFormatTest, DamagedRecordsAreCorruption) {
   EXPECT_EQ(bad(patched(20, 2, 1)), Code::kCorruption);                   // type
   EXPECT_EQ(bad(patched(21, 3, 1)), Code::kCorruption);                   // write kind
   EXPECT_EQ(bad(patched(22, 4, 1)), Code::kCorruption);                   // point kind
+  EXPECT_EQ(bad(patched(23, 1, 1)), Code::kCorruption);                   // reserved
   EXPECT_EQ(bad(patched(24, ~uint64_t(0) - 2, 8)), Code::kCorruption);    // offset + length overflows
   EXPECT_EQ(bad(patched(48, 60000, 2)), Code::kCorruption);               // label length
   EXPECT_EQ(bad(patched(50, 1000, 2)), Code::kCorruption);                // group length
