@@ -29,22 +29,27 @@ Result<DirtyBitmap> DecodeDirtyBitmap(ByteSpan file) {
   if (GetLE32(p) != kDirtyBitmapMagic) return Status::Corruption("dirty bitmap: bad magic");
   uint32_t version = GetLE32(p + 4);
   if (version != kDirtyBitmapVersion)
-    return Status::Corruption("dirty bitmap: version " + std::to_string(version) + " is not supported");
+    return Status::Corruption("dirty bitmap: version " + std::to_string(version) +
+                              " is not supported");
   if (GetLE32(p + 12) != 0) return Status::Corruption("dirty bitmap: reserved field is not zero");
   DirtyBitmap b;
   b.block_bytes = GetLE32(p + 8);
   uint64_t blocks = GetLE64(p + 16);
   if (b.block_bytes < kMinDirtyBlockBytes || b.block_bytes > kMaxDirtyBlockBytes ||
       (b.block_bytes & (b.block_bytes - 1)) != 0)
-    return Status::Corruption("dirty bitmap: block size " + std::to_string(b.block_bytes) + " out of range");
+    return Status::Corruption("dirty bitmap: block size " + std::to_string(b.block_bytes) +
+                              " out of range");
   if (blocks > kMaxDirtyBlocks || file.size() != kDirtyBitmapHeaderBytes + blocks + 8)
-    return Status::Corruption("dirty bitmap: " + std::to_string(blocks) + " blocks do not match the file size " +
-                              std::to_string(file.size()));
+    return Status::Corruption("dirty bitmap: " + std::to_string(blocks) +
+                              " blocks do not match the file size " + std::to_string(file.size()));
   size_t body = kDirtyBitmapHeaderBytes + size_t(blocks);
-  if (GetLE64(p + body) != Xxh3(p, body)) return Status::Corruption("dirty bitmap: checksum mismatch");
+  if (GetLE64(p + body) != Xxh3(p, body))
+    return Status::Corruption("dirty bitmap: checksum mismatch");
   b.bits.assign(p + kDirtyBitmapHeaderBytes, p + body);
   for (uint8_t v : b.bits)
-    if (v > 1) return Status::Corruption("dirty bitmap: block flag " + std::to_string(v) + " is neither 0 nor 1");
+    if (v > 1)
+      return Status::Corruption("dirty bitmap: block flag " + std::to_string(v) +
+                                " is neither 0 nor 1");
   return b;
 }
 

@@ -2,10 +2,8 @@
 // their group points (one crash-consistent point across every member machine), over the
 // vault's API.
 #include <CLI/CLI.hpp>
-
-#include <nlohmann/json.hpp>
-
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "api/client.h"
 #include "cli/commands.h"
@@ -33,12 +31,15 @@ struct GroupFlags {
 };
 
 void PrintPoint(const json& p) {
-  std::cout << "group point " << p.value("group_point_id", uint64_t(0)) << "  " << p.value("time", "");
-  if (p.contains("label") && !p["label"].get<std::string>().empty()) std::cout << "  " << p["label"].get<std::string>();
+  std::cout << "group point " << p.value("group_point_id", uint64_t(0)) << "  "
+            << p.value("time", "");
+  if (p.contains("label") && !p["label"].get<std::string>().empty())
+    std::cout << "  " << p["label"].get<std::string>();
   std::cout << "\n";
   for (const auto& m : p.value("members", json::array())) {
     std::cout << "  " << m.value("disk_id", "") << "  seq " << m.value("seq", uint64_t(0));
-    if (m.contains("held_us")) std::cout << "  held " << double(m.value("held_us", int64_t(0))) / 1000.0 << " ms";
+    if (m.contains("held_us"))
+      std::cout << "  held " << double(m.value("held_us", int64_t(0))) / 1000.0 << " ms";
     std::cout << "\n";
   }
 }
@@ -46,7 +47,8 @@ void PrintPoint(const json& p) {
 }  // namespace
 
 void RegisterGroupCommands(CLI::App& app) {
-  auto* group = app.add_subcommand("group", "consistency groups: points taken together across machines");
+  auto* group =
+      app.add_subcommand("group", "consistency groups: points taken together across machines");
   group->require_subcommand(1);
 
   struct CreateArgs {
@@ -55,10 +57,13 @@ void RegisterGroupCommands(CLI::App& app) {
     std::vector<std::string> machines;
   };
   auto ca = std::make_shared<CreateArgs>();
-  auto* create = group->add_subcommand("create", "make a consistency group of machines protected in nbd mode");
+  auto* create =
+      group->add_subcommand("create", "make a consistency group of machines protected in nbd mode");
   create->add_option("name", ca->name, "group name")->required();
-  create->add_option("--machine", ca->machines, "a member machine (repeat; at most 16)")->required();
-  create->add_option("--interval", ca->interval, "take a group point every INTERVAL (e.g. 30s, 5m); default: only on demand");
+  create->add_option("--machine", ca->machines, "a member machine (repeat; at most 16)")
+      ->required();
+  create->add_option("--interval", ca->interval,
+                     "take a group point every INTERVAL (e.g. 30s, 5m); default: only on demand");
   ca->flags.Add(create);
   create->callback([ca] {
     RunCommand([&]() -> Status {
@@ -69,8 +74,11 @@ void RegisterGroupCommands(CLI::App& app) {
       }
       LL_ASSIGN_OR_RETURN(auto client, ca->flags.Client());
       LL_ASSIGN_OR_RETURN(json g, client.Post("/v1/groups", req));
-      if (Globals().json) std::cout << g.dump(2) << "\n";
-      else std::cerr << "group " << ca->name << " created with " << ca->machines.size() << " machines\n";
+      if (Globals().json)
+        std::cout << g.dump(2) << "\n";
+      else
+        std::cerr << "group " << ca->name << " created with " << ca->machines.size()
+                  << " machines\n";
       return Status::Ok();
     });
   });
@@ -108,15 +116,19 @@ void RegisterGroupCommands(CLI::App& app) {
   point->callback([pa] {
     RunCommand([&]() -> Status {
       LL_ASSIGN_OR_RETURN(auto client, pa->flags.Client());
-      LL_ASSIGN_OR_RETURN(json p, client.Post("/v1/groups/" + pa->name + "/points", {{"label", pa->label}}));
-      if (Globals().json) std::cout << p.dump(2) << "\n";
-      else PrintPoint(p);
+      LL_ASSIGN_OR_RETURN(
+          json p, client.Post("/v1/groups/" + pa->name + "/points", {{"label", pa->label}}));
+      if (Globals().json)
+        std::cout << p.dump(2) << "\n";
+      else
+        PrintPoint(p);
       return Status::Ok();
     });
   });
 
   auto ptf = std::make_shared<PointArgs>();
-  auto* points = group->add_subcommand("points", "the complete group points of a group, oldest first");
+  auto* points =
+      group->add_subcommand("points", "the complete group points of a group, oldest first");
   points->add_option("name", ptf->name, "group name")->required();
   ptf->flags.Add(points);
   points->callback([ptf] {

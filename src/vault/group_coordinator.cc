@@ -26,14 +26,17 @@ uint64_t NextHoldId() {
 
 Result<GroupPointOutcome> GroupCoordinator::TakePoint(const std::string& group_id,
                                                       const std::vector<std::string>& disk_ids,
-                                                      const std::string& label, const GroupPointOptions& options) {
+                                                      const std::string& label,
+                                                      const GroupPointOptions& options) {
   if (disk_ids.empty()) return Status::InvalidArgument("group " + group_id + " has no member disk");
   if (options.max_hold_ms == 0 || options.max_hold_ms > wire::kMaxGroupHoldMs)
-    return Status::InvalidArgument("a group hold must last 1.." + std::to_string(wire::kMaxGroupHoldMs) + " ms");
+    return Status::InvalidArgument("a group hold must last 1.." +
+                                   std::to_string(wire::kMaxGroupHoldMs) + " ms");
   {
     // One point of a group at a time: a manual one waits for a scheduled one (bounded).
     std::unique_lock l(mu_);
-    if (!idle_cv_.wait_for(l, std::chrono::seconds(10), [&] { return !busy_groups_.count(group_id); }))
+    if (!idle_cv_.wait_for(l, std::chrono::seconds(10),
+                           [&] { return !busy_groups_.count(group_id); }))
       return Status::Busy("a point of group " + group_id + " is already being taken");
     busy_groups_.insert(group_id);
   }
@@ -50,7 +53,9 @@ Result<GroupPointOutcome> GroupCoordinator::TakePoint(const std::string& group_i
   std::vector<DiskSink*> sinks;
   for (const auto& id : disk_ids) {
     DiskSink* sink = service_->FindSink(id);
-    if (!sink) return Status::FailedPrecondition("group " + group_id + ": the agent of disk " + id + " never connected");
+    if (!sink)
+      return Status::FailedPrecondition("group " + group_id + ": the agent of disk " + id +
+                                        " never connected");
     sinks.push_back(sink);
   }
   GroupPointOutcome out;
@@ -83,7 +88,8 @@ Result<GroupPointOutcome> GroupCoordinator::TakePoint(const std::string& group_i
       failure = Status::Busy("disk " + disk_ids[i] + " did not answer the hold within " +
                              std::to_string(options.max_hold_ms) + " ms");
     } else if (!held->ok) {
-      failure = Status::FailedPrecondition("disk " + disk_ids[i] + " cannot take a point now: " + held->reason);
+      failure = Status::FailedPrecondition("disk " + disk_ids[i] +
+                                           " cannot take a point now: " + held->reason);
     } else {
       out.seqs[disk_ids[i]] = held->seq;
       newest_time = std::max(newest_time, held->time_ns);
@@ -101,8 +107,8 @@ Result<GroupPointOutcome> GroupCoordinator::TakePoint(const std::string& group_i
     if (!released) {
       failure = Status::Busy("disk " + disk_ids[i] + " did not confirm the release");
     } else if (!released->held) {
-      failure = Status::Busy("disk " + disk_ids[i] + ": the hold had expired (" + std::to_string(options.max_hold_ms) +
-                             " ms) before every member held");
+      failure = Status::Busy("disk " + disk_ids[i] + ": the hold had expired (" +
+                             std::to_string(options.max_hold_ms) + " ms) before every member held");
     } else {
       out.held_us[disk_ids[i]] = released->held_us;
     }

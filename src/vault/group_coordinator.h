@@ -25,9 +25,9 @@
 namespace lifeline::vault {
 
 struct GroupPointOptions {
-  uint32_t max_hold_ms = 50;          // per-agent hold bound (the wire refuses more)
-  int64_t release_timeout_ms = 2000;  // wait for the agents' GROUP_RELEASED
-  int64_t durable_timeout_ms = 30000; // wait for every member's seq to become durable
+  uint32_t max_hold_ms = 50;           // per-agent hold bound (the wire refuses more)
+  int64_t release_timeout_ms = 2000;   // wait for the agents' GROUP_RELEASED
+  int64_t durable_timeout_ms = 30000;  // wait for every member's seq to become durable
 };
 
 struct GroupPointOutcome {
@@ -42,14 +42,17 @@ struct GroupPointOutcome {
 class GroupCoordinator {
  public:
   // REQUIRES: both outlive the coordinator.
-  GroupCoordinator(ReplicationService* service, store::ReplicaStore* store) : service_(service), store_(store) {}
+  GroupCoordinator(ReplicationService* service, store::ReplicaStore* store)
+      : service_(service), store_(store) {}
 
   // Takes one group point over `disk_ids` (the store disk ids of every member machine's
   // disks). FailedPrecondition when a member cannot take a point now (not connected, not in
   // nbd mode, resyncing), Busy when a member did not answer in time or its hold expired
   // before the release: in both cases nothing was recorded and every hold was released.
-  Result<GroupPointOutcome> TakePoint(const std::string& group_id, const std::vector<std::string>& disk_ids,
-                                      const std::string& label, const GroupPointOptions& options = {});
+  Result<GroupPointOutcome> TakePoint(const std::string& group_id,
+                                      const std::vector<std::string>& disk_ids,
+                                      const std::string& label,
+                                      const GroupPointOptions& options = {});
 
  private:
   ReplicationService* const service_;

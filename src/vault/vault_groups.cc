@@ -2,9 +2,8 @@
 // list complete group points, and the schedule thread that takes them every group's
 // interval. The coordination itself is GroupCoordinator (group_coordinator.h).
 // Thread-safe like the rest of Vault.
-#include <nlohmann/json.hpp>
-
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/clock.h"
@@ -25,9 +24,13 @@ constexpr char kLog[] = "group";
 json OutcomeJson(const GroupPointOutcome& o) {
   json members = json::array();
   for (const auto& [id, seq] : o.seqs)
-    members.push_back({{"disk_id", id}, {"seq", seq}, {"held_us", o.held_us.count(id) ? o.held_us.at(id) : 0}});
-  return {{"group", o.group_id},         {"group_point_id", o.group_point_id}, {"time", FormatTime(o.time_unix_ns)},
-          {"members", members},          {"coordination_us", o.coordination_us}};
+    members.push_back(
+        {{"disk_id", id}, {"seq", seq}, {"held_us", o.held_us.count(id) ? o.held_us.at(id) : 0}});
+  return {{"group", o.group_id},
+          {"group_point_id", o.group_point_id},
+          {"time", FormatTime(o.time_unix_ns)},
+          {"members", members},
+          {"coordination_us", o.coordination_us}};
 }
 }  // namespace
 
@@ -43,17 +46,19 @@ Result<std::vector<std::string>> Vault::GroupDisks(int64_t group_id) {
 }
 
 Result<json> Vault::CreateGroup(const json& req) {
-  if (!req.is_object() || !req.contains("name") || !req["name"].is_string() || !req.contains("machines") ||
-      !req["machines"].is_array() || req["machines"].empty())
+  if (!req.is_object() || !req.contains("name") || !req["name"].is_string() ||
+      !req.contains("machines") || !req["machines"].is_array() || req["machines"].empty())
     return Status::InvalidArgument("a group needs a name and a non-empty machines list");
   std::string name = req["name"];
   int64_t interval = 0;
   if (req.contains("point_interval_s")) {
-    if (!req["point_interval_s"].is_number_integer()) return Status::InvalidArgument("point_interval_s must be an integer");
+    if (!req["point_interval_s"].is_number_integer())
+      return Status::InvalidArgument("point_interval_s must be an integer");
     interval = req["point_interval_s"].get<int64_t>();
   }
   if (req["machines"].size() > size_t(control::kMaxMachinesPerGroup))
-    return Status::InvalidArgument("a group holds at most " + std::to_string(control::kMaxMachinesPerGroup) + " machines");
+    return Status::InvalidArgument("a group holds at most " +
+                                   std::to_string(control::kMaxMachinesPerGroup) + " machines");
   std::vector<control::Machine> members;
   for (const auto& j : req["machines"]) {
     if (!j.is_string()) return Status::InvalidArgument("machines must be names");
@@ -61,7 +66,8 @@ Result<json> Vault::CreateGroup(const json& req) {
     if (m.capture_mode != "nbd")
       return Status::FailedPrecondition("machine " + m.name + " is in " + m.capture_mode +
                                         " mode: group points need nbd mode (continuous capture)");
-    if (m.group_id != 0) return Status::FailedPrecondition("machine " + m.name + " is already in a consistency group");
+    if (m.group_id != 0)
+      return Status::FailedPrecondition("machine " + m.name + " is already in a consistency group");
     members.push_back(std::move(m));
   }
   LL_ASSIGN_OR_RETURN(int64_t id, catalog_->AddGroup(name));
@@ -85,7 +91,8 @@ Result<json> Vault::ListGroups() {
     json names = json::array();
     for (const auto& m : machines)
       if (m.group_id == g.id) names.push_back(m.name);
-    json entry = {{"name", g.name}, {"machines", names}, {"point_interval_s", g.point_interval_seconds}};
+    json entry = {
+        {"name", g.name}, {"machines", names}, {"point_interval_s", g.point_interval_seconds}};
     auto points = store_->GroupPoints(g.name);
     if (points.ok()) {
       entry["points"] = points->size();
@@ -114,8 +121,11 @@ Result<json> Vault::GroupPoints(const std::string& group) {
   json out = json::array();
   for (const auto& p : points) {
     json members = json::array();
-    for (const auto& [id, rp] : p.members) members.push_back({{"disk_id", id}, {"seq", rp.seq}, {"point_id", rp.id}});
-    out.push_back({{"group_point_id", p.group_point_id}, {"time", FormatTime(p.time_unix_ns)}, {"label", p.label},
+    for (const auto& [id, rp] : p.members)
+      members.push_back({{"disk_id", id}, {"seq", rp.seq}, {"point_id", rp.id}});
+    out.push_back({{"group_point_id", p.group_point_id},
+                   {"time", FormatTime(p.time_unix_ns)},
+                   {"label", p.label},
                    {"members", members}});
   }
   return out;

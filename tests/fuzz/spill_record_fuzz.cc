@@ -20,7 +20,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     PutLE64(p + s.size() - 8, Xxh3(p, s.size() - 8));
   }
   agent::CaptureRecord r;
-  auto n = agent::DecodeSpillRecord(ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()), &r);
+  auto n =
+      agent::DecodeSpillRecord(ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()), &r);
   if (!n.ok()) return 0;
   if (*n > s.size() || *n != agent::SpillFile::EncodedBytes(r)) std::abort();
   if (r.data && r.data->size() != r.length) std::abort();

@@ -57,7 +57,8 @@ TEST_F(AppPointTest, AppPointsComeOnScheduleWithHookOutputLogged) {
     ASSERT_TRUE(c.Write(uint64_t(i % 256) * 4096, std::string(4096, char('b' + i % 20))).ok());
     slowest_write_ms = std::max<int64_t>(
         slowest_write_ms,
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - w0).count());
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - w0)
+            .count());
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   capture_->Stop();
@@ -75,8 +76,10 @@ TEST_F(AppPointTest, AppPointsComeOnScheduleWithHookOutputLogged) {
   // Each point ran pre then post, and their output is in the log.
   std::string ran = ReadAll(hooks);
   EXPECT_NE(ran.find("pre\npost\npre\npost\n"), std::string::npos) << ran;
-  EXPECT_NE(log.find("pre hook; output: froze the database"), std::string::npos) << log.substr(0, 2000);
-  EXPECT_NE(log.find("post hook; output: thawed the database"), std::string::npos) << log.substr(0, 2000);
+  EXPECT_NE(log.find("pre hook; output: froze the database"), std::string::npos)
+      << log.substr(0, 2000);
+  EXPECT_NE(log.find("post hook; output: thawed the database"), std::string::npos)
+      << log.substr(0, 2000);
   EXPECT_LT(slowest_write_ms, 500);
 }
 
@@ -99,7 +102,8 @@ TEST_F(AppPointTest, AFailingHookGivesACrashConsistentPointAndAWarning) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_GE(PointsOf(store::PointKind::kCrash, "app-hook-failed").size(), 2u)
-      << "fallbacks " << capture_->stats().app_fallbacks << ", warning: " << capture_->stats().last_warning;
+      << "fallbacks " << capture_->stats().app_fallbacks
+      << ", warning: " << capture_->stats().last_warning;
   // Writes go on while hooks fail.
   ASSERT_TRUE(c.Write(4096, std::string(4096, 'b')).ok());
   auto st = capture_->stats();

@@ -38,7 +38,9 @@ class GroupPointTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = (fs::temp_directory_path() / ("ll-group-" + std::to_string(::getpid()) + "-" + info->name())).string();
+    dir_ = (fs::temp_directory_path() /
+            ("ll-group-" + std::to_string(::getpid()) + "-" + info->name()))
+               .string();
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     pki_ = wire::testing::MakeTestPki("agent-1");
@@ -46,7 +48,9 @@ class GroupPointTest : public ::testing::Test {
     vault::ReplicationOptions opts;
     auto svc = vault::ReplicationService::Start(
         opts, wire::testing::ServerContext(pki_),
-        [this](const std::string&, const wire::Hello& h) -> Result<store::DiskReplica*> { return store_->Disk(h.disk_id); });
+        [this](const std::string&, const wire::Hello& h) -> Result<store::DiskReplica*> {
+          return store_->Disk(h.disk_id);
+        });
     ASSERT_TRUE(svc.ok()) << svc.status().ToString();
     service_ = std::move(svc).value();
     coordinator_ = std::make_unique<vault::GroupCoordinator>(service_.get(), store_.get());
@@ -64,7 +68,10 @@ class GroupPointTest : public ::testing::Test {
     std::string disk_id = machine + "-disk0";
     EXPECT_TRUE(store_->CreateDisk(disk_id, kDisk).ok());
     std::string img = dir_ + "/" + machine + ".img";
-    { FILE* f = std::fopen(img.c_str(), "w"); std::fclose(f); }
+    {
+      FILE* f = std::fopen(img.c_str(), "w");
+      std::fclose(f);
+    }
     fs::resize_file(img, kDisk);
     agent::SenderOptions so;
     so.vaults = {{"127.0.0.1", service_->port()}};
@@ -164,7 +171,8 @@ TEST_F(GroupPointTest, GroupPointsAcrossTwoMachinesAreConsistent) {
   stop = true;
   writer.join();
   ASSERT_TRUE(writer_status.ok()) << writer_status.ToString();
-  EXPECT_GE(points.size(), size_t(kAttempts * 2 / 3)) << aborted << " of " << kAttempts << " attempts aborted";
+  EXPECT_GE(points.size(), size_t(kAttempts * 2 / 3))
+      << aborted << " of " << kAttempts << " attempts aborted";
   // Every recorded group point is listed complete by the store, and consistent.
   auto listed = store_->GroupPoints("g1");
   ASSERT_TRUE(listed.ok());
@@ -182,10 +190,11 @@ TEST_F(GroupPointTest, GroupPointsAcrossTwoMachinesAreConsistent) {
   std::sort(coordination_us.begin(), coordination_us.end());
   ASSERT_FALSE(held_us.empty());
   int64_t p50 = held_us[held_us.size() / 2], max = held_us.back();
-  std::printf("group points: %zu recorded, %d aborted of %d; completions held p50 %.3f ms, max %.3f ms "
-              "(bound 50 ms); coordination p50 %.3f ms; %llu dependent write pairs\n",
-              points.size(), aborted, kAttempts, p50 / 1000.0, max / 1000.0,
-              coordination_us[coordination_us.size() / 2] / 1000.0, (unsigned long long)written.load());
+  std::printf(
+      "group points: %zu recorded, %d aborted of %d; completions held p50 %.3f ms, max %.3f ms "
+      "(bound 50 ms); coordination p50 %.3f ms; %llu dependent write pairs\n",
+      points.size(), aborted, kAttempts, p50 / 1000.0, max / 1000.0,
+      coordination_us[coordination_us.size() / 2] / 1000.0, (unsigned long long)written.load());
   EXPECT_LE(max, 50'000);
 }
 
@@ -199,9 +208,11 @@ TEST_F(GroupPointTest, AMemberThatCannotHoldAbortsThePointEverywhere) {
   auto r = coordinator_->TakePoint("g2", {"a-disk0", "c-disk0"}, "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << r.status().ToString();
-  EXPECT_NE(r.status().message().find("not in nbd capture mode"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("not in nbd capture mode"), std::string::npos)
+      << r.status().ToString();
   // Nothing recorded on any member, and a's hold was released at once (not at its deadline).
-  for (const char* id : {"a-disk0", "c-disk0"}) EXPECT_TRUE((*store_->Disk(id))->Points().empty()) << id;
+  for (const char* id : {"a-disk0", "c-disk0"})
+    EXPECT_TRUE((*store_->Disk(id))->Points().empty()) << id;
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(ca.Write(4096, Block(2)).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(40));

@@ -29,7 +29,8 @@ class RawNbdClient {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return Status::IOError("connect");
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+      return Status::IOError("connect");
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     uint8_t hello[18];
@@ -61,7 +62,8 @@ class RawNbdClient {
     if (!data.empty()) LL_RETURN_IF_ERROR(WriteN(data.data(), data.size()));
     uint8_t r[16];
     LL_RETURN_IF_ERROR(ReadN(r, sizeof r));
-    if (GetBE32(r) != 0x67446698 || GetBE64(r + 8) != handle_) return Status::Corruption("bad NBD reply");
+    if (GetBE32(r) != 0x67446698 || GetBE64(r + 8) != handle_)
+      return Status::Corruption("bad NBD reply");
     if (GetBE32(r + 4) != 0) return Status::IOError("NBD error " + std::to_string(GetBE32(r + 4)));
     return Status::Ok();
   }

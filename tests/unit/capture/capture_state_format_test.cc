@@ -11,7 +11,9 @@
 namespace lifeline::agent {
 namespace {
 
-ByteSpan Span(const std::string& s) { return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+ByteSpan Span(const std::string& s) {
+  return ByteSpan(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
 
 // Recomputes the trailing xxh3 so a test reaches the checks behind the checksum.
 std::string Reseal(std::string s) {
@@ -35,7 +37,8 @@ TEST(DirtyBitmapFormatTest, RoundTrip) {
 TEST(DirtyBitmapFormatTest, DamagedFilesAreCorruption) {
   std::string good = EncodeDirtyBitmap(DirtyBitmap{65536, {0, 1, 1, 0, 1}});
   auto bad = [](const std::string& s) { return DecodeDirtyBitmap(Span(s)).status().code(); };
-  for (size_t n = 0; n < good.size(); ++n) EXPECT_EQ(bad(good.substr(0, n)), Code::kCorruption) << "truncated to " << n;
+  for (size_t n = 0; n < good.size(); ++n)
+    EXPECT_EQ(bad(good.substr(0, n)), Code::kCorruption) << "truncated to " << n;
   std::string magic = good;
   magic[1] ^= 0x10;
   EXPECT_EQ(bad(Reseal(magic)), Code::kCorruption);
@@ -113,7 +116,8 @@ TEST(SpillRecordFormatTest, DamagedRecordsAreCorruption) {
     CaptureRecord out;
     return DecodeSpillRecord(Span(s), &out).status().code();
   };
-  for (size_t n = 0; n < good.size(); ++n) EXPECT_EQ(bad(good.substr(0, n)), Code::kCorruption) << "truncated to " << n;
+  for (size_t n = 0; n < good.size(); ++n)
+    EXPECT_EQ(bad(good.substr(0, n)), Code::kCorruption) << "truncated to " << n;
   auto patched = [&](size_t at, uint64_t v, int bytes) {
     std::string s = good;
     auto* p = reinterpret_cast<uint8_t*>(s.data()) + at;
@@ -123,17 +127,17 @@ TEST(SpillRecordFormatTest, DamagedRecordsAreCorruption) {
     if (bytes == 8) PutLE64(p, v);
     return Reseal(s);
   };
-  EXPECT_EQ(bad(patched(0, 0x12345678, 4)), Code::kCorruption);           // magic
-  EXPECT_EQ(bad(patched(4, 0xffffffff, 4)), Code::kCorruption);           // payload length
-  EXPECT_EQ(bad(patched(4, 4, 4)), Code::kCorruption);                    // payload != length
-  EXPECT_EQ(bad(patched(16, 0, 4)), Code::kCorruption);                   // zero pieces
-  EXPECT_EQ(bad(patched(20, 2, 1)), Code::kCorruption);                   // type
-  EXPECT_EQ(bad(patched(21, 3, 1)), Code::kCorruption);                   // write kind
-  EXPECT_EQ(bad(patched(22, 4, 1)), Code::kCorruption);                   // point kind
-  EXPECT_EQ(bad(patched(23, 1, 1)), Code::kCorruption);                   // reserved
-  EXPECT_EQ(bad(patched(24, ~uint64_t(0) - 2, 8)), Code::kCorruption);    // offset + length overflows
-  EXPECT_EQ(bad(patched(48, 60000, 2)), Code::kCorruption);               // label length
-  EXPECT_EQ(bad(patched(50, 1000, 2)), Code::kCorruption);                // group length
+  EXPECT_EQ(bad(patched(0, 0x12345678, 4)), Code::kCorruption);         // magic
+  EXPECT_EQ(bad(patched(4, 0xffffffff, 4)), Code::kCorruption);         // payload length
+  EXPECT_EQ(bad(patched(4, 4, 4)), Code::kCorruption);                  // payload != length
+  EXPECT_EQ(bad(patched(16, 0, 4)), Code::kCorruption);                 // zero pieces
+  EXPECT_EQ(bad(patched(20, 2, 1)), Code::kCorruption);                 // type
+  EXPECT_EQ(bad(patched(21, 3, 1)), Code::kCorruption);                 // write kind
+  EXPECT_EQ(bad(patched(22, 4, 1)), Code::kCorruption);                 // point kind
+  EXPECT_EQ(bad(patched(23, 1, 1)), Code::kCorruption);                 // reserved
+  EXPECT_EQ(bad(patched(24, ~uint64_t(0) - 2, 8)), Code::kCorruption);  // offset + length overflows
+  EXPECT_EQ(bad(patched(48, 60000, 2)), Code::kCorruption);             // label length
+  EXPECT_EQ(bad(patched(50, 1000, 2)), Code::kCorruption);              // group length
   std::string sum = good;
   sum[sum.size() - 9] ^= 1;  // a payload byte
   EXPECT_EQ(bad(sum), Code::kCorruption);
