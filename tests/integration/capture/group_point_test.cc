@@ -225,5 +225,58 @@ TEST_F(GroupPointTest, AMemberThatCannotHoldAbortsThePointEverywhere) {
   EXPECT_EQ((*store_->Disk("a-disk0"))->Points().size(), 1u);
 }
 
+TEST_F(GroupPointTest, ALateAnswerOrAnExpiredHoldAbortsThePoint) {
+  Agent* a = StartAgent("a");
+  Agent* slow = StartAgent("s", /*nbd=*/false);
+  ASSERT_TRUE(a->capture->WaitCaughtUp(20000).ok());
+  RawNbdClient ca;
+  ASSERT_TRUE(ca.Connect(a->capture->port()).ok());
+  ASSERT_TRUE(ca.Write(0, Block(1)).ok());
+  // A member that answers after its hold would have ended (80 ms > 50 ms).
+  std::atomic<int> releases{0};
+  agent::GroupHoldHandler late;
+  late.hold = [](const wire::GroupHold&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    wire::GroupHeld h;
+    h.ok = true;
+    h.seq = 0;
+    return h;
+  };
+  late.release = [&](const wire::GroupRelease&) {
+    releases++;
+    return wire::GroupReleased{};
+  };
+  slow->sender->SetGroupHoldHandler(late);
+  auto r = coordinator_->TakePoint("g4", {"a-disk0", "s-disk0"}, "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kBusy) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("did not answer the hold"), std::string::npos) << r.status().ToString();
+  // A member that answers in time but whose hold had expired before the release.
+  agent::GroupHoldHandler expired;
+  expired.hold = [](const wire::GroupHold&) {
+    wire::GroupHeld h;
+    h.ok = true;
+    h.seq = 0;
+    return h;
+  };
+  expired.release = [](const wire::GroupRelease&) {
+    wire::GroupReleased rel;
+    rel.held = false;
+    return rel;
+  };
+  slow->sender->SetGroupHoldHandler(expired);
+  auto r2 = coordinator_->TakePoint("g4", {"a-disk0", "s-disk0"}, "");
+  ASSERT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), Code::kBusy) << r2.status().ToString();
+  EXPECT_NE(r2.status().message().find("expired"), std::string::npos) << r2.status().ToString();
+  // Nothing recorded anywhere, every hold was released, and a's writes flow at once.
+  for (const char* id : {"a-disk0", "s-disk0"}) EXPECT_TRUE((*store_->Disk(id))->Points().empty()) << id;
+  EXPECT_GE(releases.load(), 1);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(ca.Write(4096, Block(2)).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(40));
+  slow->sender->SetGroupHoldHandler({});
+}
+
 }  // namespace
 }  // namespace lifeline
