@@ -10,15 +10,19 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "../../unit/wire/test_pki.h"
 #include "../nbd/nbd_server_process.h"
 #include "agent/nbd_capture.h"
+#include "common/fs.h"
+#include "control/catalog.h"
 #include "raw_nbd_client.h"
 #include "store/replica_store.h"
 #include "vault/group_coordinator.h"
 #include "vault/replication_service.h"
+#include "vault/vault.h"
 
 namespace lifeline {
 namespace {
@@ -250,7 +254,8 @@ TEST_F(GroupPointTest, ALateAnswerOrAnExpiredHoldAbortsThePoint) {
   auto r = coordinator_->TakePoint("g4", {"a-disk0", "s-disk0"}, "");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kBusy) << r.status().ToString();
-  EXPECT_NE(r.status().message().find("did not answer the hold"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("did not answer the hold"), std::string::npos)
+      << r.status().ToString();
   // A member that answers in time but whose hold had expired before the release.
   agent::GroupHoldHandler expired;
   expired.hold = [](const wire::GroupHold&) {
@@ -270,12 +275,65 @@ TEST_F(GroupPointTest, ALateAnswerOrAnExpiredHoldAbortsThePoint) {
   EXPECT_EQ(r2.status().code(), Code::kBusy) << r2.status().ToString();
   EXPECT_NE(r2.status().message().find("expired"), std::string::npos) << r2.status().ToString();
   // Nothing recorded anywhere, every hold was released, and a's writes flow at once.
-  for (const char* id : {"a-disk0", "s-disk0"}) EXPECT_TRUE((*store_->Disk(id))->Points().empty()) << id;
+  for (const char* id : {"a-disk0", "s-disk0"})
+    EXPECT_TRUE((*store_->Disk(id))->Points().empty()) << id;
   EXPECT_GE(releases.load(), 1);
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(ca.Write(4096, Block(2)).ok());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(40));
   slow->sender->SetGroupHoldHandler({});
+}
+
+// A vault that kept capture modes in DIR/capture-modes.json (before schema 3) moves them
+// into its catalog when it opens, once, and the assignments come from the catalog.
+TEST(CaptureModesMigrationTest, TheOldFileMovesIntoTheCatalogOnce) {
+  std::string dir =
+      (fs::temp_directory_path() / ("ll-modes-" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  ASSERT_TRUE(vault::Vault::Init(dir, {}).ok());
+  {
+    auto c = std::move(control::Catalog::Open(dir + "/catalog.db")).value();
+    control::Site site;
+    site.name = "host1";
+    site.role = "primary";
+    int64_t site_id = *c->AddSite(site);
+    control::Machine m;
+    m.name = "web";
+    m.site_id = site_id;
+    m.policy_id = c->GetPolicyByName("default")->id;
+    ASSERT_TRUE(c->AddMachine(m).ok());
+    control::Disk d;
+    d.machine_id = c->GetMachineByName("web")->id;
+    d.path = "/dev/null";
+    d.size_bytes = 1 << 20;
+    d.store_disk_id = "web-disk0";
+    ASSERT_TRUE(c->AddDisk(d).ok());
+  }
+  ASSERT_TRUE(
+      WriteFileAtomic(
+          FileSystem::Posix(), dir + "/capture-modes.json",
+          R"({"web": {"mode": "nbd", "nbd_listen": "127.0.0.1:10809", "point_interval_s": 2},
+                                  "gone": {"mode": "nbd"}})")
+          .ok());
+  {
+    auto v = vault::Vault::Open({.dir = dir});
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    auto a = (*v)->Assignments("host1");
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    ASSERT_EQ(a->size(), 1u);
+    EXPECT_EQ((*a)[0].value("mode", ""), "nbd");
+    EXPECT_EQ((*a)[0]["capture"].value("nbd_listen", ""), "127.0.0.1:10809");
+    auto st = (*v)->MachineStatus("web");
+    ASSERT_TRUE(st.ok());
+    EXPECT_EQ((*st)["capture"].value("mode", ""), "nbd");
+  }
+  EXPECT_FALSE(fs::exists(dir + "/capture-modes.json"));
+  EXPECT_TRUE(fs::exists(dir + "/capture-modes.json.migrated"));
+  // A damaged old file is refused with a clear error rather than ignored.
+  ASSERT_TRUE(WriteFileAtomic(FileSystem::Posix(), dir + "/capture-modes.json", "[1,2").ok());
+  auto bad = vault::Vault::Open({.dir = dir});
+  EXPECT_EQ(bad.status().code(), Code::kCorruption);
+  fs::remove_all(dir);
 }
 
 }  // namespace
