@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "agent/dirty_bitmap.h"
 #include "common/bytes.h"
 #include "common/checksum.h"
 #include "common/clock.h"
@@ -16,8 +17,6 @@ namespace lifeline::agent {
 
 namespace {
 constexpr char kLog[] = "capture";
-constexpr uint32_t kBitmapMagic = 0x4d42444c;  // "LDBM"
-constexpr uint32_t kBitmapVersion = 1;
 constexpr uint64_t kRecordOverheadBytes = 128;  // bookkeeping per queued record
 
 // Monotonic source times: point lookup by time relies on times that never go back.
@@ -113,32 +112,60 @@ CaptureQueue::~CaptureQueue() { Close(); }
 
 std::string CaptureQueue::BitmapPath() const { return options_.state_dir + "/dirty.bitmap"; }
 
-// Bitmap file: magic u32, version u32, block bytes u32, pad u32, block count u64, one byte
-// per block, xxh3 u64 of everything before it. Replaced atomically (tmp, fsync, rename).
+// The bitmap file (dirty_bitmap.h) is replaced atomically (tmp, fsync, rename). A damaged
+// bitmap or spill file cannot say which blocks the vault lacks: the whole disk is resynced
+// (never a crash, never a silent loss), the damaged file is kept as *.corrupt and the reason
+// is reported.
 Status CaptureQueue::Open() {
   if (options_.state_dir.empty()) return Status::Ok();
   FileSystem* fs = FileSystem::Posix();
   LL_RETURN_IF_ERROR(fs->MakeDirs(options_.state_dir));
-  if (fs->Exists(BitmapPath())) {
-    LL_ASSIGN_OR_RETURN(std::string raw, ReadWholeFile(fs, BitmapPath(), 1ull << 32));
-    auto* p = reinterpret_cast<const uint8_t*>(raw.data());
-    if (raw.size() < 32 || GetLE32(p) != kBitmapMagic || GetLE32(p + 4) != kBitmapVersion)
-      return Status::Corruption("dirty bitmap " + BitmapPath() + ": bad header");
-    if (GetLE64(p + raw.size() - 8) != Xxh3(p, raw.size() - 8))
-      return Status::Corruption("dirty bitmap " + BitmapPath() + ": checksum");
-    uint32_t block_bytes = GetLE32(p + 8);
-    uint64_t blocks = GetLE64(p + 16);
-    if (raw.size() != 24 + blocks + 8) return Status::Corruption("dirty bitmap " + BitmapPath() + ": size");
+  auto damaged = [&](const std::string& path, const Status& why) -> Status {
+    std::string msg = why.ToString() + "; resyncing the whole disk";
+    log::Error(kLog, path + ": " + msg);
     std::lock_guard<std::mutex> lock(mu_);
-    // A different granularity (changed policy): mark the byte ranges it covers.
-    for (uint64_t b = 0; b < blocks; ++b)
-      if (p[24 + b]) MarkDirtyLocked(b * block_bytes, block_bytes);
-    if (dirty_count_) log::Info(kLog, std::to_string(dirty_count_) + " blocks dirty from before a restart: resync");
+    if (!open_warning_.empty()) open_warning_ += "; ";
+    open_warning_ += path + ": " + msg;
+    MarkDirtyLocked(0, disk_bytes_);
+    return fs->Rename(path, path + ".corrupt");
+  };
+  if (fs->Exists(BitmapPath())) {
+    LL_ASSIGN_OR_RETURN(std::string raw, ReadWholeFile(fs, BitmapPath(), kDirtyBitmapHeaderBytes + kMaxDirtyBlocks + 8));
+    auto bitmap = DecodeDirtyBitmap(ByteSpan(reinterpret_cast<const uint8_t*>(raw.data()), raw.size()));
+    if (!bitmap.ok()) {
+      LL_RETURN_IF_ERROR(damaged(BitmapPath(), bitmap.status()));
+    } else {
+      std::lock_guard<std::mutex> lock(mu_);
+      loaded_bitmap_ = true;
+      // A different granularity (changed policy): mark the byte ranges it covers.
+      for (uint64_t b = 0; b < bitmap->bits.size(); ++b)
+        if (bitmap->bits[b]) MarkDirtyLocked(b * bitmap->block_bytes, bitmap->block_bytes);
+      if (dirty_count_) log::Info(kLog, std::to_string(dirty_count_) + " blocks dirty from before a restart: resync");
+    }
+  }
+  // Records a previous run left in the spill file: their blocks are resynced too (the bitmap
+  // covers what was flushed; this also covers writes completed but never flushed).
+  std::string spill_path = options_.state_dir + "/spill.dat";
+  auto spilled = ScanSpillFile(spill_path, std::max<uint64_t>(options_.max_spill_bytes, 1ull << 40));
+  if (!spilled.ok()) {
+    if (spilled.status().code() != Code::kCorruption) return spilled.status();
+    LL_RETURN_IF_ERROR(damaged(spill_path, spilled.status()));
+  } else if (!spilled->empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : *spilled) MarkDirtyLocked(r.offset, r.length);
+    log::Info(kLog, std::to_string(spilled->size()) + " writes left in the spill file: resync their blocks");
   }
   if (options_.max_spill_bytes > 0) {
-    LL_ASSIGN_OR_RETURN(spill_, SpillFile::Create(options_.state_dir + "/spill.dat", options_.max_spill_bytes));
+    LL_ASSIGN_OR_RETURN(spill_, SpillFile::Create(spill_path, options_.max_spill_bytes));
+  } else if (fs->Exists(spill_path)) {
+    LL_RETURN_IF_ERROR(fs->Remove(spill_path));
   }
   return Status::Ok();
+}
+
+std::string CaptureQueue::open_warning() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_warning_;
 }
 
 void CaptureQueue::MarkDirtyLocked(uint64_t offset, uint64_t length) {
@@ -362,14 +389,7 @@ Status CaptureQueue::Persist() {
 
 Status CaptureQueue::WriteBitmapFile(const std::vector<uint8_t>& bits) {
   FileSystem* fs = FileSystem::Posix();
-  std::string raw(24 + bits.size() + 8, '\0');
-  auto* p = reinterpret_cast<uint8_t*>(raw.data());
-  PutLE32(p, kBitmapMagic);
-  PutLE32(p + 4, kBitmapVersion);
-  PutLE32(p + 8, options_.block_bytes);
-  PutLE64(p + 16, bits.size());
-  if (!bits.empty()) std::memcpy(p + 24, bits.data(), bits.size());
-  PutLE64(p + 24 + bits.size(), Xxh3(p, 24 + bits.size()));
+  std::string raw = EncodeDirtyBitmap(DirtyBitmap{options_.block_bytes, bits});
   std::string tmp = BitmapPath() + ".tmp";
   {
     LL_ASSIGN_OR_RETURN(auto f, fs->Open(tmp, OpenMode::kTruncate));
@@ -384,11 +404,42 @@ void CaptureQueue::Hold(int64_t deadline_mono_ns) {
   std::lock_guard<std::mutex> lock(mu_);
   holding_ = true;
   hold_deadline_ns_ = deadline_mono_ns;
+  hold_id_ = 0;
+  hold_start_ns_ = MonoNow();
+}
+
+Result<uint64_t> CaptureQueue::HoldForGroup(uint64_t hold_id, int64_t deadline_mono_ns) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Under mu_: every write that passed the hold check has finished recording, so
+  // next_seq_ - 1 is exactly what completed before the hold.
+  if (overflow_ || dirty_count_ > 0)
+    return Status::FailedPrecondition("the disk is resyncing (" + std::to_string(dirty_count_) + " dirty blocks)");
+  if (next_seq_ <= 1) return Status::FailedPrecondition("the disk has no write yet");
+  holding_ = true;
+  hold_deadline_ns_ = deadline_mono_ns;
+  hold_id_ = hold_id;
+  hold_start_ns_ = MonoNow();
+  return next_seq_ - 1;
+}
+
+bool CaptureQueue::ReleaseGroup(uint64_t hold_id, int64_t* held_us) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t now = MonoNow();
+  bool mine = hold_id_ == hold_id && hold_id != 0;
+  bool in_force = mine && holding_ && now <= hold_deadline_ns_;
+  if (held_us) *held_us = mine ? (std::min(now, hold_deadline_ns_) - hold_start_ns_) / 1000 : 0;
+  if (mine) {
+    holding_ = false;
+    hold_id_ = 0;
+    hold_cv_.notify_all();
+  }
+  return in_force;
 }
 
 void CaptureQueue::Release() {
   std::lock_guard<std::mutex> lock(mu_);
   holding_ = false;
+  hold_id_ = 0;
   hold_cv_.notify_all();
 }
 

@@ -86,6 +86,18 @@ class CaptureQueue {
   // Group barrier: completions wait (at most until `deadline_mono_ns`) until Release().
   void Hold(int64_t deadline_mono_ns);
   void Release();
+  // Cross-machine group hold (the vault coordinates): holds completions like Hold() and
+  // returns the seq of the newest completed write at that moment. A hold that cannot make
+  // a point (dirty blocks, bitmap, no write yet) is not taken: FailedPrecondition.
+  Result<uint64_t> HoldForGroup(uint64_t hold_id, int64_t deadline_mono_ns);
+  // Ends hold `hold_id`. True when it was still in force (its deadline had not passed and
+  // no other hold replaced it): only then did no write complete since it began.
+  bool ReleaseGroup(uint64_t hold_id, int64_t* held_us);
+
+  // Why Open() fell back to resyncing the whole disk (a damaged bitmap or spill file); "".
+  std::string open_warning() const;
+  // Open() found a valid dirty bitmap file.
+  bool loaded_bitmap() const { return loaded_bitmap_; }
 
   void Close();  // wakes Pop
   CaptureQueueStats stats() const;
@@ -129,11 +141,15 @@ class CaptureQueue {
   bool resync_read_raced_ = false;
   bool holding_ = false;
   int64_t hold_deadline_ns_ = 0;
+  uint64_t hold_id_ = 0;             // the vault's id of a cross-machine hold, 0: local
+  int64_t hold_start_ns_ = 0;
   bool closed_ = false;
   bool overflow_ = false;            // buffers were full: new writes go to the bitmap
   bool persisted_clean_ = false;     // the bitmap file on disk marks nothing
   std::mutex persist_mu_;            // one Persist at a time
   CaptureQueueStats stats_;
+  std::string open_warning_;
+  bool loaded_bitmap_ = false;
 };
 
 // The nbd::Backend that records completed writes into a CaptureQueue.

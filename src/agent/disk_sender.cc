@@ -182,6 +182,8 @@ void DiskSender::ReaderLoop(std::shared_ptr<wire::Connection> conn, uint64_t ses
           replies_[reply->request_id] = std::move(*reply);
           cv_.notify_all();
         }
+      } else if (f.type == wire::FrameType::kGroupHold || f.type == wire::FrameType::kGroupRelease) {
+        err = OnGroupFrame(f, *conn);
       } else if (f.type == wire::FrameType::kError) {
         auto e = wire::DecodeError(f);
         err = e.ok() ? e->ToStatus() : e.status();
@@ -200,6 +202,38 @@ void DiskSender::ReaderLoop(std::shared_ptr<wire::Connection> conn, uint64_t ses
       return;
     }
   }
+}
+
+void DiskSender::SetGroupHoldHandler(GroupHoldHandler handler) {
+  std::lock_guard l(group_mu_);
+  group_ = std::move(handler);
+}
+
+Status DiskSender::OnGroupFrame(const wire::Frame& f, wire::Connection& conn) {
+  if (f.type == wire::FrameType::kGroupHold) {
+    LL_ASSIGN_OR_RETURN(auto hold, wire::DecodeGroupHold(f));
+    wire::GroupHeld held;
+    {
+      std::lock_guard l(group_mu_);
+      if (group_.hold) {
+        held = group_.hold(hold);
+      } else {
+        held.reason = "disk " + options_.disk_id + " is not in nbd capture mode";
+      }
+    }
+    held.hold_id = hold.hold_id;
+    (void)conn.Send(wire::Encode(held), 1000);  // a lost reply makes the vault abort the point
+    return Status::Ok();
+  }
+  LL_ASSIGN_OR_RETURN(auto release, wire::DecodeGroupRelease(f));
+  wire::GroupReleased released;
+  {
+    std::lock_guard l(group_mu_);
+    if (group_.release) released = group_.release(release);
+  }
+  released.hold_id = release.hold_id;
+  (void)conn.Send(wire::Encode(released), 1000);
+  return Status::Ok();
 }
 
 void DiskSender::TearDown() {

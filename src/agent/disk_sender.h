@@ -57,6 +57,13 @@ struct SenderStats {
   std::string last_error;
 };
 
+// Answers the vault's cross-machine group holds (docs/capture.md). Called on a stream's
+// reader thread; must return quickly (it only takes the capture queue's lock).
+struct GroupHoldHandler {
+  std::function<wire::GroupHeld(const wire::GroupHold&)> hold;
+  std::function<wire::GroupReleased(const wire::GroupRelease&)> release;
+};
+
 class DiskSender {
  public:
   explicit DiskSender(SenderOptions options);
@@ -85,6 +92,10 @@ class DiskSender {
   Result<std::vector<uint64_t>> ReplicaHashes(uint32_t block_size, uint64_t first_block, uint32_t count,
                                              int64_t timeout_ms);
 
+  // Installs (or, with an empty handler, removes) what answers GROUP_HOLD/GROUP_RELEASE.
+  // Without one, holds are refused ("not in nbd capture mode").
+  void SetGroupHoldHandler(GroupHoldHandler handler);
+
   uint64_t acked_seq() const { return acked_seq_.load(); }
   SenderStats stats() const;
   // A fatal refusal from the vault (authentication, disk size...): the sender gave up.
@@ -107,6 +118,7 @@ class DiskSender {
   void ReaderLoop(std::shared_ptr<wire::Connection> conn, uint64_t session_id);
   void TearDown();
   void OnAck(uint64_t durable_seq);
+  Status OnGroupFrame(const wire::Frame& f, wire::Connection& conn);
 
   const SenderOptions options_;
   mutable std::mutex mu_;
@@ -126,6 +138,8 @@ class DiskSender {
   SenderStats stats_;
   std::thread supervisor_;
   bool started_ = false;
+  std::mutex group_mu_;               // guards group_ (held while a handler runs)
+  GroupHoldHandler group_;
 };
 
 }  // namespace lifeline::agent

@@ -19,6 +19,11 @@ namespace lifeline::agent {
 namespace {
 constexpr char kLog[] = "capture";
 int64_t MonoMs() { return Clock::System()->MonotonicNanos() / 1000000; }
+// During a resync the bitmap is persisted every 250 ms, plus 250 ms per 64 Ki blocks so a
+// huge disk's bitmap (1 byte per block) never costs more than about 256 KiB/s of writes.
+int64_t ResyncPersistMs(uint64_t disk_bytes, uint32_t block_bytes) {
+  return 250 + int64_t(disk_bytes / block_bytes / 65536) * 250;
+}
 }  // namespace
 
 NbdCapture::NbdCapture(NbdCaptureOptions options, DiskSender* sender)
@@ -26,19 +31,27 @@ NbdCapture::NbdCapture(NbdCaptureOptions options, DiskSender* sender)
 
 NbdCapture::~NbdCapture() { Stop(); }
 
-// State file: "initial_complete=1" once the replica holds the whole disk.
+// State file (text, one key=value a line): initial_complete=1 once the replica holds the
+// whole disk; initial_started=1 once the initial copy's dirty bitmap is on disk (from then
+// on the bitmap file says what the copy still has to send: a restart resumes from it);
+// initial_blocks=N, the blocks the copy started with (for its percent).
 Status NbdCapture::LoadState() {
   std::string path = options_.state_dir + "/capture.state";
   if (!FileSystem::Posix()->Exists(path)) return Status::Ok();
   LL_ASSIGN_OR_RETURN(std::string raw, ReadWholeFile(FileSystem::Posix(), path, 4096));
   initial_complete_ = raw.find("initial_complete=1") != std::string::npos;
+  initial_started_ = raw.find("initial_started=1") != std::string::npos;
+  auto pos = raw.find("initial_blocks=");
+  if (pos != std::string::npos) initial_blocks_ = std::strtoull(raw.c_str() + pos + 15, nullptr, 10);
   return Status::Ok();
 }
 
 Status NbdCapture::SaveState() {
   FileSystem* fs = FileSystem::Posix();
   std::string path = options_.state_dir + "/capture.state";
-  std::string body = std::string("initial_complete=") + (initial_complete_ ? "1" : "0") + "\n";
+  std::string body = std::string("initial_complete=") + (initial_complete_ ? "1" : "0") + "\n" +
+                     "initial_started=" + (initial_started_ ? "1" : "0") + "\n" +
+                     "initial_blocks=" + std::to_string(initial_blocks_.load()) + "\n";
   {
     LL_ASSIGN_OR_RETURN(auto f, fs->Open(path + ".tmp", OpenMode::kTruncate));
     LL_RETURN_IF_ERROR(f->WriteAt(0, body.data(), body.size()));
@@ -63,7 +76,18 @@ Status NbdCapture::Start(uint64_t first_seq) {
   }
   queue_ = std::make_unique<CaptureQueue>(qo, image_->size(), first_seq);
   LL_RETURN_IF_ERROR(queue_->Open());
-  if (sender_ && !initial_complete_) {
+  {
+    std::lock_guard l(warning_mu_);
+    last_warning_ = queue_->open_warning();
+  }
+  bool resume = sender_ && !initial_complete_ && initial_started_ && queue_->loaded_bitmap() &&
+                queue_->open_warning().empty();
+  if (resume) {
+    // An interrupted initial copy: the bitmap file holds every block not yet acknowledged
+    // by the vault (persisted during the copy), so only those are sent again.
+    log::Info(kLog, options_.disk_path + ": resuming the initial copy, " +
+                        std::to_string(queue_->stats().dirty_blocks) + " blocks left");
+  } else if (sender_ && !initial_complete_) {
     // The replica lacks this disk: copy every allocated block as a resync, while the VM
     // already runs. Holes need nothing: a new replica reads as zeros.
     nbd::Backend* img = image_.get();
@@ -77,6 +101,13 @@ Status NbdCapture::Start(uint64_t first_seq) {
       }
       return covered >= len;
     });
+    initial_blocks_ = queue_->stats().dirty_blocks;
+    if (!options_.state_dir.empty()) {
+      // From here a restart resumes from the bitmap file instead of starting over.
+      LL_RETURN_IF_ERROR(queue_->Persist());
+      initial_started_ = true;
+      LL_RETURN_IF_ERROR(SaveState());
+    }
   } else if (!sender_) {
     initial_complete_ = true;
   }
@@ -96,11 +127,35 @@ Status NbdCapture::Start(uint64_t first_seq) {
                                                                           : options_.listen_host;
   url_ = "nbd://" + host + ":" + std::to_string(server_->tcp_port());
   if (!options_.export_name.empty()) url_ += "/" + options_.export_name;
+  if (sender_) {
+    CaptureQueue* q = queue_.get();
+    GroupHoldHandler h;
+    h.hold = [q, this](const wire::GroupHold& m) {
+      wire::GroupHeld held;
+      int64_t deadline = Clock::System()->MonotonicNanos() + int64_t(m.max_hold_ms) * 1'000'000;
+      auto seq = q->HoldForGroup(m.hold_id, deadline);
+      held.time_ns = Clock::System()->NowUnixNanos();
+      if (!seq.ok()) {
+        held.reason = options_.disk_path + ": " + seq.status().message();
+        return held;
+      }
+      held.ok = true;
+      held.seq = *seq;
+      return held;
+    };
+    h.release = [q](const wire::GroupRelease& m) {
+      wire::GroupReleased r;
+      r.held = q->ReleaseGroup(m.hold_id, &r.held_us);
+      return r;
+    };
+    sender_->SetGroupHoldHandler(std::move(h));
+  }
   first_seq_ = first_seq;
   submitted_seq_ = first_seq - 1;
   local_acked_ = first_seq - 1;
   stop_ = false;
   sender_thread_ = std::thread([this] { SenderLoop(); });
+  if (options_.app_point_interval_ms > 0) app_thread_ = std::thread([this] { AppPointLoop(); });
   started_ = true;
   log::Info(kLog, options_.disk_path + " served at " + url_);
   return Status::Ok();
@@ -109,11 +164,13 @@ Status NbdCapture::Start(uint64_t first_seq) {
 void NbdCapture::Stop() {
   if (!started_) return;
   started_ = false;
+  if (sender_) sender_->SetGroupHoldHandler({});
   if (server_) server_->Stop();  // no more writes
   stop_ = true;
   queue_->Close();
   if (sender_) sender_->Stop();  // a sender blocked on a full window returns
   if (sender_thread_.joinable()) sender_thread_.join();
+  if (app_thread_.joinable()) app_thread_.join();  // a running hook ends within its timeout
   Status s = queue_->Persist();  // whatever the vault has not acknowledged resyncs next time
   if (!s.ok()) log::Error(kLog, "persist dirty bitmap: " + s.ToString());
 }
@@ -156,10 +213,19 @@ void NbdCapture::SenderLoop() {
   ::pthread_setname_np(::pthread_self(), "capture-send");
   wire::SetCurrentThreadNice(options_.replication_nice);
   int64_t last_point_ms = MonoMs();
+  int64_t last_persist_ms = MonoMs();
+  const int64_t persist_ms = ResyncPersistMs(image_->size(), options_.queue.block_bytes);
   bool resyncing = queue_->stats().dirty_blocks > 0 || !initial_complete_;
   auto read = [this](uint64_t off, MutableByteSpan out) { return image_->Read(off, out); };
   while (!stop_) {
     queue_->Ack(sender_ ? sender_->acked_seq() : local_acked_.load());
+    if (resyncing && MonoMs() - last_persist_ms >= persist_ms) {
+      // During a resync (the initial copy included) the bitmap file shrinks as the vault
+      // acknowledges: a restart resends only what is left.
+      last_persist_ms = MonoMs();
+      Status s = queue_->Persist();
+      if (!s.ok()) log::Error(kLog, "persist dirty bitmap: " + s.ToString());
+    }
     auto step = queue_->ResyncStep(read, options_.resync_chunk_blocks);
     if (!step.ok()) log::Error(kLog, "resync read: " + step.status().ToString());
     if (step.ok() && *step) resyncing = true;
@@ -213,22 +279,60 @@ Result<uint64_t> NbdCapture::TakePoint(wire::PointKind kind, const std::string& 
   return seq;
 }
 
+Status NbdCapture::RunHook(const char* which, const std::string& command) {
+  std::string output;
+  Status s = RunShellHook(command, options_.hook_timeout_ms,
+                          {{"LIFELINE_DISK_PATH", options_.disk_path}, {"LIFELINE_HOOK", which}}, &output);
+  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+  std::string line = options_.disk_path + ": " + which + " hook" + (s.ok() ? "" : " failed: " + s.message());
+  if (!output.empty()) line += "; output: " + output;
+  if (s.ok()) log::Info(kLog, line);
+  else log::Warn(kLog, line);
+  return s.ok() ? s : s.WithContext(std::string(which) + " hook");
+}
+
 Result<uint64_t> NbdCapture::TakeAppPoint(const std::string& label) {
-  std::vector<std::pair<std::string, std::string>> env = {{"LIFELINE_DISK_PATH", options_.disk_path}};
-  if (!options_.pre_hook.empty()) {
-    env.push_back({"LIFELINE_HOOK", "pre"});
-    Status s = RunShellHook(options_.pre_hook, options_.hook_timeout_ms, env);
-    if (!s.ok()) return s.WithContext("pre hook");
-    env.pop_back();
-  }
+  if (!options_.pre_hook.empty()) LL_RETURN_IF_ERROR(RunHook("pre", options_.pre_hook));
   // Writes the application completed before the freeze are in the stream now.
   auto point = TakePoint(wire::PointKind::kApp, label);
+  if (point.ok()) app_points_++;
   if (!options_.post_hook.empty()) {
-    env.push_back({"LIFELINE_HOOK", "post"});
-    Status s = RunShellHook(options_.post_hook, options_.hook_timeout_ms, env);
-    if (!s.ok() && point.ok()) return s.WithContext("post hook");
+    Status s = RunHook("post", options_.post_hook);
+    if (!s.ok() && point.ok()) return s;
   }
   return point;
+}
+
+Result<uint64_t> NbdCapture::TakeScheduledAppPoint() {
+  auto point = TakeAppPoint("scheduled");
+  std::lock_guard l(warning_mu_);
+  if (point.ok()) {
+    last_warning_.clear();
+    return point;
+  }
+  if (point.status().message().find("hook") == std::string::npos) {
+    // No point possible now (resyncing): not the hooks' fault; the next interval retries.
+    last_warning_ = "app-consistent point skipped: " + point.status().message();
+    log::Warn(kLog, options_.disk_path + ": " + last_warning_);
+    return point;
+  }
+  // A hook failed: the application may not be quiesced, but the data is still worth a
+  // point; take a crash-consistent one so the schedule keeps its recovery points.
+  app_fallbacks_++;
+  last_warning_ = "app-consistent point failed (" + point.status().message() + "); took a crash-consistent point";
+  log::Warn(kLog, options_.disk_path + ": " + last_warning_);
+  return TakePoint(wire::PointKind::kCrash, "app-hook-failed");
+}
+
+void NbdCapture::AppPointLoop() {
+  int64_t next_ms = MonoMs() + options_.app_point_interval_ms;
+  while (!stop_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (MonoMs() < next_ms) continue;
+    next_ms = MonoMs() + options_.app_point_interval_ms;
+    if (!initial_complete_) continue;  // the replica is not a disk state yet
+    (void)TakeScheduledAppPoint();
+  }
 }
 
 Status NbdCapture::WaitCaughtUp(int64_t timeout_ms) {
@@ -254,7 +358,12 @@ NbdCaptureStats NbdCapture::stats() const {
   s.last_point_seq = last_point_seq_;
   if (s.queue.oldest_unacked_ns) s.lag_ms = std::max<int64_t>(0, (Clock::System()->NowUnixNanos() - s.queue.oldest_unacked_ns) / 1000000);
   s.initial_complete = initial_complete_;
+  s.initial_blocks = initial_blocks_;
   s.replicating = sender_ != nullptr;
+  s.app_points = app_points_;
+  s.app_fallbacks = app_fallbacks_;
+  std::lock_guard l(warning_mu_);
+  s.last_warning = last_warning_;
   return s;
 }
 
@@ -268,7 +377,7 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
   o.disk_path = a.value("path", "");
   o.state_dir = state_dir;
   std::string listen = capture.value("nbd_listen", "127.0.0.1:0");
-  auto ep = wire::Endpoint::Parse(listen);
+  auto ep = wire::Endpoint::ParseListen(listen);  // port 0: any free port
   if (!ep.ok()) {
     report(json{{"phase", "error"}, {"last_error", "nbd_listen " + listen + ": " + ep.status().ToString()}}.dump());
     return;
@@ -278,6 +387,7 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
   o.point_interval_ms = std::max<int64_t>(1, capture.value("point_interval_s", int64_t(5))) * 1000;
   o.pre_hook = a.value("pre_hook", "");
   o.post_hook = a.value("post_hook", "");
+  o.app_point_interval_ms = std::max<int64_t>(0, a.value("app_interval_s", int64_t(0))) * 1000;
   o.queue.max_spill_bytes = capture.value("max_spill_bytes", uint64_t(1) << 30);
   NbdCapture nc(o, sender);
   Status s = nc.Start(durable_seq + 1);
@@ -285,7 +395,7 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
     report(json{{"phase", "error"}, {"last_error", s.ToString()}}.dump());
     return;
   }
-  uint64_t initial_dirty = std::max<uint64_t>(1, nc.stats().queue.dirty_blocks);
+  uint64_t initial_dirty = std::max<uint64_t>({uint64_t(1), nc.stats().initial_blocks, nc.stats().queue.dirty_blocks});
   while (!stop) {
     NbdCaptureStats st = nc.stats();
     SenderStats ss = sender->stats();
@@ -308,6 +418,9 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
                 {"last_seq", st.queue.last_seq},
                 {"acked_seq", st.acked_seq},
                 {"points", st.points},
+                {"app_points", st.app_points},
+                {"app_fallbacks", st.app_fallbacks},
+                {"last_warning", st.last_warning},
                 {"memory_bytes", st.queue.memory_bytes},
                 {"spill_bytes", st.queue.spill_bytes},
                 {"dirty_blocks", st.queue.dirty_blocks},

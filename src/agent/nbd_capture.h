@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -35,6 +36,7 @@ struct NbdCaptureOptions {
   int64_t point_interval_ms = 5000;  // crash-consistent points; 0: none
   std::string pre_hook, post_hook;   // app-consistent points
   int64_t hook_timeout_ms = 60000;
+  int64_t app_point_interval_ms = 0; // app-consistent points on a schedule; 0: off
   CaptureQueueOptions queue;         // state_dir is filled from above
   uint32_t resync_chunk_blocks = 16; // blocks read per resync step
   // Nice value (0..19) of the thread that hands captured writes to the sender; the
@@ -51,7 +53,11 @@ struct NbdCaptureStats {
   uint64_t last_point_seq = 0;
   int64_t lag_ms = 0;                // age of the oldest write not yet durable at the vault
   bool initial_complete = false;
+  uint64_t initial_blocks = 0;       // blocks the initial copy started with (all runs)
   bool replicating = false;
+  uint64_t app_points = 0;           // app-consistent points taken
+  uint64_t app_fallbacks = 0;        // scheduled app points that became crash-consistent
+  std::string last_warning;          // e.g. a failed hook; "" when the last app point went well
 };
 
 class NbdCapture {
@@ -80,6 +86,10 @@ class NbdCapture {
                              int64_t time_ns = 0);
   // pre hook, point (kApp), post hook (run even if the point failed).
   Result<uint64_t> TakeAppPoint(const std::string& label);
+  // What the schedule runs: TakeAppPoint, and when a hook fails a crash-consistent point
+  // labelled "app-hook-failed" instead, with a warning (the schedule never stalls on a
+  // hook: each is bounded by hook_timeout_ms). Hook output goes to the log.
+  Result<uint64_t> TakeScheduledAppPoint();
   // Waits until everything recorded so far is acknowledged by the vault and no block is
   // dirty (Busy after `timeout_ms`).
   Status WaitCaughtUp(int64_t timeout_ms);
@@ -88,6 +98,8 @@ class NbdCapture {
 
  private:
   void SenderLoop();
+  void AppPointLoop();
+  Status RunHook(const char* which, const std::string& command);
   Status Submit(const CaptureRecord& r);
   Status LoadState();
   Status SaveState();
@@ -101,8 +113,15 @@ class NbdCapture {
   std::unique_ptr<nbd::Server> server_;
   std::string url_;
   std::thread sender_thread_;
+  std::thread app_thread_;
+  std::atomic<uint64_t> app_points_{0};
+  std::atomic<uint64_t> app_fallbacks_{0};
+  mutable std::mutex warning_mu_;
+  std::string last_warning_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> initial_complete_{false};
+  bool initial_started_ = false;
+  std::atomic<uint64_t> initial_blocks_{0};
   std::atomic<uint64_t> points_{0};
   std::atomic<uint64_t> last_point_seq_{0};
   std::atomic<uint64_t> submitted_seq_{0};

@@ -1,9 +1,11 @@
 #include "agent/scan_capture.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -271,27 +273,58 @@ Status ScanCapture::RunHook(const std::string& command, const char* which) {
 }
 
 Status RunShellHook(const std::string& command, int64_t timeout_ms,
-                    const std::vector<std::pair<std::string, std::string>>& env) {
+                    const std::vector<std::pair<std::string, std::string>>& env, std::string* output) {
+  int fds[2] = {-1, -1};
+  if (output && ::pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno(errno, "pipe");
   pid_t pid = ::fork();
-  if (pid < 0) return Status::FromErrno(errno, "fork");
+  if (pid < 0) {
+    if (output) ::close(fds[0]), ::close(fds[1]);
+    return Status::FromErrno(errno, "fork");
+  }
   if (pid == 0) {
     ::setpgid(0, 0);
+    if (output) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+    }
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     ::execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
     _exit(127);
   }
+  if (output) {
+    ::close(fds[1]);
+    ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    output->clear();
+  }
+  // Reads what the hook wrote so far; past the bound the bytes are read and dropped so the
+  // hook never blocks on a full pipe.
+  auto drain = [&] {
+    if (!output) return;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(fds[0], buf, sizeof buf);
+      if (n <= 0) break;
+      size_t room = kMaxHookOutputBytes - std::min(kMaxHookOutputBytes, output->size());
+      output->append(buf, std::min(size_t(n), room));
+    }
+  };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   int status = 0;
   for (;;) {
+    drain();
     pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid) break;
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(-pid, SIGKILL);
       ::waitpid(pid, &status, 0);
+      drain();
+      if (output) ::close(fds[0]);
       return Status::Busy("'" + command + "' did not finish within " + std::to_string(timeout_ms) + " ms");
     }
     ::usleep(10000);
   }
+  drain();
+  if (output) ::close(fds[0]);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
   return Status::IOError("'" + command + "' failed (exit status " +
                          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + ")");

@@ -69,8 +69,10 @@ class ScanCapture {
   uint64_t next_seq_ = 0;
 };
 
-// Runs `command` with /bin/sh -c, killing its process group after `timeout_ms`.
+// Runs `command` with /bin/sh -c, killing its process group after `timeout_ms`. With
+// `output`, its stdout and stderr are collected there (the first kMaxHookOutputBytes).
+inline constexpr size_t kMaxHookOutputBytes = 4096;
 Status RunShellHook(const std::string& command, int64_t timeout_ms,
-                    const std::vector<std::pair<std::string, std::string>>& env);
+                    const std::vector<std::pair<std::string, std::string>>& env, std::string* output = nullptr);
 
 }  // namespace lifeline::agent

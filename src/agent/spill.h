@@ -9,7 +9,9 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "common/bytes.h"
 #include "common/fs.h"
 #include "common/status.h"
 #include "wire/messages.h"
@@ -32,6 +34,23 @@ struct CaptureRecord {
   std::string group_id;
   uint64_t last_seq() const { return type == Type::kPoint ? seq : seq + pieces - 1; }
 };
+
+// Record format limits (docs/capture.md); a record outside them is Corruption.
+inline constexpr uint32_t kMaxSpillPayloadBytes = 64u << 20;  // NBD writes are at most 32 MiB
+inline constexpr size_t kSpillFixedBytes = 52;
+
+// Decodes the record at the start of `buf` into `out`; returns its encoded size. Corruption
+// for a bad magic, a field out of range, a record longer than `buf`, or a bad checksum.
+Result<size_t> DecodeSpillRecord(ByteSpan buf, CaptureRecord* out);
+
+// What a spill file left by an earlier run holds: the disk ranges of its write records, in
+// order. Corruption (with the offset) when a record is damaged; the caller cannot then know
+// which blocks the file covered.
+struct SpillRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+Result<std::vector<SpillRange>> ScanSpillFile(const std::string& path, uint64_t max_bytes);
 
 class SpillFile {
  public:

@@ -121,6 +121,17 @@ void ApiServer::Routes() {
     LL_ASSIGN_OR_RETURN(json body, Body(req));
     return v->PutPolicy(body);
   }));
+  s.Get("/v1/groups", admin([v](const httplib::Request&) { return v->ListGroups(); }));
+  s.Post("/v1/groups", admin([v](const httplib::Request& req) -> Result<json> {
+    LL_ASSIGN_OR_RETURN(json body, Body(req));
+    return v->CreateGroup(body);
+  }));
+  s.Get(R"(/v1/groups/([A-Za-z0-9._-]+)/points)",
+        admin([v](const httplib::Request& req) { return v->GroupPoints(req.matches[1].str()); }));
+  s.Post(R"(/v1/groups/([A-Za-z0-9._-]+)/points)", admin([v](const httplib::Request& req) -> Result<json> {
+    LL_ASSIGN_OR_RETURN(json body, req.body.empty() ? Result<json>(json::object()) : Body(req));
+    return v->TakeGroupPoint(req.matches[1].str(), body);
+  }));
   s.Get("/v1/machines", admin([v](const httplib::Request&) { return v->ListMachines(); }));
   s.Post("/v1/machines", admin([v](const httplib::Request& req) -> Result<json> {
     LL_ASSIGN_OR_RETURN(json body, Body(req));

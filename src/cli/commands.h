@@ -36,5 +36,6 @@ void RegisterNbdCommands(CLI::App& app);
 void RegisterNetCommands(CLI::App& app);
 void RegisterLabCommands(CLI::App& app);
 void RegisterRecoveryCommands(CLI::App& app);
+void RegisterGroupCommands(CLI::App& app);
 
 }  // namespace lifeline::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cli::RegisterNetCommands(app);
   cli::RegisterLabCommands(app);
   cli::RegisterRecoveryCommands(app);
+  cli::RegisterGroupCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -66,7 +66,10 @@ std::string Pct(const json& d) {
 
 void PrintMachine(const json& m) {
   std::cout << m.value("name", "") << "  state " << m.value("state", "") << "  health " << m.value("health", "")
-            << "  agent " << m.value("agent", "") << "  policy " << m.value("policy", "") << "\n";
+            << "  agent " << m.value("agent", "") << "  policy " << m.value("policy", "");
+  if (m.contains("capture") && m["capture"].is_object()) std::cout << "  mode " << m["capture"].value("mode", "scan");
+  if (m.contains("group")) std::cout << "  group " << m.value("group", "");
+  std::cout << "\n";
   if (m.value("direction", "") == "reverse") {
     if (m.contains("reverse") && m["reverse"].is_object())
       std::cout << "  direction reverse: replicated by agent " << m["reverse"].value("agent", "") << " to "
@@ -81,6 +84,9 @@ void PrintMachine(const json& m) {
     if (d.contains("rpo_seconds") && !d["rpo_seconds"].is_null())
       std::cout << "  RPO " << FormatDuration(d["rpo_seconds"].get<double>());
     std::cout << "  points " << d.value("points", 0) << "  health " << d.value("health", "") << "\n";
+    bool nbd = m.contains("capture") && m["capture"].is_object() && m["capture"].value("mode", "") == "nbd";
+    if (nbd && !(d.contains("agent") && d["agent"].is_object() && d["agent"].contains("nbd_url")))
+      std::cout << "    nbd nbd://" << m["capture"].value("nbd_listen", "") << " (configured; the agent is not reporting)\n";
     if (d.contains("agent") && d["agent"].is_object() && d["agent"].contains("nbd_url"))
       std::cout << "    nbd " << d["agent"].value("nbd_url", "") << "  capture " << d["agent"].value("capture_state", "")
                 << "  lag " << d["agent"].value("lag_ms", int64_t(0)) << " ms\n";
@@ -317,7 +323,8 @@ void RegisterReplicationCommands(CLI::App& app) {
   policy->require_subcommand(1);
   struct PolicyArgs {
     ClientFlags flags;
-    std::string name, interval, retention, rpo_warning, rpo_critical, compression, bandwidth, pre_hook, post_hook;
+    std::string name, interval, retention, rpo_warning, rpo_critical, compression, bandwidth, pre_hook, post_hook,
+        app_interval;
     int streams = 0;
   };
   auto pol = std::make_shared<PolicyArgs>();
@@ -332,6 +339,8 @@ void RegisterReplicationCommands(CLI::App& app) {
   pset->add_option("--bandwidth", pol->bandwidth, "bandwidth limit per disk in bytes/s (e.g. 100M), 0 = none");
   pset->add_option("--pre-hook", pol->pre_hook, "command run before each scan cycle (freeze)");
   pset->add_option("--post-hook", pol->post_hook, "command run after each scan cycle's point (thaw)");
+  pset->add_option("--app-interval", pol->app_interval,
+                   "nbd mode: time between app-consistent points (hooks run around each), 0 = off (e.g. 1h)");
   pol->flags.Add(pset);
   pset->callback([pol] {
     RunCommand([&]() -> Status {
@@ -346,6 +355,8 @@ void RegisterReplicationCommands(CLI::App& app) {
       LL_RETURN_IF_ERROR(dur(pol->retention, "retention_s"));
       LL_RETURN_IF_ERROR(dur(pol->rpo_warning, "rpo_warning_s"));
       LL_RETURN_IF_ERROR(dur(pol->rpo_critical, "rpo_critical_s"));
+      if (pol->app_interval == "0") req["app_interval_s"] = 0;
+      else LL_RETURN_IF_ERROR(dur(pol->app_interval, "app_interval_s"));
       if (pol->streams) req["streams"] = pol->streams;
       if (!pol->compression.empty()) req["compression"] = pol->compression;
       if (!pol->bandwidth.empty()) {

@@ -77,6 +77,12 @@ CREATE TABLE instances(id INTEGER PRIMARY KEY,
   command TEXT NOT NULL, ips TEXT NOT NULL, started INTEGER NOT NULL);
 CREATE INDEX instances_machine ON instances(machine_id, operation);
 )sql"},
+    // 3: group points on a schedule; the capture mode (scan | nbd) and its settings per machine.
+    {3, R"sql(
+ALTER TABLE consistency_groups ADD COLUMN point_interval_seconds INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE machines ADD COLUMN capture_mode TEXT NOT NULL DEFAULT 'scan';
+ALTER TABLE machines ADD COLUMN capture_config TEXT NOT NULL DEFAULT '{}';
+)sql"},
 };
 
 Status CheckName(std::string_view what, const std::string& name) {
@@ -192,7 +198,8 @@ Policy ReadPolicy(const Stmt& s) {
 
 constexpr const char* kMachineColumns =
     "id, name, COALESCE(site_id,0), COALESCE(policy_id,0), COALESCE(group_id,0), state, "
-    "direction, drill_state, launcher, launcher_config, cpus, memory_mib, updated";
+    "direction, drill_state, launcher, launcher_config, cpus, memory_mib, updated, capture_mode, "
+    "capture_config";
 
 Machine ReadMachineRow(const Stmt& s) {
   Machine m;
@@ -209,6 +216,8 @@ Machine ReadMachineRow(const Stmt& s) {
   m.cpus = static_cast<int>(s.Int(10));
   m.memory_mib = static_cast<int>(s.Int(11));
   m.updated_unix_nanos = s.Int(12);
+  m.capture_mode = s.Text(13);
+  m.capture_config = s.Text(14);
   return m;
 }
 
@@ -466,19 +475,39 @@ Result<int64_t> Catalog::AddGroup(const std::string& name) {
 
 Result<ConsistencyGroup> Catalog::GetGroup(const std::string& name) {
   std::lock_guard lock(mu_);
-  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT id, name FROM consistency_groups WHERE name=?"));
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("SELECT id, name, point_interval_seconds FROM consistency_groups WHERE name=?"));
   s.Bind(1, name);
   LL_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return Status::NotFound("consistency group " + name + " not found");
-  return ConsistencyGroup{s.Int(0), s.Text(1)};
+  return ConsistencyGroup{s.Int(0), s.Text(1), s.Int(2)};
+}
+
+Status Catalog::SetGroupPointInterval(const std::string& name, int64_t seconds) {
+  if (seconds < 0 || seconds > 24 * 3600)
+    return Status::InvalidArgument("group point interval must be 0 (off) .. 1 day");
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("UPDATE consistency_groups SET point_interval_seconds=? WHERE name=?"));
+  LL_RETURN_IF_ERROR(s.Bind(1, seconds).Bind(2, name).Run());
+  if (db_->Changes() == 0) return Status::NotFound("consistency group " + name + " not found");
+  return Status::Ok();
+}
+
+Status Catalog::SetMachineCapture(int64_t id, const std::string& mode, const std::string& config_json) {
+  if (mode != "scan" && mode != "nbd") return Status::InvalidArgument("capture mode must be scan or nbd, not '" + mode + "'");
+  LL_RETURN_IF_ERROR(CheckText("capture config", config_json));
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("UPDATE machines SET capture_mode=?, capture_config=?, updated=? WHERE id=?"));
+  LL_RETURN_IF_ERROR(s.Bind(1, mode).Bind(2, config_json).Bind(3, Now()).Bind(4, id).Run());
+  if (db_->Changes() == 0) return Status::NotFound("machine " + std::to_string(id) + " not found");
+  return Status::Ok();
 }
 
 Result<std::vector<ConsistencyGroup>> Catalog::ListGroups() {
   std::lock_guard lock(mu_);
   LL_ASSIGN_OR_RETURN(
-      Stmt s, db_->Prepare("SELECT id, name FROM consistency_groups ORDER BY name LIMIT 10000"));
+      Stmt s, db_->Prepare("SELECT id, name, point_interval_seconds FROM consistency_groups ORDER BY name LIMIT 10000"));
   return CollectRows<ConsistencyGroup>(s, [](const Stmt& r) {
-    return ConsistencyGroup{r.Int(0), r.Text(1)};
+    return ConsistencyGroup{r.Int(0), r.Text(1), r.Int(2)};
   });
 }
 
@@ -533,7 +562,8 @@ Result<int64_t> Catalog::AddMachine(const Machine& m) {
       Stmt s,
       db_->Prepare(
           "INSERT INTO machines(name, site_id, policy_id, group_id, state, direction, drill_state, "
-          "launcher, launcher_config, cpus, memory_mib, updated) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)"));
+          "launcher, launcher_config, cpus, memory_mib, updated, capture_mode, capture_config) "
+          "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   s.Bind(1, m.name);
   BindId(s, 2, m.site_id);
   BindId(s, 3, m.policy_id);
@@ -545,7 +575,9 @@ Result<int64_t> Catalog::AddMachine(const Machine& m) {
       .Bind(9, m.launcher_config)
       .Bind(10, static_cast<int64_t>(m.cpus))
       .Bind(11, static_cast<int64_t>(m.memory_mib))
-      .Bind(12, Now());
+      .Bind(12, Now())
+      .Bind(13, m.capture_mode)
+      .Bind(14, m.capture_config);
   Status st = s.Run();
   if (st.code() == Code::kFailedPrecondition) {
     return Status::FailedPrecondition("machine " + m.name +

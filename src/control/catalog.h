@@ -78,6 +78,8 @@ struct Machine {
   int memory_mib = 512;
   std::vector<Nic> nics;
   int64_t updated_unix_nanos = 0;
+  std::string capture_mode = "scan";  // scan | nbd
+  std::string capture_config = "{}";  // JSON object: nbd_listen, point_interval_s
 };
 
 struct Disk {
@@ -103,6 +105,7 @@ struct Point {
 struct ConsistencyGroup {
   int64_t id = 0;
   std::string name;
+  int64_t point_interval_seconds = 0;  // group points on a schedule; 0: only on demand
 };
 
 struct PlanRecord {
@@ -192,7 +195,7 @@ struct JobFilter {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the catalog and applies pending migrations. `clock` must outlive it;
   // nullptr means the system clock.
@@ -220,6 +223,7 @@ class Catalog {
   Result<int64_t> AddGroup(const std::string& name);
   Result<ConsistencyGroup> GetGroup(const std::string& name);
   Result<std::vector<ConsistencyGroup>> ListGroups();
+  Status SetGroupPointInterval(const std::string& name, int64_t seconds);
 
   // Machines (NICs stored with the machine)
   Result<int64_t> AddMachine(const Machine& machine);
@@ -233,6 +237,8 @@ class Catalog {
   Status SetMachineState(int64_t id, const std::string& expected_state, const std::string& state,
                          const std::string& direction);
   Status SetDrillState(int64_t id, const std::string& expected, const std::string& drill_state);
+  // The capture mode (scan | nbd) and its settings (a JSON object).
+  Status SetMachineCapture(int64_t id, const std::string& mode, const std::string& config_json);
   Status DeleteMachine(int64_t id);
 
   // Disks

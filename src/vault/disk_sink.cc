@@ -201,4 +201,51 @@ SinkStats DiskSink::stats() const {
   return s;
 }
 
+Status DiskSink::SendControl(const wire::OutFrame& frame, int64_t timeout_ms) {
+  std::lock_guard l(mu_);
+  if (conns_.empty()) return Status::IOError("the agent of disk " + replica_->disk_id() + " is not connected");
+  return (*conns_.begin())->Send(frame, timeout_ms);
+}
+
+void DiskSink::OnGroupHeld(const wire::GroupHeld& m) {
+  std::lock_guard l(mu_);
+  if (held_.size() >= kMaxAnswers) held_.erase(held_.begin());
+  held_[m.hold_id] = m;
+  group_cv_.notify_all();
+}
+
+void DiskSink::OnGroupReleased(const wire::GroupReleased& m) {
+  std::lock_guard l(mu_);
+  if (released_.size() >= kMaxAnswers) released_.erase(released_.begin());
+  released_[m.hold_id] = m;
+  group_cv_.notify_all();
+}
+
+namespace {
+template <typename T>
+std::optional<T> TakeAnswer(std::mutex& mu, std::condition_variable& cv, std::map<uint64_t, T>& answers,
+                            uint64_t id, int64_t deadline_mono_ns) {
+  std::unique_lock l(mu);
+  for (;;) {
+    auto it = answers.find(id);
+    if (it != answers.end()) {
+      T out = std::move(it->second);
+      answers.erase(it);
+      return out;
+    }
+    int64_t left = deadline_mono_ns - Clock::System()->MonotonicNanos();
+    if (left <= 0) return std::nullopt;
+    cv.wait_for(l, std::chrono::nanoseconds(left));
+  }
+}
+}  // namespace
+
+std::optional<wire::GroupHeld> DiskSink::TakeGroupHeld(uint64_t hold_id, int64_t deadline_mono_ns) {
+  return TakeAnswer(mu_, group_cv_, held_, hold_id, deadline_mono_ns);
+}
+
+std::optional<wire::GroupReleased> DiskSink::TakeGroupReleased(uint64_t hold_id, int64_t deadline_mono_ns) {
+  return TakeAnswer(mu_, group_cv_, released_, hold_id, deadline_mono_ns);
+}
+
 }  // namespace lifeline::vault

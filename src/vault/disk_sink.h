@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -60,6 +61,15 @@ class DiskSink {
   SinkStats stats() const;
   store::DiskReplica* replica() const { return replica_; }
 
+  // Group holds (group_coordinator.h): sends `frame` on one stream of the current session
+  // (IOError when the agent is not connected), and collects the agent's answers.
+  Status SendControl(const wire::OutFrame& frame, int64_t timeout_ms);
+  void OnGroupHeld(const wire::GroupHeld& m);
+  void OnGroupReleased(const wire::GroupReleased& m);
+  // Waits until `deadline_mono_ns` for the answer to hold `hold_id`, and takes it.
+  std::optional<wire::GroupHeld> TakeGroupHeld(uint64_t hold_id, int64_t deadline_mono_ns);
+  std::optional<wire::GroupReleased> TakeGroupReleased(uint64_t hold_id, int64_t deadline_mono_ns);
+
  private:
   struct Pending {
     wire::WriteMsg msg;        // msg.data points into payload
@@ -83,6 +93,11 @@ class DiskSink {
   SinkStats stats_;
   bool stop_ = false;
   std::thread commit_thread_;
+  // Answers to group holds, by hold id (bounded: a stale answer is dropped at kMaxAnswers).
+  static constexpr size_t kMaxAnswers = 64;
+  std::condition_variable group_cv_;
+  std::map<uint64_t, wire::GroupHeld> held_;
+  std::map<uint64_t, wire::GroupReleased> released_;
 };
 
 }  // namespace lifeline::vault

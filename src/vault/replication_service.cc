@@ -34,6 +34,12 @@ DiskSink* ReplicationService::SinkFor(store::DiskReplica* replica) {
   return sink.get();
 }
 
+DiskSink* ReplicationService::FindSink(const std::string& disk_id) const {
+  std::lock_guard l(mu_);
+  auto it = sinks_.find(disk_id);
+  return it == sinks_.end() ? nullptr : it->second.get();
+}
+
 std::map<std::string, SinkStats> ReplicationService::Stats() const {
   std::lock_guard l(mu_);
   std::map<std::string, SinkStats> out;
@@ -106,6 +112,16 @@ Status ReplicationService::ServeStream(wire::Connection& conn, DiskSink* sink, c
         reply.first_block = req.first_block;
         reply.hashes = std::move(hashes);
         LL_RETURN_IF_ERROR(conn.Send(wire::Encode(reply), 10000));
+        break;
+      }
+      case wire::FrameType::kGroupHeld: {
+        LL_ASSIGN_OR_RETURN(auto m, wire::DecodeGroupHeld(*frame));
+        sink->OnGroupHeld(m);
+        break;
+      }
+      case wire::FrameType::kGroupReleased: {
+        LL_ASSIGN_OR_RETURN(auto m, wire::DecodeGroupReleased(*frame));
+        sink->OnGroupReleased(m);
         break;
       }
       case wire::FrameType::kError: {

@@ -37,6 +37,8 @@ class ReplicationService {
   void Stop();
   // Per-disk state for status and health.
   std::map<std::string, SinkStats> Stats() const;
+  // The sink of a disk that has connected since the service started; null otherwise.
+  DiskSink* FindSink(const std::string& disk_id) const;
   const wire::Server& server() const { return *server_; }
 
  private:

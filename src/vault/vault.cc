@@ -18,6 +18,7 @@
 #include "control/lifecycle.h"
 #include "store/image_import.h"
 #include "store/replica_store.h"
+#include "vault/group_coordinator.h"
 #include "vault/replication_service.h"
 #include "wire/credentials.h"
 #include "wire/pki.h"
@@ -71,7 +72,33 @@ Result<std::unique_ptr<Vault>> Vault::Open(const VaultOptions& options) {
   LL_ASSIGN_OR_RETURN(v->catalog_, control::Catalog::Open(JoinPath(options.dir, "catalog.db")));
   v->lifecycle_ = std::make_unique<control::Lifecycle>(v->catalog_.get());
   LL_ASSIGN_OR_RETURN(v->store_, store::ReplicaStore::Open(JoinPath(options.dir, "store")));
+  LL_RETURN_IF_ERROR(v->MigrateCaptureModesFile());
   return v;
+}
+
+// Before the catalog held capture modes (schema 3), the vault kept them in
+// DIR/capture-modes.json. Moved into the catalog once; the file is then renamed.
+Status Vault::MigrateCaptureModesFile() {
+  FileSystem* fs = FileSystem::Posix();
+  std::string path = JoinPath(options_.dir, "capture-modes.json");
+  if (!fs->Exists(path)) return Status::Ok();
+  LL_ASSIGN_OR_RETURN(std::string raw, ReadWholeFile(fs, path, 1 << 24));
+  json modes = json::parse(raw, nullptr, false);
+  if (!modes.is_object()) return Status::Corruption(path + " is not a JSON object: fix or remove it");
+  for (auto& [name, entry] : modes.items()) {
+    auto m = catalog_->GetMachineByName(name);
+    if (!m.ok() || !entry.is_object()) {
+      log::Warn(kLog, path + ": skipping " + name + " (no such machine or not an object)");
+      continue;
+    }
+    json config = entry;
+    std::string mode = config.value("mode", "scan");
+    config.erase("mode");
+    LL_RETURN_IF_ERROR(catalog_->SetMachineCapture(m->id, mode, config.dump()));
+  }
+  LL_RETURN_IF_ERROR(fs->Rename(path, path + ".migrated"));
+  log::Info(kLog, "capture modes moved from " + path + " into the catalog");
+  return Status::Ok();
 }
 
 Status Vault::StartReplication() {
@@ -100,7 +127,9 @@ Status Vault::StartReplication() {
     return Status::NotFound("machine " + hello.machine + " has no protected disk " + hello.disk_id);
   };
   LL_ASSIGN_OR_RETURN(replication_, ReplicationService::Start(ro, tls, authorize));
+  groups_ = std::make_unique<GroupCoordinator>(replication_.get(), store_.get());
   background_ = std::thread([this] { BackgroundLoop(); });
+  group_thread_ = std::thread([this] { GroupScheduleLoop(); });
   log::Info(kLog, "replication listening on " + ep.host + ":" + std::to_string(replication_->port()));
   return Status::Ok();
 }
@@ -108,6 +137,7 @@ Status Vault::StartReplication() {
 void Vault::Stop() {
   stop_ = true;
   if (background_.joinable()) background_.join();
+  if (group_thread_.joinable()) group_thread_.join();
   if (replication_) replication_->Stop();
 }
 
@@ -213,7 +243,7 @@ Result<json> Vault::Protect(const json& req) {
   std::string policy_name = req.value("policy", "default");
   auto policy = catalog_->GetPolicyByName(policy_name);
   if (!policy.ok()) return Status::NotFound("no replication policy named " + policy_name);
-  // Capture mode per machine (scan | nbd), kept beside the catalog in capture-modes.json.
+  // Capture mode per machine (scan | nbd), kept in the catalog with the machine.
   std::string mode = req.value("mode", "scan");
   if (mode != "scan" && mode != "nbd") return Status::InvalidArgument("capture mode must be scan or nbd, not '" + mode + "'");
   std::vector<control::Disk> disks;
@@ -234,6 +264,12 @@ Result<json> Vault::Protect(const json& req) {
   m.name = name;
   m.site_id = site.id;
   m.policy_id = policy->id;
+  m.capture_mode = mode;
+  if (mode == "nbd") {
+    json capture = {{"nbd_listen", req.value("nbd_listen", "127.0.0.1:0")},
+                    {"point_interval_s", req.value("point_interval_s", 5)}};
+    m.capture_config = capture.dump();
+  }
   LL_ASSIGN_OR_RETURN(int64_t machine_id, catalog_->AddMachine(m));
   store::RetentionPolicy retention;
   retention.window_seconds = policy->retention_seconds;
@@ -270,15 +306,6 @@ Result<json> Vault::Protect(const json& req) {
     LL_RETURN_IF_ERROR(catalog_->AddDisk(d).status());
   }
   if (!seeds.empty()) (void)catalog_->Audit("admin", "machine.seed", "machine/" + name, seeds.dump());
-  if (mode != "scan") {
-    std::string modes_path = JoinPath(options_.dir, "capture-modes.json");
-    auto raw = ReadWholeFile(FileSystem::Posix(), modes_path, 1 << 24);
-    json modes = raw.ok() ? json::parse(*raw, nullptr, false) : json::object();
-    if (!modes.is_object()) modes = json::object();
-    modes[name] = {{"mode", mode}, {"nbd_listen", req.value("nbd_listen", "127.0.0.1:0")},
-                   {"point_interval_s", req.value("point_interval_s", 5)}};
-    LL_RETURN_IF_ERROR(WriteFileAtomic(FileSystem::Posix(), modes_path, modes.dump(2)));
-  }
   (void)catalog_->Audit("admin", "machine.protect", "machine/" + name, "");
   LL_ASSIGN_OR_RETURN(json out, MachineStatus(name));
   if (!seeds.empty()) out["seeds"] = seeds;
@@ -344,6 +371,11 @@ Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
         if (health == "Healthy") health = "Warning";
         reasons.push_back("agent: " + it->second["last_error"].get<std::string>());
       }
+      if (it->second.contains("last_warning") && it->second["last_warning"].is_string() &&
+          !it->second["last_warning"].get<std::string>().empty()) {
+        if (health == "Healthy") health = "Warning";
+        reasons.push_back("agent: " + it->second["last_warning"].get<std::string>());
+      }
     }
   }
   j["health"] = health;
@@ -364,6 +396,15 @@ Result<json> Vault::MachineStatus(const std::string& name) {
   LL_ASSIGN_OR_RETURN(auto policy, catalog_->GetPolicy(m.policy_id));
   json out = {{"name", m.name}, {"state", m.state}, {"drill_state", m.drill_state}, {"direction", m.direction},
               {"policy", policy.name}};
+  json capture = json::parse(m.capture_config, nullptr, false);
+  if (!capture.is_object()) capture = json::object();
+  capture["mode"] = m.capture_mode;
+  out["capture"] = capture;
+  if (m.group_id) {
+    LL_ASSIGN_OR_RETURN(auto groups, catalog_->ListGroups());
+    for (const auto& g : groups)
+      if (g.id == m.group_id) out["group"] = g.name;
+  }
   LL_ASSIGN_OR_RETURN(auto sites, catalog_->ListSites());
   for (const auto& s : sites)
     if (s.id == m.site_id) out["agent"] = s.name;
@@ -414,8 +455,6 @@ Result<json> Vault::Assignments(const std::string& agent_id) {
   LL_ASSIGN_OR_RETURN(auto site, catalog_->GetSite(agent_id));
   LL_ASSIGN_OR_RETURN(auto machines, catalog_->ListMachines());
   json out = json::array();
-  auto modes_raw = ReadWholeFile(FileSystem::Posix(), JoinPath(options_.dir, "capture-modes.json"), 1 << 24);
-  json modes = modes_raw.ok() ? json::parse(*modes_raw, nullptr, false) : json::object();
   for (const auto& m : machines) {
     if (m.site_id != site.id || m.direction != "forward") continue;
     if (m.state == "failover-in-progress" || m.state == "failed-over" || m.state == "committed" ||
@@ -423,6 +462,8 @@ Result<json> Vault::Assignments(const std::string& agent_id) {
       continue;
     LL_ASSIGN_OR_RETURN(auto policy, catalog_->GetPolicy(m.policy_id));
     LL_ASSIGN_OR_RETURN(auto disks, catalog_->ListDisks(m.id));
+    json capture = json::parse(m.capture_config, nullptr, false);
+    if (!capture.is_object()) capture = json::object();
     for (const auto& d : disks)
       out.push_back({{"machine", m.name},
                      {"disk_id", d.store_disk_id},
@@ -434,8 +475,9 @@ Result<json> Vault::Assignments(const std::string& agent_id) {
                      {"bandwidth_limit_bytes_per_s", policy.bandwidth_limit_bytes_per_second},
                      {"pre_hook", policy.app_pre_hook},
                      {"post_hook", policy.app_post_hook},
-                     {"mode", modes.is_object() && modes.contains(m.name) ? modes[m.name].value("mode", "scan") : "scan"},
-                     {"capture", modes.is_object() && modes.contains(m.name) ? modes[m.name] : json::object()}});
+                     {"app_interval_s", policy.app_point_interval_seconds},
+                     {"mode", m.capture_mode},
+                     {"capture", capture}});
   }
   return out;
 }
@@ -489,7 +531,8 @@ json PolicyJson(const control::Policy& p) {
           {"rpo_critical_s", p.rpo_critical_seconds},
           {"bandwidth_limit_bytes_per_s", p.bandwidth_limit_bytes_per_second},
           {"pre_hook", p.app_pre_hook},
-          {"post_hook", p.app_post_hook}};
+          {"post_hook", p.app_post_hook},
+          {"app_interval_s", p.app_point_interval_seconds}};
 }
 }  // namespace
 
@@ -511,6 +554,7 @@ Result<json> Vault::PutPolicy(const json& req) {
       p.bandwidth_limit_bytes_per_second = req["bandwidth_limit_bytes_per_s"].get<int64_t>();
     if (req.contains("pre_hook")) p.app_pre_hook = req["pre_hook"].get<std::string>();
     if (req.contains("post_hook")) p.app_post_hook = req["post_hook"].get<std::string>();
+    if (req.contains("app_interval_s")) p.app_point_interval_seconds = req["app_interval_s"].get<int64_t>();
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("policy field of the wrong type: ") + e.what());
   }

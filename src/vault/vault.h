@@ -26,6 +26,7 @@ class ReplicaStore;
 namespace lifeline::vault {
 
 class ReplicationService;
+class GroupCoordinator;
 
 struct VaultInitResult {
   std::string admin_token;       // shown once; only its hash is stored
@@ -75,6 +76,13 @@ class Vault {
   // retention_s, rpo_warning_s, rpo_critical_s, bandwidth_limit_bytes_per_s, pre_hook, post_hook}.
   Result<nlohmann::json> PutPolicy(const nlohmann::json& request);
   Result<nlohmann::json> ListPolicies();
+  // Consistency groups of machines (nbd mode) and their group points:
+  // {name, machines: [...], point_interval_s} creates a group and puts the machines in it.
+  Result<nlohmann::json> CreateGroup(const nlohmann::json& request);
+  Result<nlohmann::json> ListGroups();
+  // Takes a group point now ({label}); FailedPrecondition/Busy when it was aborted.
+  Result<nlohmann::json> TakeGroupPoint(const std::string& group, const nlohmann::json& request);
+  Result<nlohmann::json> GroupPoints(const std::string& group);
 
   store::ReplicaStore* store() { return store_.get(); }
   // Point messages received for a disk since the vault started (0 without replication).
@@ -84,6 +92,9 @@ class Vault {
  private:
   explicit Vault(VaultOptions options);
   void BackgroundLoop();
+  void GroupScheduleLoop();
+  Status MigrateCaptureModesFile();
+  Result<std::vector<std::string>> GroupDisks(int64_t group_id);
   Result<nlohmann::json> DiskStatus(const std::string& machine, int64_t disk_id);
 
   const VaultOptions options_;
@@ -91,10 +102,13 @@ class Vault {
   std::unique_ptr<control::Lifecycle> lifecycle_;
   std::unique_ptr<store::ReplicaStore> store_;
   std::unique_ptr<ReplicationService> replication_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::map<std::string, nlohmann::json> group_status_;  // group -> last scheduled attempt
   mutable std::mutex mu_;
   std::map<std::string, nlohmann::json> reports_;  // store disk id -> latest agent report
   std::atomic<bool> stop_{false};
   std::thread background_;
+  std::thread group_thread_;
 };
 
 }  // namespace lifeline::vault

@@ -36,6 +36,14 @@ std::string_view FrameTypeName(FrameType type) {
       return "HASH_REPLY";
     case FrameType::kDiskInfo:
       return "DISK_INFO";
+    case FrameType::kGroupHold:
+      return "GROUP_HOLD";
+    case FrameType::kGroupHeld:
+      return "GROUP_HELD";
+    case FrameType::kGroupRelease:
+      return "GROUP_RELEASE";
+    case FrameType::kGroupReleased:
+      return "GROUP_RELEASED";
   }
   return "UNKNOWN";
 }

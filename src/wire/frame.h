@@ -37,8 +37,12 @@ enum class FrameType : uint8_t {
   kHashRequest = 8,
   kHashReply = 9,
   kDiskInfo = 10,
+  kGroupHold = 11,      // vault -> agent: hold write completions for a group point
+  kGroupHeld = 12,      // agent -> vault: held (or not), at which seq
+  kGroupRelease = 13,   // vault -> agent: end the hold
+  kGroupReleased = 14,  // agent -> vault: whether the hold was still in force
 };
-inline constexpr uint8_t kMaxFrameType = 10;
+inline constexpr uint8_t kMaxFrameType = 14;
 std::string_view FrameTypeName(FrameType type);
 
 // A received frame: the header fields that matter to callers and the verified payload.

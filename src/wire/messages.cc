@@ -177,6 +177,42 @@ OutFrame Encode(const DiskInfo& m) {
   return MakeFrame(FrameType::kDiskInfo, 0, std::move(s));
 }
 
+OutFrame Encode(const GroupHold& m) {
+  std::string s;
+  ByteWriter w(&s);
+  w.U64(m.hold_id);
+  w.U32(m.max_hold_ms);
+  PutStr(w, m.group_id, kMaxIdBytes);
+  return MakeFrame(FrameType::kGroupHold, 0, std::move(s));
+}
+
+OutFrame Encode(const GroupHeld& m) {
+  std::string s;
+  ByteWriter w(&s);
+  w.U64(m.hold_id);
+  w.U8(m.ok ? 1 : 0);
+  w.U64(m.seq);
+  w.U64(uint64_t(m.time_ns));
+  w.Str(std::string_view(m.reason).substr(0, kMaxErrorMessageBytes));
+  return MakeFrame(FrameType::kGroupHeld, 0, std::move(s));
+}
+
+OutFrame Encode(const GroupRelease& m) {
+  std::string s;
+  ByteWriter w(&s);
+  w.U64(m.hold_id);
+  return MakeFrame(FrameType::kGroupRelease, 0, std::move(s));
+}
+
+OutFrame Encode(const GroupReleased& m) {
+  std::string s;
+  ByteWriter w(&s);
+  w.U64(m.hold_id);
+  w.U8(m.held ? 1 : 0);
+  w.U64(uint64_t(m.held_us));
+  return MakeFrame(FrameType::kGroupReleased, 0, std::move(s));
+}
+
 static std::string WriteFields(const WriteMsg& m) {
   std::string s;
   s.reserve(kWriteFieldBytes);
@@ -458,6 +494,63 @@ Result<DiskInfo> DecodeDiskInfo(const Frame& f) {
   m.seq = r.U64();
   m.disk_size_bytes = r.U64();
   LL_RETURN_IF_ERROR(Done(r, f.type));
+  return m;
+}
+
+static Result<bool> DecodeFlag(uint8_t v, FrameType type) {
+  if (v > 1)
+    return Status::Corruption(std::string(FrameTypeName(type)) + ": flag byte " + std::to_string(v) +
+                              " is neither 0 nor 1");
+  return v == 1;
+}
+
+Result<GroupHold> DecodeGroupHold(const Frame& f) {
+  LL_RETURN_IF_ERROR(ExpectType(f, FrameType::kGroupHold));
+  ByteReader r(f.payload);
+  GroupHold m;
+  m.hold_id = r.U64();
+  m.max_hold_ms = r.U32();
+  m.group_id = r.Str(kMaxIdBytes);
+  LL_RETURN_IF_ERROR(Done(r, f.type));
+  if (m.max_hold_ms == 0 || m.max_hold_ms > kMaxGroupHoldMs)
+    return Status::InvalidArgument("GROUP_HOLD: hold of " + std::to_string(m.max_hold_ms) + " ms is outside 1.." +
+                                   std::to_string(kMaxGroupHoldMs));
+  return m;
+}
+
+Result<GroupHeld> DecodeGroupHeld(const Frame& f) {
+  LL_RETURN_IF_ERROR(ExpectType(f, FrameType::kGroupHeld));
+  ByteReader r(f.payload);
+  GroupHeld m;
+  m.hold_id = r.U64();
+  uint8_t ok = r.U8();
+  m.seq = r.U64();
+  m.time_ns = int64_t(r.U64());
+  m.reason = r.Str(kMaxErrorMessageBytes);
+  LL_RETURN_IF_ERROR(Done(r, f.type));
+  LL_ASSIGN_OR_RETURN(m.ok, DecodeFlag(ok, f.type));
+  return m;
+}
+
+Result<GroupRelease> DecodeGroupRelease(const Frame& f) {
+  LL_RETURN_IF_ERROR(ExpectType(f, FrameType::kGroupRelease));
+  ByteReader r(f.payload);
+  GroupRelease m;
+  m.hold_id = r.U64();
+  LL_RETURN_IF_ERROR(Done(r, f.type));
+  return m;
+}
+
+Result<GroupReleased> DecodeGroupReleased(const Frame& f) {
+  LL_RETURN_IF_ERROR(ExpectType(f, FrameType::kGroupReleased));
+  ByteReader r(f.payload);
+  GroupReleased m;
+  m.hold_id = r.U64();
+  uint8_t held = r.U8();
+  m.held_us = int64_t(r.U64());
+  LL_RETURN_IF_ERROR(Done(r, f.type));
+  LL_ASSIGN_OR_RETURN(m.held, DecodeFlag(held, f.type));
+  if (m.held_us < 0) return Status::Corruption("GROUP_RELEASED: negative hold time");
   return m;
 }
 

@@ -122,6 +122,33 @@ struct DiskInfo {
   uint64_t disk_size_bytes = 0;
 };
 
+// Cross-machine consistency-group points (docs/capture.md): the vault asks every member
+// disk's agent to hold write completions (GROUP_HOLD), each answers with the seq of its
+// newest completed write at the moment the hold began (GROUP_HELD), the vault ends the
+// holds (GROUP_RELEASE) and each agent says whether its hold was still in force then
+// (GROUP_RELEASED). A hold ends by itself after max_hold_ms.
+inline constexpr uint32_t kMaxGroupHoldMs = 50;
+struct GroupHold {
+  uint64_t hold_id = 0;
+  uint32_t max_hold_ms = kMaxGroupHoldMs;  // 1..kMaxGroupHoldMs
+  std::string group_id;
+};
+struct GroupHeld {
+  uint64_t hold_id = 0;
+  bool ok = false;        // false: this member cannot take a point now (reason says why)
+  uint64_t seq = 0;       // newest completed write when the hold began
+  int64_t time_ns = 0;    // the agent's wall time then
+  std::string reason;
+};
+struct GroupRelease {
+  uint64_t hold_id = 0;
+};
+struct GroupReleased {
+  uint64_t hold_id = 0;
+  bool held = false;      // the hold was still in force when the release came
+  int64_t held_us = 0;    // how long completions were held
+};
+
 OutFrame Encode(const Hello& m);
 OutFrame Encode(const HelloOk& m);
 OutFrame Encode(const ErrorMsg& m);
@@ -131,6 +158,10 @@ OutFrame Encode(const Heartbeat& m);
 OutFrame Encode(const HashRequest& m);
 OutFrame Encode(const HashReply& m);
 OutFrame Encode(const DiskInfo& m);
+OutFrame Encode(const GroupHold& m);
+OutFrame Encode(const GroupHeld& m);
+OutFrame Encode(const GroupRelease& m);
+OutFrame Encode(const GroupReleased& m);
 // WRITE with its payload shared (no copy): `payload` is the compressed-or-raw data that
 // m.data would describe; m.data is ignored. REQUIRES: ValidateWrite(m with data) passes.
 OutFrame EncodeWrite(const WriteMsg& m, std::shared_ptr<const std::string> payload);
@@ -161,5 +192,9 @@ Result<Heartbeat> DecodeHeartbeat(const Frame& f);
 Result<HashRequest> DecodeHashRequest(const Frame& f);
 Result<HashReply> DecodeHashReply(const Frame& f);
 Result<DiskInfo> DecodeDiskInfo(const Frame& f);
+Result<GroupHold> DecodeGroupHold(const Frame& f);
+Result<GroupHeld> DecodeGroupHeld(const Frame& f);
+Result<GroupRelease> DecodeGroupRelease(const Frame& f);
+Result<GroupReleased> DecodeGroupReleased(const Frame& f);
 
 }  // namespace lifeline::wire

@@ -47,6 +47,18 @@ void DecodeTyped(const Frame& f) {
     case FrameType::kDiskInfo:
       (void)DecodeDiskInfo(f);
       break;
+    case FrameType::kGroupHold:
+      (void)DecodeGroupHold(f);
+      break;
+    case FrameType::kGroupHeld:
+      (void)DecodeGroupHeld(f);
+      break;
+    case FrameType::kGroupRelease:
+      (void)DecodeGroupRelease(f);
+      break;
+    case FrameType::kGroupReleased:
+      (void)DecodeGroupReleased(f);
+      break;
   }
 }
 }  // namespace

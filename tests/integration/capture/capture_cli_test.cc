@@ -9,6 +9,8 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <map>
 #include <thread>
 
 #include "capture_fixture.h"
@@ -43,6 +45,14 @@ class Daemon {
       argv.push_back(nullptr);
       ::execv(argv[0], argv.data());
       ::_exit(127);
+    }
+  }
+  // SIGKILL: no clean shutdown (a crash of the daemon).
+  void Kill() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
     }
   }
   void Stop() {
@@ -124,6 +134,187 @@ TEST(CaptureCliTest, ProtectModeNbdServesTheDiskAndReplicatesIt) {
   ASSERT_TRUE(replica->Materialize(replica->durable_seq(), dir + "/restored.img").ok());
   EXPECT_TRUE(ReadAll(dir + "/restored.img") == ReadAll(img)) << "replica differs from the image";
   std::filesystem::remove_all(dir);
+}
+
+
+// A vault and agents as real processes, driven through the CLI.
+class CliSite {
+ public:
+  explicit CliSite(const std::string& name) {
+    dir_ = (std::filesystem::temp_directory_path() / ("ll-capture-cli-" + name + "-" + std::to_string(::getpid()))).string();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  ~CliSite() {
+    for (auto& [n, a] : agents_) a->Stop();
+    vault_.Stop();
+    std::filesystem::remove_all(dir_);
+  }
+  void StartVault() {
+    CommandResult init = Shell(bin_ + " vault init --dir " + dir_ + "/v --json");
+    ASSERT_EQ(init.exit_code, 0) << init.output;
+    json ij = json::parse(init.output.substr(init.output.find('{')));
+    token_ = ij["admin_token"];
+    key_ = ij["registration_key"];
+    uint16_t repl = FreePort(), api = FreePort();
+    vault_.Start({"vault", "run", "--dir", dir_ + "/v", "--listen", "127.0.0.1:" + std::to_string(repl), "--api",
+                  "127.0.0.1:" + std::to_string(api)},
+                 dir_ + "/vault.log", "");
+    api_url_ = "https://127.0.0.1:" + std::to_string(api);
+  }
+  // Registers and starts agent `name`.
+  void StartAgent(const std::string& name, bool register_it = true) {
+    if (register_it) {
+      std::string key = key_;
+      if (!agents_.empty()) {
+        CommandResult k = Cli("vault key");
+        ASSERT_EQ(k.exit_code, 0) << k.output;
+        key = k.output.substr(0, k.output.find('\n'));
+      }
+      CommandResult reg;
+      for (int i = 0; i < 50; ++i) {
+        reg = Shell(bin_ + " agent register --vault " + api_url_ + " --ca " + dir_ + "/v/pki/ca.crt --key " + key +
+                    " --name " + name + " --dir " + dir_ + "/" + name);
+        if (reg.exit_code == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      ASSERT_EQ(reg.exit_code, 0) << reg.output;
+    }
+    auto& a = agents_[name];
+    if (!a) a = std::make_unique<Daemon>();
+    a->Start({"agent", "run", "--dir", dir_ + "/" + name}, dir_ + "/" + name + ".log", "");
+  }
+  Daemon& agent(const std::string& name) { return *agents_.at(name); }
+  CommandResult Cli(const std::string& args) {
+    return Shell(bin_ + " " + args + " --vault-dir " + dir_ + "/v --token " + token_);
+  }
+  json CliJson(const std::string& args) {
+    CommandResult r = Cli(args + " --json");
+    size_t p = r.output.find_first_of("{[");
+    return p == std::string::npos ? json() : json::parse(r.output.substr(p), nullptr, false);
+  }
+  // Waits until `pred` holds for the machine's status JSON.
+  json WaitMachine(const std::string& machine, const std::function<bool(const json&)>& pred, int seconds = 30) {
+    json m;
+    for (int i = 0; i < seconds * 10; ++i) {
+      m = CliJson("machine status " + machine);
+      if (m.is_object() && pred(m)) return m;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "machine " << machine << " never reached the state; last status " << m.dump();
+    return m;
+  }
+  std::string dir() const { return dir_; }
+  Daemon& vault() { return vault_; }
+
+ private:
+  std::string bin_ = LIFELINE_BINARY;
+  std::string dir_, token_, key_, api_url_;
+  Daemon vault_;
+  std::map<std::string, std::unique_ptr<Daemon>> agents_;
+};
+
+json Agent(const json& machine) {
+  const json& d = machine["disks"][0];
+  return d.contains("agent") ? d["agent"] : json::object();
+}
+
+// The initial copy of a disk in nbd mode survives a SIGKILL of the agent: the restarted
+// agent sends only what the vault had not acknowledged. The vault's byte count proves it.
+TEST(CaptureCliTest, InitialCopyResumesAfterAnAgentCrash) {
+  for (const char* tool : {"python3"}) RequireTool(tool);
+  CliSite site("resume");
+  site.StartVault();
+  site.StartAgent("host1");
+  constexpr uint64_t kData = 48u << 20;
+  std::string img = site.dir() + "/disk.img";
+  ASSERT_EQ(Shell("truncate -s 96M " + img + " && head -c " + std::to_string(kData) + " /dev/urandom | dd of=" + img +
+                  " conv=notrunc status=none").exit_code, 0);
+  ASSERT_EQ(site.Cli("policy set slow --bandwidth 12M").exit_code, 0);
+  CommandResult prot = site.Cli("machine protect web --disk " + img + " --agent host1 --policy slow --mode nbd");
+  ASSERT_EQ(prot.exit_code, 0) << prot.output;
+  // The vault shows the mode from its catalog before the agent reports anything.
+  json m = site.CliJson("machine status web");
+  EXPECT_EQ(m["capture"].value("mode", ""), "nbd") << m.dump();
+  // Kill the agent half way through the copy.
+  site.WaitMachine("web", [](const json& m) {
+    return m["disks"][0].value("bytes_received", uint64_t(0)) >= kData * 2 / 5;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // let a bitmap persist cover the acks
+  site.agent("host1").Kill();
+  uint64_t before = site.CliJson("machine status web")["disks"][0].value("bytes_received", uint64_t(0));
+  EXPECT_LT(before, kData) << "the copy finished before the crash: the test proves nothing";
+  site.StartAgent("host1", /*register_it=*/false);
+  json done = site.WaitMachine("web", [](const json& m) {
+    return Agent(m).value("initial_complete", false) && Agent(m).value("phase", "") == "idle";
+  }, 60);
+  uint64_t total = done["disks"][0].value("bytes_received", uint64_t(0));
+  std::printf("initial copy of %llu MiB: %llu MiB before the crash, %llu MiB in all (%.2fx the data)\n",
+              (unsigned long long)(kData >> 20), (unsigned long long)(before >> 20),
+              (unsigned long long)(total >> 20), double(total) / double(kData));
+  EXPECT_LT(double(total), 1.25 * double(kData)) << "the restarted copy resent acknowledged ranges";
+  EXPECT_GE(total, kData);
+  site.agent("host1").Stop();
+  site.vault().Stop();
+  auto store = std::move(store::ReplicaStore::Open(site.dir() + "/v/store", {})).value();
+  auto* replica = *store->Disk("web-disk0");
+  ASSERT_TRUE(replica->Materialize(replica->durable_seq(), site.dir() + "/restored.img").ok());
+  EXPECT_TRUE(ReadAll(site.dir() + "/restored.img") == ReadAll(img)) << "replica differs from the image";
+}
+
+// A consistency group of two machines on two agents (two processes): `group create`,
+// `group point`, scheduled points, `group points`, and `machine status` naming the group.
+TEST(CaptureCliTest, GroupOfMachinesOnTwoAgents) {
+  for (const char* tool : {"qemu-io", "python3"}) RequireTool(tool);
+  CliSite site("group");
+  site.StartVault();
+  site.StartAgent("host1");
+  site.StartAgent("host2");
+  std::map<std::string, uint16_t> ports;
+  for (const std::string host : {"host1", "host2"}) {
+    std::string machine = host == "host1" ? "db" : "app";
+    std::string img = site.dir() + "/" + machine + ".img";
+    ASSERT_EQ(Shell("truncate -s 16M " + img).exit_code, 0);
+    ports[machine] = FreePort();
+    CommandResult prot = site.Cli("machine protect " + machine + " --disk " + img + " --agent " + host +
+                                  " --mode nbd --nbd-listen 127.0.0.1:" + std::to_string(ports[machine]));
+    ASSERT_EQ(prot.exit_code, 0) << prot.output;
+  }
+  CommandResult scan = site.Cli("machine protect files --disk " + site.dir() + "/db.img --agent host1");
+  ASSERT_EQ(scan.exit_code, 0) << scan.output;
+  for (const char* machine : {"db", "app"})
+    site.WaitMachine(machine, [](const json& m) { return Agent(m).value("initial_complete", false); });
+  for (const auto& [machine, port] : ports)
+    ASSERT_EQ(Shell("qemu-io -f raw -c 'write -P 0x11 0 64k' nbd://127.0.0.1:" + std::to_string(port)).exit_code, 0);
+  // A scan-mode machine cannot join a group.
+  CommandResult bad = site.Cli("group create g0 --machine db --machine files");
+  EXPECT_NE(bad.exit_code, 0) << bad.output;
+  CommandResult create = site.Cli("group create g1 --machine db --machine app --interval 1s");
+  ASSERT_EQ(create.exit_code, 0) << create.output;
+  json point = site.CliJson("group point g1 --label before-upgrade");
+  ASSERT_TRUE(point.is_object()) << point.dump();
+  ASSERT_EQ(point["members"].size(), 2u) << point.dump();
+  for (const auto& mbr : point["members"]) EXPECT_LE(mbr.value("held_us", int64_t(1) << 40), 50'000);
+  // Scheduled points follow (every second).
+  json points;
+  for (int i = 0; i < 100; ++i) {
+    points = site.CliJson("group points g1");
+    if (points.is_array() && points.size() >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(points.is_array());
+  EXPECT_GE(points.size(), 3u) << points.dump();
+  json status = site.CliJson("machine status db");
+  EXPECT_EQ(status.value("group", ""), "g1");
+  CommandResult human = site.Cli("machine status app");
+  EXPECT_NE(human.output.find("mode nbd"), std::string::npos) << human.output;
+  EXPECT_NE(human.output.find("group g1"), std::string::npos) << human.output;
+  // With one agent down the group point is aborted cleanly (exit code, no partial point).
+  site.agent("host2").Stop();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  CommandResult down = site.Cli("group point g1");
+  EXPECT_NE(down.exit_code, 0) << down.output;
+  EXPECT_NE(down.output.find("aborted"), std::string::npos) << down.output;
 }
 
 }  // namespace

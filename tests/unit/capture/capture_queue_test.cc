@@ -204,7 +204,7 @@ TEST(CaptureQueueTest, PersistedBitmapSurvivesARestartAndAcksClearIt) {
   fs::remove_all(dir);
 }
 
-TEST(CaptureQueueTest, DamagedBitmapFilesAreRefused) {
+TEST(CaptureQueueTest, DamagedBitmapFilesFallBackToAFullResync) {
   std::string dir = TempDir();
   CaptureQueueOptions o;
   o.state_dir = dir;
@@ -221,20 +221,61 @@ TEST(CaptureQueueTest, DamagedBitmapFilesAreRefused) {
     std::ifstream f(path, std::ios::binary);
     good.assign(std::istreambuf_iterator<char>(f), {});
   }
-  auto try_open = [&](const std::string& content) {
+  const uint64_t all_blocks = kDisk / o.block_bytes;
+  // Opens with `content` as the bitmap: never an error, the number of dirty blocks, and
+  // whether the damage was reported and the file kept aside.
+  auto try_open = [&](const std::string& content, uint64_t want_dirty, bool want_warning) {
+    fs::remove(path + ".corrupt");
     std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
     CaptureQueue q(o, kDisk, 1);
-    return q.Open();
+    Status s = q.Open();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(q.stats().dirty_blocks, want_dirty);
+    EXPECT_EQ(!q.open_warning().empty(), want_warning) << q.open_warning();
+    EXPECT_EQ(fs::exists(path + ".corrupt"), want_warning);
+    if (want_dirty) {
+      EXPECT_EQ(q.stats().state, CaptureState::kResync);
+    }
   };
-  EXPECT_TRUE(try_open(good).ok());
+  try_open(good, 1, false);
   std::string flipped = good;
   flipped[30] ^= 1;
-  EXPECT_EQ(try_open(flipped).code(), Code::kCorruption);
-  EXPECT_EQ(try_open(good.substr(0, good.size() - 3)).code(), Code::kCorruption);
-  EXPECT_EQ(try_open("").code(), Code::kCorruption);
+  try_open(flipped, all_blocks, true);
+  try_open(good.substr(0, good.size() - 3), all_blocks, true);
+  try_open("", all_blocks, true);
   std::string bad_magic = good;
   bad_magic[0] ^= 0xff;
-  EXPECT_EQ(try_open(bad_magic).code(), Code::kCorruption);
+  try_open(bad_magic, all_blocks, true);
+  fs::remove_all(dir);
+}
+
+TEST(CaptureQueueTest, SpillRecordsLeftByARestartAreResyncedAndADamagedSpillResyncsAll) {
+  std::string dir = TempDir();
+  CaptureQueueOptions o;
+  o.state_dir = dir;
+  o.max_spill_bytes = 1u << 20;
+  {
+    auto spill = std::move(SpillFile::Create(dir + "/spill.dat", 1u << 20)).value();
+    CaptureRecord a;
+    a.seq = 1;
+    a.offset = 3 * o.block_bytes;
+    a.length = 5;
+    a.data = std::make_shared<const std::string>("hello");
+    ASSERT_TRUE(spill->Append(a).ok());
+  }
+  {
+    CaptureQueue q(o, kDisk, 1);
+    ASSERT_TRUE(q.Open().ok());
+    EXPECT_EQ(q.stats().dirty_blocks, 1u);  // block 3, from the spilled write
+    EXPECT_TRUE(q.open_warning().empty());
+  }
+  // Open recreated the spill empty; now leave a damaged one behind.
+  std::ofstream(dir + "/spill.dat", std::ios::binary | std::ios::trunc) << std::string(70, '\x42');
+  CaptureQueue q(o, kDisk, 1);
+  ASSERT_TRUE(q.Open().ok());
+  EXPECT_EQ(q.stats().dirty_blocks, kDisk / o.block_bytes);
+  EXPECT_NE(q.open_warning().find("spill"), std::string::npos) << q.open_warning();
+  EXPECT_TRUE(fs::exists(dir + "/spill.dat.corrupt"));
   fs::remove_all(dir);
 }
 

@@ -49,14 +49,17 @@ TEST_F(CatalogTest, MigratesAVersion1Catalog) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(dir_.File("catalog.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE instances; DELETE FROM schema_version WHERE version=2;"
+                         "DROP TABLE instances; DELETE FROM schema_version WHERE version>=2;"
+                         "ALTER TABLE machines DROP COLUMN capture_mode;"
+                         "ALTER TABLE machines DROP COLUMN capture_config;"
+                         "ALTER TABLE consistency_groups DROP COLUMN point_interval_seconds;"
                          "INSERT INTO sites(name, role, address) VALUES('old','primary','')",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
   auto c = Catalog::Open(dir_.File("catalog.db"), &clock_);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_EQ(*(*c)->SchemaVersion(), 2);
+  EXPECT_EQ(*(*c)->SchemaVersion(), Catalog::kSchemaVersion);
   EXPECT_TRUE((*c)->GetSite("old").ok());        // data kept
   EXPECT_TRUE((*c)->ListInstances(0)->empty());  // new table there
 }
