@@ -153,14 +153,17 @@ IpPrefix IpPrefix::FromBytes(bool v6, const std::array<uint8_t, 16>& bytes, int 
 
 void IpPrefix::AppendAddressTo(std::string* out) const {
   if (!v6_) {
-    // By hand: route tables print millions of prefixes, snprintf dominated that.
+    // By hand into a small buffer: route tables print millions of prefixes.
+    char buf[16];
+    char* p = buf;
     for (int i = 0; i < 4; ++i) {
-      if (i) *out += '.';
+      if (i) *p++ = '.';
       unsigned v = bytes_[i];
-      if (v >= 100) *out += static_cast<char>('0' + v / 100);
-      if (v >= 10) *out += static_cast<char>('0' + v / 10 % 10);
-      *out += static_cast<char>('0' + v % 10);
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+      *p++ = static_cast<char>('0' + v % 10);
     }
+    out->append(buf, p);
     return;
   }
   char buf[64];
@@ -196,11 +199,14 @@ void IpPrefix::AppendAddressTo(std::string* out) const {
 
 void IpPrefix::AppendTo(std::string* out) const {
   AppendAddressTo(out);
-  *out += '/';
+  char buf[4];
+  char* p = buf;
+  *p++ = '/';
   unsigned len = length_;
-  if (len >= 100) *out += static_cast<char>('0' + len / 100);
-  if (len >= 10) *out += static_cast<char>('0' + len / 10 % 10);
-  *out += static_cast<char>('0' + len % 10);
+  if (len >= 100) *p++ = static_cast<char>('0' + len / 100);
+  if (len >= 10) *p++ = static_cast<char>('0' + len / 10 % 10);
+  *p++ = static_cast<char>('0' + len % 10);
+  out->append(buf, p);
 }
 
 std::string IpPrefix::AddressString() const {
