@@ -77,8 +77,8 @@ class RouteComputer {
   const TopologyIndex& idx_;
   const FailureSet& failures_;
   std::unordered_map<std::string, std::unique_ptr<std::vector<RouteEntry>>> bgp_cache_;
-  std::vector<RouteEntry> local_;     // ForVnet scratch: system and user routes
-  std::vector<IpPrefix> protected_;   // ForVnet scratch: prefixes BGP cannot override
+  std::vector<RouteEntry> local_;    // ForVnet scratch: system and user routes
+  std::vector<IpPrefix> protected_;  // ForVnet scratch: prefixes BGP cannot override
 };
 
 // Longest-prefix match among active entries; nullptr if nothing covers `address`.

@@ -251,8 +251,7 @@ class Parser {
       r_.Str(*sku, "name", &c.sku.name, true);
     }
     const YamlNode* st = YamlReader::Present(n, "state");
-    if (st &&
-        r_.ExpectMap(*st, "a circuit state", {"service_provider", "circuit"})) {
+    if (st && r_.ExpectMap(*st, "a circuit state", {"service_provider", "circuit"})) {
       r_.Enum(*st, "service_provider",
               {"NotProvisioned", "Provisioning", "Provisioned", "Deprovisioning"},
               &c.service_provider_state, false);
@@ -283,21 +282,18 @@ class Parser {
     r_.Prefix(n, "secondary_prefix", &p.secondary_prefix, false);
     r_.IntAs(n, "vlan", 1, 4094, &p.vlan, true);
     const YamlNode* bgp = YamlReader::Present(n, "bgp");
-    if (bgp &&
-        r_.ExpectMap(*bgp, "bgp timers", {"keepalive_s", "hold_s"})) {
+    if (bgp && r_.ExpectMap(*bgp, "bgp timers", {"keepalive_s", "hold_s"})) {
       r_.IntAs(*bgp, "keepalive_s", 0, 65535, &p.bgp.keepalive_s, false);
       r_.IntAs(*bgp, "hold_s", 0, 65535, &p.bgp.hold_s, false);
     }
     const YamlNode* bfd = YamlReader::Present(n, "bfd");
-    if (bfd &&
-        r_.ExpectMap(*bfd, "bfd settings", {"enabled", "interval_ms", "multiplier"})) {
+    if (bfd && r_.ExpectMap(*bfd, "bfd settings", {"enabled", "interval_ms", "multiplier"})) {
       r_.Bool(*bfd, "enabled", &p.bfd.enabled);
       r_.IntAs(*bfd, "interval_ms", 1, 60000, &p.bfd.interval_ms, false);
       r_.IntAs(*bfd, "multiplier", 1, 255, &p.bfd.multiplier, false);
     }
     const YamlNode* links = YamlReader::Present(n, "links");
-    if (links &&
-        r_.ExpectMap(*links, "peering links", {"primary", "secondary"})) {
+    if (links && r_.ExpectMap(*links, "peering links", {"primary", "secondary"})) {
       r_.Str(*links, "primary", &p.primary_router, false);
       r_.Str(*links, "secondary", &p.secondary_router, false);
     }
@@ -398,8 +394,7 @@ class Parser {
       d.network_mapping.push_back(std::move(m));
     }
     const YamlNode* rp = YamlReader::Present(n, "replication_path");
-    if (rp &&
-        r_.ExpectMap(*rp, "a replication path", {"site", "peering"})) {
+    if (rp && r_.ExpectMap(*rp, "a replication path", {"site", "peering"})) {
       d.replication_loc = YamlReader::LocOf(*rp);
       r_.Str(*rp, "site", &d.replication_site, true);
       r_.Enum(*rp, "peering", {"private", "microsoft"}, &d.replication_peering, true);

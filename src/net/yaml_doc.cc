@@ -118,8 +118,8 @@ class YamlDocBuilder {
           YamlNode& n = doc_->nodes_.emplace_back();
           n.loc = loc;
           n.kind = map ? YamlKind::kMap : YamlKind::kSequence;
-          const yaml_char_t* anchor = map ? e->data.mapping_start.anchor
-                                          : e->data.sequence_start.anchor;
+          const yaml_char_t* anchor =
+              map ? e->data.mapping_start.anchor : e->data.sequence_start.anchor;
           Frame f{&n, pending_.size(), 1, {}};
           if (anchor) {
             f.anchor = reinterpret_cast<const char*>(anchor);

@@ -149,8 +149,8 @@ bool YamlReader::Enum(const YamlNode& map, const char* key,
     list += (list.empty() ? "" : ", ") + std::string(v);
     names.emplace_back(v);
   }
-  Error(*n, std::string("'") + key + "' must be one of " + list + ", not '" + std::string(s) +
-                "'" + DidYouMean(s, names));
+  Error(*n, std::string("'") + key + "' must be one of " + list + ", not '" + std::string(s) + "'" +
+                DidYouMean(s, names));
   return false;
 }
 

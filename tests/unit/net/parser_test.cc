@@ -136,7 +136,8 @@ TEST(Parser, RefusesDeepNesting) {
 TEST(Parser, AnchorsAndAliasesAreExpanded) {
   auto t = ParseTopology(
       "name: x\nregions: [{name: a, geo: &g asia}, {name: b, geo: *g}]\n"
-      "peering_locations:\n  - &loc {name: l1, geo: asia}\n", "t.yaml");
+      "peering_locations:\n  - &loc {name: l1, geo: asia}\n",
+      "t.yaml");
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   ASSERT_EQ(t->regions.size(), 2u);
   EXPECT_EQ(t->regions[1].geo, "asia");
@@ -149,8 +150,7 @@ TEST(Parser, BadAliasesAreRefused) {
   std::string e = ErrorOf("name: x\nregions: [{name: a, geo: *nowhere}]\n");
   EXPECT_NE(e.find("t.yaml:2:26: unknown anchor in alias '*nowhere'"), std::string::npos) << e;
   e = ErrorOf("name: x\nregions: &r [*r]\n");
-  EXPECT_NE(e.find("t.yaml:2:14: alias '*r' refers to a node that contains it"),
-            std::string::npos)
+  EXPECT_NE(e.find("t.yaml:2:14: alias '*r' refers to a node that contains it"), std::string::npos)
       << e;
   // "Billion laughs": each level doubles; the expansion bound stops it early.
   std::string y = "name: x\na0: &a0 [x, x]\n";
@@ -165,8 +165,7 @@ TEST(Parser, BadAliasesAreRefused) {
 
 TEST(Parser, OneDocumentOnly) {
   std::string e = ErrorOf("name: x\n---\nname: y\n");
-  EXPECT_NE(e.find("t.yaml:2:1: a topology file holds one YAML document"), std::string::npos)
-      << e;
+  EXPECT_NE(e.find("t.yaml:2:1: a topology file holds one YAML document"), std::string::npos) << e;
   EXPECT_TRUE(ParseTopology("---\nname: x\n...\n", "t.yaml").ok());
 }
 
@@ -184,8 +183,7 @@ TEST(Parser, NullsAndQuotedWords) {
   e = ErrorOf("name: x\nregions: [{? [a, b] : c}]\n");
   EXPECT_NE(e.find("keys of a region must be plain words"), std::string::npos) << e;
   e = ErrorOf("name: x\nsites: [{name: s, routers: [{name: r, asn: [1]}]}]\n");
-  EXPECT_NE(e.find("'asn' must be a single value, not a list or mapping"), std::string::npos)
-      << e;
+  EXPECT_NE(e.find("'asn' must be a single value, not a list or mapping"), std::string::npos) << e;
 }
 
 TEST(Parser, EncodingAndSyntaxErrorsHavePositions) {
