@@ -16,6 +16,9 @@
 namespace lifeline::cli {
 namespace {
 
+// `net routes` output is batched in memory up to this size between writes.
+constexpr size_t kFlushBytes = 1 << 20;
+
 struct NetOptions {
   std::string file;
   std::string against;
@@ -76,51 +79,55 @@ Status RunRoutes(const NetOptions& o) {
   }
   bool vnets = only_vnet || !only_site;
   bool sites = only_site || !only_vnet;
-  // Streamed table by table (text and JSON): a large topology is never held in full.
-  std::ostringstream buf;
+  // Streamed table by table (text and JSON): a large topology is never held in full. One
+  // table object is refilled for every VNet so its entries' storage is reused.
+  std::string buf;
+  buf.reserve(kFlushBytes + (kFlushBytes >> 2));
   auto flush = [&] {
-    std::cout << buf.view();
-    buf.str("");
+    std::cout.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+    buf.clear();
   };
-  if (o.json) buf << "{\"vnets\": [";
+  if (o.json) buf += "{\"vnets\": [";
   bool first = true;
+  net::VnetRouteTable rt;
   if (vnets) {
     for (const auto& v : t.vnets) {
       if (only_vnet && &v != only_vnet) continue;
-      std::vector<std::string> scopes = {""};
-      for (const auto& s : v.subnets)
-        if (idx.RouteTableOf(v.name, s.name)) scopes.push_back(s.name);
-      for (const auto& sc : scopes) {
-        net::VnetRouteTable rt = rc.ForVnet(v, sc);
+      for (size_t i = 0; i <= v.subnets.size(); ++i) {
+        // The VNet's own table, then each subnet that has a route table.
+        const std::string* scope = i == 0 ? nullptr : &v.subnets[i - 1].name;
+        if (scope && !idx.RouteTableOf(v.name, *scope)) continue;
+        rc.ForVnet(v, scope ? *scope : std::string(), &rt);
         if (o.json) {
-          buf << (first ? "\n  " : ",\n  ");
+          buf += first ? "\n  " : ",\n  ";
           first = false;
-          net::WriteVnetRoutesJson(buf, rt);
+          net::AppendVnetRoutesJson(&buf, rt);
         } else {
-          net::WriteVnetRoutesText(buf, rt);
+          net::AppendVnetRoutesText(&buf, rt);
         }
       }
-      if (buf.tellp() > (1 << 20)) flush();
+      if (buf.size() > kFlushBytes) flush();
     }
   }
-  if (o.json) buf << "],\n\"routers\": [";
+  if (o.json) buf += "],\n\"routers\": [";
   first = true;
   if (sites) {
     for (const auto& s : t.sites) {
       if (only_site && &s != only_site) continue;
       for (const auto& r : s.routers) {
-        net::RouterRouteTable rt = rc.ForRouter(s, r);
+        net::RouterRouteTable rrt = rc.ForRouter(s, r);
         if (o.json) {
-          buf << (first ? "\n  " : ",\n  ");
+          buf += first ? "\n  " : ",\n  ";
           first = false;
-          net::WriteRouterRoutesJson(buf, rt);
+          net::AppendRouterRoutesJson(&buf, rrt);
         } else {
-          net::WriteRouterRoutesText(buf, rt);
+          net::AppendRouterRoutesText(&buf, rrt);
         }
+        if (buf.size() > kFlushBytes) flush();
       }
     }
   }
-  if (o.json) buf << "]}\n";
+  if (o.json) buf += "]}\n";
   flush();
   return Status::Ok();
 }

@@ -22,7 +22,7 @@ TopologyIndex::TopologyIndex(const Topology& t) : t_(t) {
     }
   }
   for (const auto& p : t.vnet_peerings) {
-    peerings_.emplace(p.from + "\n" + p.to, &p);
+    peerings_.emplace(NamePair(p.from, p.to), &p);
     peerings_from_[p.from].push_back(&p);
   }
   for (const auto& c : t.connections) {
@@ -30,7 +30,9 @@ TopologyIndex::TopologyIndex(const Topology& t) : t_(t) {
     conns_by_vnet_[c.gateway.vnet].push_back(&c);
   }
   for (const auto& rt : t.route_tables) {
-    for (const auto& ref : rt.subnets) table_of_subnet_.emplace(ref.vnet + "/" + ref.subnet, &rt);
+    for (const auto& ref : rt.subnets) {
+      table_of_subnet_.emplace(NamePair(ref.vnet, ref.subnet), &rt);
+    }
   }
   for (const auto& v : t.vnets) {
     const Vnet* gw = nullptr;
@@ -88,7 +90,7 @@ const Site* TopologyIndex::SiteOfCircuit(const Circuit& c) const {
 
 const VnetPeering* TopologyIndex::FindPeering(const std::string& from,
                                               const std::string& to) const {
-  auto it = peerings_.find(from + "\n" + to);
+  auto it = peerings_.find(NamePair(from, to));
   return it == peerings_.end() ? nullptr : it->second;
 }
 
@@ -132,7 +134,7 @@ std::vector<const Vnet*> TopologyIndex::VnetsBehindCircuit(const std::string& ci
 
 const RouteTable* TopologyIndex::RouteTableOf(const std::string& vnet,
                                               const std::string& subnet) const {
-  auto it = table_of_subnet_.find(vnet + "/" + subnet);
+  auto it = table_of_subnet_.find(NamePair(vnet, subnet));
   return it == table_of_subnet_.end() ? nullptr : it->second;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "net/model.h"
@@ -62,6 +63,16 @@ class TopologyIndex {
     return it == m.end() ? nullptr : it->second;
   }
 
+  // Two names as one key without building a string (lookups run per VNet and per rule).
+  using NamePair = std::pair<std::string_view, std::string_view>;
+  struct NamePairHash {
+    size_t operator()(const NamePair& p) const {
+      size_t h = std::hash<std::string_view>()(p.first);
+      return h ^ (std::hash<std::string_view>()(p.second) + 0x9e3779b97f4a7c15ULL + (h << 6) +
+                  (h >> 2));
+    }
+  };
+
   const Topology& t_;
   std::unordered_map<std::string, const Vnet*> vnets_;
   std::unordered_map<std::string, const Circuit*> circuits_;
@@ -70,13 +81,13 @@ class TopologyIndex {
   std::unordered_map<std::string, const PeeringLocation*> locations_;
   std::unordered_map<std::string, const Router*> routers_;
   std::unordered_map<std::string, const Site*> router_site_;
-  std::unordered_map<std::string, const VnetPeering*> peerings_;  // "from\nto"
+  std::unordered_map<NamePair, const VnetPeering*, NamePairHash> peerings_;  // (from, to)
   std::unordered_map<std::string, std::vector<const VnetPeering*>> peerings_from_;
   std::unordered_map<std::string, std::vector<const Connection*>> conns_by_circuit_;
   std::unordered_map<std::string, std::vector<const Connection*>> conns_by_vnet_;
   std::unordered_map<std::string, const Vnet*> gateway_vnet_;
   std::unordered_map<std::string, std::vector<const Vnet*>> using_gateway_of_;
-  std::unordered_map<std::string, const RouteTable*> table_of_subnet_;  // "vnet/subnet"
+  std::unordered_map<NamePair, const RouteTable*, NamePairHash> table_of_subnet_;
 };
 
 }  // namespace lifeline::net

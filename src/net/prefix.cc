@@ -151,21 +151,22 @@ IpPrefix IpPrefix::FromBytes(bool v6, const std::array<uint8_t, 16>& bytes, int 
   return p;
 }
 
-std::string IpPrefix::AddressString() const {
-  char buf[64];
+void IpPrefix::AppendAddressTo(std::string* out) const {
   if (!v6_) {
-    // By hand: route tables print millions of prefixes, snprintf dominated that.
-    std::string s;
-    s.reserve(15);
+    // By hand into a small buffer: route tables print millions of prefixes.
+    char buf[16];
+    char* p = buf;
     for (int i = 0; i < 4; ++i) {
-      if (i) s += '.';
+      if (i) *p++ = '.';
       unsigned v = bytes_[i];
-      if (v >= 100) s += static_cast<char>('0' + v / 100);
-      if (v >= 10) s += static_cast<char>('0' + v / 10 % 10);
-      s += static_cast<char>('0' + v % 10);
+      if (v >= 100) *p++ = static_cast<char>('0' + v / 100);
+      if (v >= 10) *p++ = static_cast<char>('0' + v / 10 % 10);
+      *p++ = static_cast<char>('0' + v % 10);
     }
-    return s;
+    out->append(buf, p);
+    return;
   }
+  char buf[64];
   uint16_t g[8];
   for (int i = 0; i < 8; ++i) g[i] = static_cast<uint16_t>(bytes_[2 * i] << 8 | bytes_[2 * i + 1]);
   // RFC 5952: compress the longest run (length >= 2) of zero groups, first one on ties.
@@ -183,21 +184,44 @@ std::string IpPrefix::AddressString() const {
     }
     i = j;
   }
-  std::string s;
+  size_t start = out->size();
   for (int i = 0; i < 8; ++i) {
     if (i == best) {
-      s += "::";
+      *out += "::";
       i += best_len - 1;
       continue;
     }
-    if (!s.empty() && s.back() != ':') s += ':';
+    if (out->size() > start && out->back() != ':') *out += ':';
     std::snprintf(buf, sizeof(buf), "%x", g[i]);
-    s += buf;
+    *out += buf;
   }
+}
+
+void IpPrefix::AppendTo(std::string* out) const {
+  AppendAddressTo(out);
+  char buf[4];
+  char* p = buf;
+  *p++ = '/';
+  unsigned len = length_;
+  if (len >= 100) *p++ = static_cast<char>('0' + len / 100);
+  if (len >= 10) *p++ = static_cast<char>('0' + len / 10 % 10);
+  *p++ = static_cast<char>('0' + len % 10);
+  out->append(buf, p);
+}
+
+std::string IpPrefix::AddressString() const {
+  std::string s;
+  s.reserve(v6_ ? 39 : 15);
+  AppendAddressTo(&s);
   return s;
 }
 
-std::string IpPrefix::ToString() const { return AddressString() + "/" + std::to_string(length_); }
+std::string IpPrefix::ToString() const {
+  std::string s;
+  s.reserve(v6_ ? 43 : 18);
+  AppendTo(&s);
+  return s;
+}
 
 bool IpPrefix::Contains(const IpPrefix& o) const {
   if (o.v6_ != v6_ || o.length_ < length_) return false;

@@ -31,6 +31,9 @@ class IpPrefix {
 
   std::string ToString() const;       // "10.1.0.0/24"
   std::string AddressString() const;  // "10.1.0.0"
+  // The same texts appended to `out`, without a temporary (route tables print millions).
+  void AppendTo(std::string* out) const;
+  void AppendAddressTo(std::string* out) const;
 
   // True when every address of `other` is inside this prefix (same family only).
   bool Contains(const IpPrefix& other) const;

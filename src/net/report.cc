@@ -1,6 +1,7 @@
 // Text layouts are fixed-width columns so that golden files diff well.
 #include "net/report.h"
 
+#include <charconv>
 #include <cstdio>
 #include <iomanip>
 
@@ -25,13 +26,21 @@ void Pad(std::string* line, std::string_view field, size_t width) {
   if (field.size() < width) line->append(width - field.size(), ' ');
 }
 
-// Built by hand rather than with iostream manipulators: `net routes` on a large topology
-// writes millions of lines, and this is most of its time.
-void WriteEntries(std::ostream& os, const std::vector<RouteEntry>& es, bool site) {
-  std::string line;
+void AppendInt(std::string* out, long long v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+// Built by hand into one string rather than with iostream manipulators: `net routes` on a
+// large topology writes millions of lines, and this is most of its time.
+void AppendEntries(std::string* out, const std::vector<RouteEntry>& es, bool site) {
+  std::string& line = *out;
   for (const auto& e : es) {
-    line.assign(e.active ? "  * " : "    ");
-    Pad(&line, e.prefix.ToString(), 20);
+    line += e.active ? "  * " : "    ";
+    size_t start = line.size();
+    e.prefix.AppendTo(&line);
+    if (line.size() - start < 20) line.append(20 - (line.size() - start), ' ');
     Pad(&line, RouteSourceName(e.origin), 7);
     Pad(&line, RouteOriginName(e.origin), 13);
     Pad(&line, e.next_hop_type, 22);
@@ -42,14 +51,14 @@ void WriteEntries(std::ostream& os, const std::vector<RouteEntry>& es, bool site
     }
     if (site) {
       line += "  lp=";
-      line += std::to_string(e.local_pref);
+      AppendInt(&line, e.local_pref);
       line += " aspath=";
-      line += std::to_string(e.as_path_length);
+      AppendInt(&line, e.as_path_length);
     } else if (e.origin == RouteOrigin::kExpressRoute) {
       line += "  weight=";
-      line += std::to_string(e.weight);
+      AppendInt(&line, e.weight);
       line += " aspath=";
-      line += std::to_string(e.as_path_length);
+      AppendInt(&line, e.as_path_length);
     }
     if (!e.note.empty()) {
       line += "  (";
@@ -57,7 +66,6 @@ void WriteEntries(std::ostream& os, const std::vector<RouteEntry>& es, bool site
       line += ')';
     }
     line += '\n';
-    os.write(line.data(), static_cast<std::streamsize>(line.size()));
   }
 }
 
@@ -93,14 +101,17 @@ void JsonString(std::string* out, std::string_view v) {
   *out += '"';
 }
 
-void WriteEntriesJson(std::ostream& os, const std::vector<RouteEntry>& es) {
-  std::string line;
-  os << "[";
+void AppendEntriesJson(std::string* out, const std::vector<RouteEntry>& es) {
+  std::string& line = *out;
+  line += '[';
+  std::string prefix;
   for (size_t i = 0; i < es.size(); ++i) {
     const RouteEntry& e = es[i];
-    line.assign(i ? ",\n    {" : "\n    {");
+    line += i ? ",\n    {" : "\n    {";
     line += "\"prefix\": ";
-    JsonString(&line, e.prefix.ToString());
+    prefix.clear();
+    e.prefix.AppendTo(&prefix);
+    JsonString(&line, prefix);
     line += ", \"source\": ";
     JsonString(&line, RouteSourceName(e.origin));
     line += ", \"origin\": ";
@@ -119,18 +130,20 @@ void WriteEntriesJson(std::ostream& os, const std::vector<RouteEntry>& es) {
       JsonString(&line, e.via);
     }
     if (e.origin == RouteOrigin::kExpressRoute || e.origin == RouteOrigin::kVpn) {
-      line += ", \"weight\": " + std::to_string(e.weight) +
-              ", \"as_path_length\": " + std::to_string(e.as_path_length) +
-              ", \"local_pref\": " + std::to_string(e.local_pref);
+      line += ", \"weight\": ";
+      AppendInt(&line, e.weight);
+      line += ", \"as_path_length\": ";
+      AppendInt(&line, e.as_path_length);
+      line += ", \"local_pref\": ";
+      AppendInt(&line, e.local_pref);
     }
     if (!e.note.empty()) {
       line += ", \"note\": ";
       JsonString(&line, e.note);
     }
-    line += "}";
-    os.write(line.data(), static_cast<std::streamsize>(line.size()));
+    line += '}';
   }
-  os << (es.empty() ? "]" : "\n  ]");
+  line += es.empty() ? "]" : "\n  ]";
 }
 
 }  // namespace
@@ -183,36 +196,68 @@ nlohmann::json RulesJson() {
   return {{"rules", a}};
 }
 
-void WriteVnetRoutesText(std::ostream& os, const VnetRouteTable& t) {
-  os << "vnet " << t.vnet << (t.subnet.empty() ? "" : " subnet " + t.subnet) << "\n";
-  WriteEntries(os, t.entries, false);
-}
-
-void WriteRouterRoutesText(std::ostream& os, const RouterRouteTable& t) {
-  os << "site " << t.site << " router " << t.router << "\n";
-  WriteEntries(os, t.entries, true);
-}
-
-void WriteVnetRoutesJson(std::ostream& os, const VnetRouteTable& t) {
-  std::string head = "{\"vnet\": ";
-  JsonString(&head, t.vnet);
+void AppendVnetRoutesText(std::string* out, const VnetRouteTable& t) {
+  *out += "vnet ";
+  *out += t.vnet;
   if (!t.subnet.empty()) {
-    head += ", \"subnet\": ";
-    JsonString(&head, t.subnet);
+    *out += " subnet ";
+    *out += t.subnet;
   }
-  os << head << ", \"routes\": ";
-  WriteEntriesJson(os, t.entries);
-  os << "}";
+  *out += '\n';
+  AppendEntries(out, t.entries, false);
 }
 
+void AppendRouterRoutesText(std::string* out, const RouterRouteTable& t) {
+  *out += "site ";
+  *out += t.site;
+  *out += " router ";
+  *out += t.router;
+  *out += '\n';
+  AppendEntries(out, t.entries, true);
+}
+
+void AppendVnetRoutesJson(std::string* out, const VnetRouteTable& t) {
+  *out += "{\"vnet\": ";
+  JsonString(out, t.vnet);
+  if (!t.subnet.empty()) {
+    *out += ", \"subnet\": ";
+    JsonString(out, t.subnet);
+  }
+  *out += ", \"routes\": ";
+  AppendEntriesJson(out, t.entries);
+  *out += '}';
+}
+
+void AppendRouterRoutesJson(std::string* out, const RouterRouteTable& t) {
+  *out += "{\"site\": ";
+  JsonString(out, t.site);
+  *out += ", \"router\": ";
+  JsonString(out, t.router);
+  *out += ", \"routes\": ";
+  AppendEntriesJson(out, t.entries);
+  *out += '}';
+}
+
+namespace {
+template <typename Table>
+void WriteVia(std::ostream& os, const Table& t, void (*append)(std::string*, const Table&)) {
+  std::string s;
+  append(&s, t);
+  os.write(s.data(), static_cast<std::streamsize>(s.size()));
+}
+}  // namespace
+
+void WriteVnetRoutesText(std::ostream& os, const VnetRouteTable& t) {
+  WriteVia(os, t, AppendVnetRoutesText);
+}
+void WriteRouterRoutesText(std::ostream& os, const RouterRouteTable& t) {
+  WriteVia(os, t, AppendRouterRoutesText);
+}
+void WriteVnetRoutesJson(std::ostream& os, const VnetRouteTable& t) {
+  WriteVia(os, t, AppendVnetRoutesJson);
+}
 void WriteRouterRoutesJson(std::ostream& os, const RouterRouteTable& t) {
-  std::string head = "{\"site\": ";
-  JsonString(&head, t.site);
-  head += ", \"router\": ";
-  JsonString(&head, t.router);
-  os << head << ", \"routes\": ";
-  WriteEntriesJson(os, t.entries);
-  os << "}";
+  WriteVia(os, t, AppendRouterRoutesJson);
 }
 
 void WriteSimulationText(std::ostream& os, const SimulationResult& r) {

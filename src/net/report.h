@@ -21,6 +21,12 @@ nlohmann::json FindingsJson(const std::string& file, const std::vector<Finding>&
 void WriteRulesText(std::ostream& os);
 nlohmann::json RulesJson();
 
+// Text and JSON of one route table. The Append forms add to `out` (callers that write
+// millions of routes batch them); the Write forms are the same bytes on a stream.
+void AppendVnetRoutesText(std::string* out, const VnetRouteTable& t);
+void AppendRouterRoutesText(std::string* out, const RouterRouteTable& t);
+void AppendVnetRoutesJson(std::string* out, const VnetRouteTable& t);
+void AppendRouterRoutesJson(std::string* out, const RouterRouteTable& t);
 void WriteVnetRoutesText(std::ostream& os, const VnetRouteTable& t);
 void WriteRouterRoutesText(std::ostream& os, const RouterRouteTable& t);
 // JSON of one table, written directly to the stream (no document tree): `net routes --json`

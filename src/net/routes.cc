@@ -163,52 +163,74 @@ const std::vector<RouteEntry>& RouteComputer::GatewayBgp(const Vnet& g) {
 
 VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) {
   VnetRouteTable t;
-  t.vnet = v.name;
-  t.subnet = subnet;
-  auto& e = t.entries;
-  if (!failures_.RegionUp(v.region)) return t;  // the VNet is gone with its region
-  std::vector<IpPrefix> protected_prefixes;     // system routes BGP cannot override
+  ForVnet(v, subnet, &t);
+  return t;
+}
+
+void RouteComputer::ForVnet(const Vnet& v, const std::string& subnet, VnetRouteTable* t) {
+  t->vnet = v.name;
+  t->subnet = subnet;
+  std::vector<RouteEntry>& e = t->entries;
+  // Entries are assigned over e[0..n) and the tail is cut at the end: copying a shared BGP
+  // route into an existing slot reuses its strings' storage, so a caller that refills one
+  // table for thousands of VNets does not allocate per route.
+  size_t n = 0;
+  auto slot = [&]() -> RouteEntry& {
+    if (n == e.size()) e.emplace_back();
+    return e[n++];
+  };
+  auto finish = [&] { e.erase(e.begin() + static_cast<std::ptrdiff_t>(n), e.end()); };
+  if (!failures_.RegionUp(v.region)) return finish();  // the VNet is gone with its region
+  std::vector<RouteEntry>& local = local_;  // system and user routes: a handful per table
+  local.clear();
+  protected_.clear();  // system routes BGP cannot override
   for (const auto& a : v.address_space) {
-    RouteEntry r;
+    RouteEntry& r = local.emplace_back();
     r.prefix = a;
     r.origin = RouteOrigin::kVnetLocal;
     r.next_hop_type = "VnetLocal";
-    e.push_back(r);
-    protected_prefixes.push_back(a);
+    protected_.push_back(a);
   }
   for (const VnetPeering* p : idx_.PeeringsFrom(v.name)) {
     const Vnet* peer = idx_.FindVnet(p->to);
     if (!peer || !p->allow_vnet_access || !idx_.PeeringConnected(*p)) continue;
     if (!failures_.RegionUp(peer->region)) continue;
     for (const auto& a : peer->address_space) {
-      RouteEntry r;
+      RouteEntry& r = local.emplace_back();
       r.prefix = a;
       r.origin = RouteOrigin::kPeering;
       r.next_hop_type = "VNetPeering";
       r.next_hops = {peer->name};
-      e.push_back(r);
-      protected_prefixes.push_back(a);
+      protected_.push_back(a);
     }
   }
-  RouteEntry internet;
-  static const IpPrefix kDefault = *IpPrefix::Parse("0.0.0.0/0");
-  internet.prefix = kDefault;
-  internet.origin = RouteOrigin::kInternet;
-  internet.next_hop_type = "Internet";
-  e.push_back(internet);
+  {
+    static const IpPrefix kDefault = *IpPrefix::Parse("0.0.0.0/0");
+    RouteEntry& internet = local.emplace_back();
+    internet.prefix = kDefault;
+    internet.origin = RouteOrigin::kInternet;
+    internet.next_hop_type = "Internet";
+  }
 
   const RouteTable* rt = subnet.empty() ? nullptr : idx_.RouteTableOf(v.name, subnet);
   bool propagate = !rt || rt->propagate_gateway_routes;
   const Vnet* gw = idx_.GatewayVnet(v);
-  std::map<IpPrefix, const Route*> user;
+  // User routes by prefix; the last route of a prefix wins, as a map assignment would.
+  std::vector<const Route*> user;
   if (rt) {
-    for (const auto& r : rt->routes) user[r.prefix] = &r;
+    for (const auto& r : rt->routes) user.push_back(&r);
+    std::stable_sort(user.begin(), user.end(),
+                     [](const Route* a, const Route* b) { return a->prefix < b->prefix; });
+    size_t kept = 0;
+    for (size_t i = 0; i < user.size(); ++i) {
+      if (i + 1 < user.size() && user[i + 1]->prefix == user[i]->prefix) continue;
+      user[kept++] = user[i];
+    }
+    user.resize(kept);
   }
-  std::vector<RouteEntry> local;  // system and user routes: a handful per table
-  local.swap(e);
-  for (const auto& [prefix, r] : user) {
-    RouteEntry u;
-    u.prefix = prefix;
+  for (const Route* r : user) {
+    RouteEntry& u = local.emplace_back();
+    u.prefix = r->prefix;
     u.origin = RouteOrigin::kUser;
     u.via = rt->name;
     switch (r->next_hop) {
@@ -229,44 +251,53 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
         u.next_hop_type = "None";
         break;
     }
-    local.push_back(std::move(u));
   }
   SortEntries(&local);
-  std::vector<RouteEntry> bgp;
-  if (gw) {
-    const std::vector<RouteEntry>& shared = GatewayBgp(*gw);  // sorted by prefix
-    bgp.reserve(shared.size());
-    for (const RouteEntry& b : shared) {
-      RouteEntry& r = bgp.emplace_back(b);
-      if (!propagate) {
-        r.active = false;
-        r.note = "gateway route propagation disabled on route table " + rt->name;
-      } else if (r.active) {
-        for (const auto& sp : protected_prefixes) {
-          if (sp.Contains(r.prefix)) {
-            r.active = false;
-            r.note = "VNet system route " + sp.ToString() + " wins over BGP";
-            break;
-          }
+  // std::merge's rule: the BGP route goes first only if it sorts strictly before.
+  auto bgp_first = [](const IpPrefix& prefix, bool active, const RouteEntry& l) {
+    if (prefix != l.prefix) return prefix < l.prefix;
+    return active > l.active;
+  };
+  // Merge the local routes with the gateway's shared BGP routes (both sorted by prefix,
+  // active first), ties to the local route: the BGP part may be thousands of routes shared
+  // by every VNet behind one gateway, so it is copied once, straight into its slot.
+  static const std::vector<RouteEntry> kNoBgp;
+  const std::vector<RouteEntry>& shared = gw ? GatewayBgp(*gw) : kNoBgp;
+  size_t li = 0;
+  for (const RouteEntry& b : shared) {
+    // Whether this VNet keeps the shared route active, and why not.
+    bool active = b.active;
+    const IpPrefix* winner = nullptr;
+    if (!propagate) {
+      active = false;
+    } else if (active) {
+      for (const auto& sp : protected_) {
+        if (sp.Contains(b.prefix)) {
+          active = false;
+          winner = &sp;
+          break;
         }
       }
     }
+    while (li < local.size() && !bgp_first(b.prefix, active, local[li])) {
+      slot() = std::move(local[li++]);
+    }
+    RouteEntry& r = slot();
+    r = b;
+    if (!propagate) {
+      r.active = false;
+      r.note = "gateway route propagation disabled on route table " + rt->name;
+    } else if (winner) {
+      r.active = false;
+      r.note = "VNet system route " + winner->ToString() + " wins over BGP";
+    }
   }
-  // Both lists are sorted: merge them in linear time (the BGP part may be thousands of
-  // routes shared by every VNet behind one gateway).
-  e.reserve(local.size() + bgp.size());
-  std::merge(std::make_move_iterator(local.begin()), std::make_move_iterator(local.end()),
-             std::make_move_iterator(bgp.begin()), std::make_move_iterator(bgp.end()),
-             std::back_inserter(e), [](const RouteEntry& a, const RouteEntry& b) {
-               if (a.prefix != b.prefix) return a.prefix < b.prefix;
-               return a.active > b.active;
-             });
+  while (li < local.size()) slot() = std::move(local[li++]);
   // Identical prefixes: user beats everything; VNet and peering routes beat BGP; BGP beats
   // the Internet default route.
-  bool regroup = false;
-  for (size_t i = 0; i < e.size();) {
+  for (size_t i = 0; i < n;) {
     size_t j = i + 1;
-    while (j < e.size() && e[j].prefix == e[i].prefix) ++j;
+    while (j < n && e[j].prefix == e[i].prefix) ++j;
     if (j - i == 1) {
       i = j;
       continue;
@@ -290,6 +321,7 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
       };
       if (winner < 0 || rank(e[k].origin) < rank(e[winner].origin)) winner = static_cast<int>(k);
     }
+    bool regroup = false;
     for (size_t k = i; k < j; ++k) {
       if (static_cast<int>(k) == winner || !e[k].active) continue;
       e[k].active = false;
@@ -298,10 +330,16 @@ VnetRouteTable RouteComputer::ForVnet(const Vnet& v, const std::string& subnet) 
                       : std::string(RouteSourceName(e[winner].origin)) + " route wins";
       regroup = true;
     }
+    // Keep the active route first within its prefix, others in their order (the table is
+    // already sorted by prefix, so this equals a stable sort of the whole table).
+    if (regroup) {
+      std::stable_partition(e.begin() + static_cast<std::ptrdiff_t>(i),
+                            e.begin() + static_cast<std::ptrdiff_t>(j),
+                            [](const RouteEntry& x) { return x.active; });
+    }
     i = j;
   }
-  if (regroup) SortEntries(&e);  // keep the active route first within its prefix
-  return t;
+  finish();
 }
 
 std::vector<VnetRouteTable> RouteComputer::AllVnetTables() {

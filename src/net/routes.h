@@ -63,6 +63,9 @@ class RouteComputer {
 
   // REQUIRES: `v` belongs to the indexed topology. `subnet` empty = the VNet's default table.
   VnetRouteTable ForVnet(const Vnet& v, const std::string& subnet = "");
+  // The same table written into `out`, reusing the storage of its entries: callers that
+  // walk thousands of VNets refill one table instead of allocating every route again.
+  void ForVnet(const Vnet& v, const std::string& subnet, VnetRouteTable* out);
   RouterRouteTable ForRouter(const Site& s, const Router& r);
   // Every table of the topology: each VNet, plus each subnet that has a route table.
   std::vector<VnetRouteTable> AllVnetTables();
@@ -74,6 +77,8 @@ class RouteComputer {
   const TopologyIndex& idx_;
   const FailureSet& failures_;
   std::unordered_map<std::string, std::unique_ptr<std::vector<RouteEntry>>> bgp_cache_;
+  std::vector<RouteEntry> local_;    // ForVnet scratch: system and user routes
+  std::vector<IpPrefix> protected_;  // ForVnet scratch: prefixes BGP cannot override
 };
 
 // Longest-prefix match among active entries; nullptr if nothing covers `address`.

@@ -19,7 +19,7 @@ class Parser {
 
   YamlReader& reader() { return r_; }
 
-  void Top(const YAML::Node& root, Topology* t) {
+  void Top(const YamlNode& root, Topology* t) {
     if (!r_.ExpectMap(
             root, "the topology file",
             {"name", "regions", "peering_locations", "sites", "vnets", "vnet_peerings",
@@ -51,12 +51,12 @@ class Parser {
     for (const auto& n : r_.Seq(root, "connections")) ConnectionNode(n, t);
     for (const auto& n : r_.Seq(root, "vpn_connections")) VpnNode(n, t);
     for (const auto& n : r_.Seq(root, "global_reach")) GlobalReachNode(n, t);
-    YAML::Node dr = root["dr"];
-    if (dr.IsDefined() && !dr.IsNull()) DrNode(dr, t);
+    const YamlNode* dr = YamlReader::Present(root, "dr");
+    if (dr) DrNode(*dr, t);
   }
 
  private:
-  void SiteNode(const YAML::Node& n, Topology* t) {
+  void SiteNode(const YamlNode& n, Topology* t) {
     Site s;
     s.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a site", {"name", "prefixes", "routers"})) return;
@@ -73,7 +73,7 @@ class Parser {
     t->sites.push_back(std::move(s));
   }
 
-  void VnetNode(const YAML::Node& n, Topology* t) {
+  void VnetNode(const YamlNode& n, Topology* t) {
     Vnet v;
     v.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a vnet",
@@ -115,7 +115,7 @@ class Parser {
     t->vnets.push_back(std::move(v));
   }
 
-  void GatewayNode(const YAML::Node& n, Vnet* v) {
+  void GatewayNode(const YamlNode& n, Vnet* v) {
     Gateway g;
     g.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a gateway",
@@ -128,14 +128,14 @@ class Parser {
       g.type = type == "vpn" ? GatewayType::kVpn : GatewayType::kExpressRoute;
     }
     r_.Str(n, "sku", &g.sku, true);
-    YAML::Node ip = n["public_ip"];
-    if (ip.IsDefined() && !ip.IsNull()) {
+    const YamlNode* ip = YamlReader::Present(n, "public_ip");
+    if (ip) {
       PublicIp p;
-      p.loc = YamlReader::LocOf(ip);
-      if (r_.ExpectMap(ip, "a public_ip", {"sku", "zone"})) {
-        r_.Enum(ip, "sku", {"standard", "basic"}, &p.sku, false);
+      p.loc = YamlReader::LocOf(*ip);
+      if (r_.ExpectMap(*ip, "a public_ip", {"sku", "zone"})) {
+        r_.Enum(*ip, "sku", {"standard", "basic"}, &p.sku, false);
         int zone = 0;
-        if (r_.IntAs(ip, "zone", 1, 3, &zone, false)) p.zone = zone;
+        if (r_.IntAs(*ip, "zone", 1, 3, &zone, false)) p.zone = zone;
       }
       g.public_ip = p;
     }
@@ -149,7 +149,7 @@ class Parser {
     v->gateways.push_back(std::move(g));
   }
 
-  void PeeringNode(const YAML::Node& n, Topology* t) {
+  void PeeringNode(const YamlNode& n, Topology* t) {
     VnetPeering p;
     p.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a vnet peering",
@@ -166,7 +166,7 @@ class Parser {
     t->vnet_peerings.push_back(std::move(p));
   }
 
-  void RouteTableNode(const YAML::Node& n, Topology* t) {
+  void RouteTableNode(const YamlNode& n, Topology* t) {
     RouteTable rt;
     rt.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a route table",
@@ -177,7 +177,7 @@ class Parser {
     for (const auto& sn : r_.Seq(n, "subnets")) {
       SubnetRef ref;
       ref.loc = YamlReader::LocOf(sn);
-      std::string s = sn.IsScalar() ? sn.Scalar() : "";
+      std::string s(sn.IsScalar() ? sn.text : std::string_view());
       size_t slash = s.find('/');
       if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) {
         r_.Error(sn, "route table subnets are written VNET/SUBNET, not '" + s + "'");
@@ -215,7 +215,7 @@ class Parser {
     t->route_tables.push_back(std::move(rt));
   }
 
-  void CircuitNode(const YAML::Node& n, Topology* t) {
+  void CircuitNode(const YamlNode& n, Topology* t) {
     Circuit c;
     c.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a circuit",
@@ -224,44 +224,44 @@ class Parser {
       return;
     }
     r_.Str(n, "name", &c.name, true);
-    YAML::Node prov = n["provider"], direct = n["direct"];
-    bool has_prov = prov.IsDefined() && !prov.IsNull();
-    bool has_direct = direct.IsDefined() && !direct.IsNull();
+    const YamlNode* prov = YamlReader::Present(n, "provider");
+    const YamlNode* direct = YamlReader::Present(n, "direct");
+    bool has_prov = prov != nullptr;
+    bool has_direct = direct != nullptr;
     if (has_prov == has_direct) {
       r_.Error(n, "circuit '" + c.name +
                       "' needs exactly one of provider: {name: ...} or direct: "
                       "{port_gbps: ...}");
     }
-    if (has_prov && r_.ExpectMap(prov, "a provider", {"name"})) {
-      r_.Str(prov, "name", &c.provider, true);
+    if (has_prov && r_.ExpectMap(*prov, "a provider", {"name"})) {
+      r_.Str(*prov, "name", &c.provider, true);
     }
-    if (has_direct && r_.ExpectMap(direct, "a direct port", {"port_gbps"})) {
-      r_.IntAs(direct, "port_gbps", 1, 1000, &c.direct_port_gbps, true);
+    if (has_direct && r_.ExpectMap(*direct, "a direct port", {"port_gbps"})) {
+      r_.IntAs(*direct, "port_gbps", 1, 1000, &c.direct_port_gbps, true);
     }
     r_.Str(n, "peering_location", &c.peering_location, true);
     r_.IntAs(n, "bandwidth_mbps", 1, 1000000, &c.bandwidth_mbps, true);
-    YAML::Node sku = n["sku"];
-    if (!sku.IsDefined() || sku.IsNull()) {
+    const YamlNode* sku = YamlReader::Present(n, "sku");
+    if (!sku) {
       r_.Error(n, "missing required key 'sku'");
-    } else if (r_.ExpectMap(sku, "a circuit sku", {"tier", "family", "name"})) {
-      c.sku.loc = YamlReader::LocOf(sku);
-      r_.Str(sku, "tier", &c.sku.tier, true);
-      r_.Str(sku, "family", &c.sku.family, true);
-      r_.Str(sku, "name", &c.sku.name, true);
+    } else if (r_.ExpectMap(*sku, "a circuit sku", {"tier", "family", "name"})) {
+      c.sku.loc = YamlReader::LocOf(*sku);
+      r_.Str(*sku, "tier", &c.sku.tier, true);
+      r_.Str(*sku, "family", &c.sku.family, true);
+      r_.Str(*sku, "name", &c.sku.name, true);
     }
-    YAML::Node st = n["state"];
-    if (st.IsDefined() && !st.IsNull() &&
-        r_.ExpectMap(st, "a circuit state", {"service_provider", "circuit"})) {
-      r_.Enum(st, "service_provider",
+    const YamlNode* st = YamlReader::Present(n, "state");
+    if (st && r_.ExpectMap(*st, "a circuit state", {"service_provider", "circuit"})) {
+      r_.Enum(*st, "service_provider",
               {"NotProvisioned", "Provisioning", "Provisioned", "Deprovisioning"},
               &c.service_provider_state, false);
-      r_.Str(st, "circuit", &c.circuit_state, false);
+      r_.Str(*st, "circuit", &c.circuit_state, false);
     }
     for (const auto& pn : r_.Seq(n, "peerings")) PeeringOfCircuit(pn, &c);
     t->circuits.push_back(std::move(c));
   }
 
-  void PeeringOfCircuit(const YAML::Node& n, Circuit* c) {
+  void PeeringOfCircuit(const YamlNode& n, Circuit* c) {
     CircuitPeering p;
     p.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a circuit peering",
@@ -281,30 +281,27 @@ class Parser {
     r_.Prefix(n, "primary_prefix", &p.primary_prefix, false);
     r_.Prefix(n, "secondary_prefix", &p.secondary_prefix, false);
     r_.IntAs(n, "vlan", 1, 4094, &p.vlan, true);
-    YAML::Node bgp = n["bgp"];
-    if (bgp.IsDefined() && !bgp.IsNull() &&
-        r_.ExpectMap(bgp, "bgp timers", {"keepalive_s", "hold_s"})) {
-      r_.IntAs(bgp, "keepalive_s", 0, 65535, &p.bgp.keepalive_s, false);
-      r_.IntAs(bgp, "hold_s", 0, 65535, &p.bgp.hold_s, false);
+    const YamlNode* bgp = YamlReader::Present(n, "bgp");
+    if (bgp && r_.ExpectMap(*bgp, "bgp timers", {"keepalive_s", "hold_s"})) {
+      r_.IntAs(*bgp, "keepalive_s", 0, 65535, &p.bgp.keepalive_s, false);
+      r_.IntAs(*bgp, "hold_s", 0, 65535, &p.bgp.hold_s, false);
     }
-    YAML::Node bfd = n["bfd"];
-    if (bfd.IsDefined() && !bfd.IsNull() &&
-        r_.ExpectMap(bfd, "bfd settings", {"enabled", "interval_ms", "multiplier"})) {
-      r_.Bool(bfd, "enabled", &p.bfd.enabled);
-      r_.IntAs(bfd, "interval_ms", 1, 60000, &p.bfd.interval_ms, false);
-      r_.IntAs(bfd, "multiplier", 1, 255, &p.bfd.multiplier, false);
+    const YamlNode* bfd = YamlReader::Present(n, "bfd");
+    if (bfd && r_.ExpectMap(*bfd, "bfd settings", {"enabled", "interval_ms", "multiplier"})) {
+      r_.Bool(*bfd, "enabled", &p.bfd.enabled);
+      r_.IntAs(*bfd, "interval_ms", 1, 60000, &p.bfd.interval_ms, false);
+      r_.IntAs(*bfd, "multiplier", 1, 255, &p.bfd.multiplier, false);
     }
-    YAML::Node links = n["links"];
-    if (links.IsDefined() && !links.IsNull() &&
-        r_.ExpectMap(links, "peering links", {"primary", "secondary"})) {
-      r_.Str(links, "primary", &p.primary_router, false);
-      r_.Str(links, "secondary", &p.secondary_router, false);
+    const YamlNode* links = YamlReader::Present(n, "links");
+    if (links && r_.ExpectMap(*links, "peering links", {"primary", "secondary"})) {
+      r_.Str(*links, "primary", &p.primary_router, false);
+      r_.Str(*links, "secondary", &p.secondary_router, false);
     }
     p.advertise = r_.Prefixes(n, "advertise", false);
-    YAML::Node rf = n["route_filter"];
-    if (rf.IsDefined() && !rf.IsNull() && r_.ExpectMap(rf, "a route filter", {"communities"})) {
+    const YamlNode* rf = YamlReader::Present(n, "route_filter");
+    if (rf && r_.ExpectMap(*rf, "a route filter", {"communities"})) {
       p.has_route_filter = true;
-      p.route_filter_communities = r_.Strings(rf, "communities");
+      p.route_filter_communities = r_.Strings(*rf, "communities");
     }
     p.nat_pool = r_.Prefixes(n, "nat_pool", false);
     r_.IntAs(n, "as_path_prepend", 0, 32, &p.as_path_prepend, false);
@@ -315,13 +312,13 @@ class Parser {
     c->peerings.push_back(std::move(p));
   }
 
-  GatewayRef GatewayRefOf(const YAML::Node& n, const char* key) {
+  GatewayRef GatewayRefOf(const YamlNode& n, const char* key) {
     GatewayRef ref;
     std::string s;
     if (!r_.Str(n, key, &s, true)) return ref;
     size_t slash = s.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == s.size()) {
-      r_.Error(n[key], std::string("'") + key + "' is written VNET/GATEWAY, not '" + s + "'");
+      r_.Error(*n.Get(key), std::string("'") + key + "' is written VNET/GATEWAY, not '" + s + "'");
       return ref;
     }
     ref.vnet = s.substr(0, slash);
@@ -329,7 +326,7 @@ class Parser {
     return ref;
   }
 
-  void ConnectionNode(const YAML::Node& n, Topology* t) {
+  void ConnectionNode(const YamlNode& n, Topology* t) {
     Connection c;
     c.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a connection", {"name", "gateway", "circuit", "weight", "fastpath"})) {
@@ -343,7 +340,7 @@ class Parser {
     t->connections.push_back(std::move(c));
   }
 
-  void VpnNode(const YAML::Node& n, Topology* t) {
+  void VpnNode(const YamlNode& n, Topology* t) {
     VpnConnection v;
     v.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a vpn connection",
@@ -360,7 +357,7 @@ class Parser {
     t->vpn_connections.push_back(std::move(v));
   }
 
-  void GlobalReachNode(const YAML::Node& n, Topology* t) {
+  void GlobalReachNode(const YamlNode& n, Topology* t) {
     GlobalReach g;
     g.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "a global reach connection", {"circuits", "prefix"})) return;
@@ -376,7 +373,7 @@ class Parser {
     t->global_reach.push_back(std::move(g));
   }
 
-  void DrNode(const YAML::Node& n, Topology* t) {
+  void DrNode(const YamlNode& n, Topology* t) {
     DrConfig d;
     d.loc = YamlReader::LocOf(n);
     if (!r_.ExpectMap(n, "dr",
@@ -396,48 +393,17 @@ class Parser {
       r_.Str(mn, "drill", &m.drill, false);
       d.network_mapping.push_back(std::move(m));
     }
-    YAML::Node rp = n["replication_path"];
-    if (rp.IsDefined() && !rp.IsNull() &&
-        r_.ExpectMap(rp, "a replication path", {"site", "peering"})) {
-      d.replication_loc = YamlReader::LocOf(rp);
-      r_.Str(rp, "site", &d.replication_site, true);
-      r_.Enum(rp, "peering", {"private", "microsoft"}, &d.replication_peering, true);
+    const YamlNode* rp = YamlReader::Present(n, "replication_path");
+    if (rp && r_.ExpectMap(*rp, "a replication path", {"site", "peering"})) {
+      d.replication_loc = YamlReader::LocOf(*rp);
+      r_.Str(*rp, "site", &d.replication_site, true);
+      r_.Enum(*rp, "peering", {"private", "microsoft"}, &d.replication_peering, true);
     }
     t->dr = std::move(d);
   }
 
   YamlReader r_;
 };
-
-// yaml-cpp recurses once per nesting level; refuse absurd depths before it sees them so a
-// hostile file cannot exhaust the stack.
-bool NestingTooDeep(std::string_view text) {
-  int depth = 0;
-  bool line_start = true;
-  int dashes = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    char ch = text[i];
-    if (ch == '\n') {
-      line_start = true;
-      dashes = 0;
-      continue;
-    }
-    if (ch == '[' || ch == '{') {
-      if (++depth > 64) return true;
-    } else if (ch == ']' || ch == '}') {
-      if (depth > 0) --depth;
-    }
-    if (line_start) {
-      // Block sequences nested on one line: "- - - - x".
-      if (ch == '-' && (i + 1 == text.size() || text[i + 1] == ' ')) {
-        if (++dashes > 64) return true;
-      } else if (ch != ' ') {
-        line_start = false;
-      }
-    }
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -446,30 +412,17 @@ Result<Topology> ParseTopology(std::string_view yaml_text, const std::string& fi
     return Status::InvalidArgument(file_name + ": larger than " +
                                    std::to_string(kMaxTopologyBytes >> 20) + " MiB");
   }
-  if (NestingTooDeep(yaml_text)) {
-    return Status::InvalidArgument(file_name + ": nesting deeper than 64 levels");
-  }
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(file_name + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
+  // Nesting depth, aliases and syntax are bounded and reported by YamlDoc.
+  LL_ASSIGN_OR_RETURN(std::unique_ptr<YamlDoc> doc, YamlDoc::Parse(yaml_text, file_name));
+  const YamlNode* root = doc->root();
+  if (!root || root->IsNull()) {
+    return Status::InvalidArgument(file_name + ":1:1: the file is empty");
   }
   Topology t;
   t.file = file_name;
   Parser p(file_name);
-  try {
-    if (!root.IsDefined() || root.IsNull()) {
-      return Status::InvalidArgument(file_name + ":1:1: the file is empty");
-    }
-    p.Top(root, &t);
-    if (!p.reader().has_errors()) ResolveReferences(t, &p.reader());
-  } catch (const YAML::Exception& e) {
-    // Defensive: accessors avoid throwing conversions, but a malformed node must still
-    // become an error value, never an escaped exception.
-    p.reader().Error(Loc{e.mark.line + 1, e.mark.column + 1}, e.msg);
-  }
+  p.Top(*root, &t);
+  if (!p.reader().has_errors()) ResolveReferences(t, &p.reader());
   const std::vector<std::string> errors = p.reader().SortedErrors();
   if (!errors.empty()) {
     std::string msg;

@@ -1,5 +1,5 @@
-// Typed, position-aware accessors over yaml-cpp. yaml-cpp's own conversions throw and
-// accept loose forms; here every scalar is parsed by hand so the rules are ours.
+// Typed, position-aware accessors over YamlDoc nodes. Every scalar is parsed by hand so the
+// rules are ours (booleans are true/false only, integers are plain decimal).
 #include "net/yaml_reader.h"
 
 #include <algorithm>
@@ -8,12 +8,6 @@
 #include "net/names.h"
 
 namespace lifeline::net {
-
-Loc YamlReader::LocOf(const YAML::Node& n) {
-  YAML::Mark m = n.Mark();
-  if (m.line < 0) return {};
-  return {m.line + 1, m.column + 1};
-}
 
 void YamlReader::Error(const Loc& loc, const std::string& message) {
   if (static_cast<int>(errors_.size()) >= kMaxErrors) {
@@ -35,130 +29,137 @@ std::vector<std::string> YamlReader::SortedErrors() const {
   return out;
 }
 
-bool YamlReader::ExpectMap(const YAML::Node& n, const std::string& what,
+bool YamlReader::ExpectMap(const YamlNode& n, const std::string& what,
                            std::initializer_list<const char*> keys) {
   if (!n.IsMap()) {
     Error(n, what + " must be a mapping of keys to values");
     return false;
   }
-  std::vector<std::string> allowed(keys.begin(), keys.end());
-  std::vector<std::string> seen;
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    if (!it->first.IsScalar()) {
-      Error(it->first, "keys of " + what + " must be plain words");
+  // Maps have a handful of keys: linear scans beat building sets for every element.
+  for (size_t i = 0; i < n.pairs(); ++i) {
+    const YamlNode& kn = n.key(i);
+    if (!kn.IsScalar()) {
+      Error(kn, "keys of " + what + " must be plain words");
       continue;
     }
-    const std::string& k = it->first.Scalar();
-    if (std::find(seen.begin(), seen.end(), k) != seen.end()) {
-      Error(it->first, "duplicate key '" + k + "' in " + what);  // YAML keeps only one
+    std::string_view k = kn.text;
+    bool dup = false;
+    for (size_t j = 0; j < i && !dup; ++j) dup = n.key(j).IsScalar() && n.key(j).text == k;
+    if (dup) {
+      Error(kn, "duplicate key '" + std::string(k) + "' in " + what);  // YAML keeps only one
       continue;
     }
-    seen.push_back(k);
     bool known = false;
-    for (const auto& a : allowed) known = known || a == k;
+    for (const char* a : keys) known = known || k == a;
     if (!known) {
-      Error(it->first, "unknown key '" + k + "' in " + what + DidYouMean(k, allowed));
+      std::vector<std::string> allowed(keys.begin(), keys.end());
+      Error(kn, "unknown key '" + std::string(k) + "' in " + what + DidYouMean(k, allowed));
     }
   }
   return true;
 }
 
-std::vector<YAML::Node> YamlReader::Seq(const YAML::Node& map, const char* key, bool required) {
-  std::vector<YAML::Node> out;
-  YAML::Node n = map[key];
-  if (!n.IsDefined() || n.IsNull()) {
+YamlItems YamlReader::Seq(const YamlNode& map, const char* key, bool required) {
+  const YamlNode* n = map.Get(key);
+  if (!n || n->IsNull()) {
     if (required) Error(map, std::string("missing required key '") + key + "'");
-    return out;
+    return {};
   }
-  if (!n.IsSequence()) {
-    Error(n, std::string("'") + key + "' must be a list");
-    return out;
+  if (!n->IsSequence()) {
+    Error(*n, std::string("'") + key + "' must be a list");
+    return {};
   }
-  for (const auto& e : n) out.push_back(e);
-  return out;
+  return YamlItems(n->items);
 }
 
-bool YamlReader::Scalar(const YAML::Node& map, const char* key, std::string* out, bool required) {
-  YAML::Node n = map[key];
-  if (!n.IsDefined() || n.IsNull()) {
+const YamlNode* YamlReader::Scalar(const YamlNode& map, const char* key, bool required) {
+  const YamlNode* n = map.Get(key);
+  if (!n || n->IsNull()) {
     if (required) Error(map, std::string("missing required key '") + key + "'");
+    return nullptr;
+  }
+  if (!n->IsScalar()) {
+    Error(*n, std::string("'") + key + "' must be a single value, not a list or mapping");
+    return nullptr;
+  }
+  return n;
+}
+
+bool YamlReader::Str(const YamlNode& map, const char* key, std::string* out, bool required) {
+  const YamlNode* n = Scalar(map, key, required);
+  if (!n) return false;
+  if (n->text.empty()) {
+    Error(*n, std::string("'") + key + "' must not be empty");
     return false;
   }
-  if (!n.IsScalar()) {
-    Error(n, std::string("'") + key + "' must be a single value, not a list or mapping");
-    return false;
-  }
-  *out = n.Scalar();
+  out->assign(n->text);
   return true;
 }
 
-bool YamlReader::Str(const YAML::Node& map, const char* key, std::string* out, bool required) {
-  std::string s;
-  if (!Scalar(map, key, &s, required)) return false;
-  if (s.empty()) {
-    Error(map[key], std::string("'") + key + "' must not be empty");
-    return false;
-  }
-  *out = s;
-  return true;
-}
-
-bool YamlReader::Bool(const YAML::Node& map, const char* key, bool* out) {
-  std::string s;
-  if (!Scalar(map, key, &s, false)) return false;
+bool YamlReader::Bool(const YamlNode& map, const char* key, bool* out) {
+  const YamlNode* n = Scalar(map, key, false);
+  if (!n) return false;
+  std::string_view s = n->text;
   if (s == "true" || s == "True") {
     *out = true;
   } else if (s == "false" || s == "False") {
     *out = false;
   } else {
-    Error(map[key], std::string("'") + key + "' must be true or false, not '" + s + "'");
+    Error(*n, std::string("'") + key + "' must be true or false, not '" + std::string(s) + "'");
     return false;
   }
   return true;
 }
 
-bool YamlReader::Int(const YAML::Node& map, const char* key, int64_t min, int64_t max, int64_t* out,
+bool YamlReader::Int(const YamlNode& map, const char* key, int64_t min, int64_t max, int64_t* out,
                      bool required) {
-  std::string s;
-  if (!Scalar(map, key, &s, required)) return false;
+  const YamlNode* n = Scalar(map, key, required);
+  if (!n) return false;
+  std::string_view s = n->text;
   int64_t v = 0;
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) {
-    Error(map[key], std::string("'") + key + "' must be an integer, not '" + s + "'");
+    Error(*n, std::string("'") + key + "' must be an integer, not '" + std::string(s) + "'");
     return false;
   }
   if (v < min || v > max) {
-    Error(map[key], std::string("'") + key + "' = " + s + " is out of range [" +
-                        std::to_string(min) + ", " + std::to_string(max) + "]");
+    Error(*n, std::string("'") + key + "' = " + std::string(s) + " is out of range [" +
+                  std::to_string(min) + ", " + std::to_string(max) + "]");
     return false;
   }
   *out = v;
   return true;
 }
 
-bool YamlReader::Enum(const YAML::Node& map, const char* key,
-                      const std::vector<std::string>& values, std::string* out, bool required) {
-  std::string s;
-  if (!Scalar(map, key, &s, required)) return false;
-  for (const auto& v : values) {
+bool YamlReader::Enum(const YamlNode& map, const char* key,
+                      std::initializer_list<std::string_view> values, std::string* out,
+                      bool required) {
+  const YamlNode* n = Scalar(map, key, required);
+  if (!n) return false;
+  std::string_view s = n->text;
+  for (std::string_view v : values) {
     if (v == s) {
-      *out = s;
+      out->assign(s);
       return true;
     }
   }
   std::string list;
-  for (const auto& v : values) list += (list.empty() ? "" : ", ") + v;
-  Error(map[key], std::string("'") + key + "' must be one of " + list + ", not '" + s + "'" +
-                      DidYouMean(s, values));
+  std::vector<std::string> names;
+  for (std::string_view v : values) {
+    list += (list.empty() ? "" : ", ") + std::string(v);
+    names.emplace_back(v);
+  }
+  Error(*n, std::string("'") + key + "' must be one of " + list + ", not '" + std::string(s) + "'" +
+                DidYouMean(s, names));
   return false;
 }
 
-bool YamlReader::ScalarToPrefix(const YAML::Node& n, IpPrefix* out) {
+bool YamlReader::ScalarToPrefix(const YamlNode& n, IpPrefix* out) {
   if (!n.IsScalar()) {
     Error(n, "expected a CIDR prefix such as 10.1.0.0/24");
     return false;
   }
-  auto r = IpPrefix::Parse(n.Scalar());
+  auto r = IpPrefix::Parse(n.text);
   if (!r.ok()) {
     Error(n, r.status().message());
     return false;
@@ -167,64 +168,64 @@ bool YamlReader::ScalarToPrefix(const YAML::Node& n, IpPrefix* out) {
   return true;
 }
 
-bool YamlReader::Prefix(const YAML::Node& map, const char* key, std::optional<IpPrefix>* out,
+bool YamlReader::Prefix(const YamlNode& map, const char* key, std::optional<IpPrefix>* out,
                         bool required) {
-  YAML::Node n = map[key];
-  if (!n.IsDefined() || n.IsNull()) {
+  const YamlNode* n = map.Get(key);
+  if (!n || n->IsNull()) {
     if (required) Error(map, std::string("missing required key '") + key + "'");
     return false;
   }
   IpPrefix p;
-  if (!ScalarToPrefix(n, &p)) return false;
+  if (!ScalarToPrefix(*n, &p)) return false;
   *out = p;
   return true;
 }
 
-bool YamlReader::Address(const YAML::Node& map, const char* key, std::optional<IpPrefix>* out,
+bool YamlReader::Address(const YamlNode& map, const char* key, std::optional<IpPrefix>* out,
                          bool required) {
-  std::string s;
-  if (!Scalar(map, key, &s, required)) return false;
-  auto r = IpPrefix::ParseAddress(s);
+  const YamlNode* n = Scalar(map, key, required);
+  if (!n) return false;
+  auto r = IpPrefix::ParseAddress(n->text);
   if (!r.ok()) {
-    Error(map[key], r.status().message());
+    Error(*n, r.status().message());
     return false;
   }
   *out = *r;
   return true;
 }
 
-std::vector<IpPrefix> YamlReader::Prefixes(const YAML::Node& map, const char* key, bool required) {
+std::vector<IpPrefix> YamlReader::Prefixes(const YamlNode& map, const char* key, bool required) {
   std::vector<IpPrefix> out;
-  YAML::Node n = map[key];
-  if (!n.IsDefined() || n.IsNull()) {
+  const YamlNode* n = map.Get(key);
+  if (!n || n->IsNull()) {
     if (required) Error(map, std::string("missing required key '") + key + "'");
     return out;
   }
-  if (n.IsScalar()) {
+  if (n->IsScalar()) {
     IpPrefix p;
-    if (ScalarToPrefix(n, &p)) out.push_back(p);
+    if (ScalarToPrefix(*n, &p)) out.push_back(p);
     return out;
   }
-  if (!n.IsSequence()) {
-    Error(n, std::string("'") + key + "' must be a list of CIDR prefixes");
+  if (!n->IsSequence()) {
+    Error(*n, std::string("'") + key + "' must be a list of CIDR prefixes");
     return out;
   }
-  out.reserve(n.size());
-  for (const auto& e : n) {
+  out.reserve(n->items.size());
+  for (const YamlNode* e : n->items) {
     IpPrefix p;
-    if (ScalarToPrefix(e, &p)) out.push_back(p);
+    if (ScalarToPrefix(*e, &p)) out.push_back(p);
   }
   return out;
 }
 
-std::vector<std::string> YamlReader::Strings(const YAML::Node& map, const char* key) {
+std::vector<std::string> YamlReader::Strings(const YamlNode& map, const char* key) {
   std::vector<std::string> out;
-  for (const auto& e : Seq(map, key)) {
-    if (!e.IsScalar() || e.Scalar().empty()) {
+  for (const YamlNode& e : Seq(map, key)) {
+    if (!e.IsScalar() || e.text.empty()) {
       Error(e, std::string("'") + key + "' must be a list of names");
       continue;
     }
-    out.push_back(e.Scalar());
+    out.emplace_back(e.text);
   }
   return out;
 }

@@ -114,7 +114,89 @@ TEST(Parser, DuplicateKeysAndErrorsInFileOrder) {
 
 TEST(Parser, RefusesDeepNesting) {
   std::string deep(200, '[');
-  EXPECT_NE(ErrorOf("name: " + deep).find("nesting"), std::string::npos);
+  std::string e = ErrorOf("name: " + deep);
+  EXPECT_NE(e.find("t.yaml:1:"), std::string::npos) << e;
+  EXPECT_NE(e.find("nesting deeper than 64 levels"), std::string::npos) << e;
+  // Block nesting counts too.
+  std::string block = "name: x\nregions:\n";
+  for (int i = 0; i < 70; ++i) block += std::string(2 * i + 2, ' ') + "-\n";
+  e = ErrorOf(block);
+  EXPECT_NE(e.find("nesting deeper than 64 levels"), std::string::npos) << e;
+  std::string dashes = "name: x\nregions:\n  ";
+  for (int i = 0; i < 70; ++i) dashes += "- ";
+  dashes += "x\n";
+  e = ErrorOf(dashes);
+  EXPECT_NE(e.find("nesting deeper than 64 levels"), std::string::npos) << e;
+  // Brackets inside quotes or comments are not nesting.
+  auto t = ParseTopology("name: '" + deep + "' # " + deep + "\n", "t.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->name, deep);
+}
+
+TEST(Parser, AnchorsAndAliasesAreExpanded) {
+  auto t = ParseTopology(
+      "name: x\nregions: [{name: a, geo: &g asia}, {name: b, geo: *g}]\n"
+      "peering_locations:\n  - &loc {name: l1, geo: asia}\n",
+      "t.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->regions.size(), 2u);
+  EXPECT_EQ(t->regions[1].geo, "asia");
+  // An aliased element is the same element again: its name is then a duplicate.
+  std::string e = ErrorOf("name: x\nregions: [&r {name: a, geo: g}, *r]\n");
+  EXPECT_NE(e.find("duplicate region name 'a'"), std::string::npos) << e;
+}
+
+TEST(Parser, BadAliasesAreRefused) {
+  std::string e = ErrorOf("name: x\nregions: [{name: a, geo: *nowhere}]\n");
+  EXPECT_NE(e.find("t.yaml:2:26: unknown anchor in alias '*nowhere'"), std::string::npos) << e;
+  e = ErrorOf("name: x\nregions: &r [*r]\n");
+  EXPECT_NE(e.find("t.yaml:2:14: alias '*r' refers to a node that contains it"), std::string::npos)
+      << e;
+  // "Billion laughs": each level doubles; the expansion bound stops it early.
+  std::string y = "name: x\na0: &a0 [x, x]\n";
+  for (int i = 1; i < 40; ++i) {
+    y += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) +
+         ", *a" + std::to_string(i - 1) + "]\n";
+  }
+  e = ErrorOf(y);
+  EXPECT_NE(e.find("aliases expand the document by more than 100000 nodes"), std::string::npos)
+      << e;
+}
+
+TEST(Parser, OneDocumentOnly) {
+  std::string e = ErrorOf("name: x\n---\nname: y\n");
+  EXPECT_NE(e.find("t.yaml:2:1: a topology file holds one YAML document"), std::string::npos) << e;
+  EXPECT_TRUE(ParseTopology("---\nname: x\n...\n", "t.yaml").ok());
+}
+
+TEST(Parser, NullsAndQuotedWords) {
+  std::string e = ErrorOf("name: null\n");
+  EXPECT_NE(e.find("missing required key 'name'"), std::string::npos) << e;
+  e = ErrorOf("name: ~\nregions:\n");
+  EXPECT_NE(e.find("missing required key 'name'"), std::string::npos) << e;
+  auto t = ParseTopology("name: \"null\"\nregions: ~\n", "t.yaml");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->name, "null");
+  EXPECT_TRUE(t->regions.empty());
+  e = ErrorOf("name: x\nregions: [~]\n");
+  EXPECT_NE(e.find("t.yaml:2:11: a region must be a mapping"), std::string::npos) << e;
+  e = ErrorOf("name: x\nregions: [{? [a, b] : c}]\n");
+  EXPECT_NE(e.find("keys of a region must be plain words"), std::string::npos) << e;
+  e = ErrorOf("name: x\nsites: [{name: s, routers: [{name: r, asn: [1]}]}]\n");
+  EXPECT_NE(e.find("'asn' must be a single value, not a list or mapping"), std::string::npos) << e;
+}
+
+TEST(Parser, EncodingAndSyntaxErrorsHavePositions) {
+  std::string e = ErrorOf("name: x\nregions: [{name: \xff}]\n");
+  EXPECT_NE(e.find("t.yaml:2:"), std::string::npos) << e;
+  EXPECT_NE(e.find("UTF-8"), std::string::npos) << e;
+  e = ErrorOf("name: x\nregions: [{name: a, geo: b}\nvnets: []\n");
+  EXPECT_NE(e.find("t.yaml:"), std::string::npos) << e;
+  EXPECT_NE(e.find("while parsing a flow sequence at 2:10"), std::string::npos) << e;
+  e = ErrorOf("name: x\n  bad: indent\n");
+  EXPECT_NE(e.find("t.yaml:2:"), std::string::npos) << e;
+  EXPECT_NE(ErrorOf("# only a comment\n").find("t.yaml:1:1: the file is empty"), std::string::npos);
+  EXPECT_NE(ErrorOf("---\n").find("the file is empty"), std::string::npos);
 }
 
 TEST(Parser, ManyErrorsAreBounded) {
