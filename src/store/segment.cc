@@ -1,7 +1,9 @@
 #include "store/segment.h"
 
+#include <fcntl.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -136,7 +138,21 @@ Status Segment::Append(RecordHeader header, std::string_view payload, uint64_t* 
   *payload_offset = write_offset_ + kRecordHeaderSize;
   write_offset_ += total;
   if (scratch_.capacity() > (4u << 20)) std::string().swap(scratch_);
+  StartWriteback();
   return Status::Ok();
+}
+
+void Segment::StartWriteback() {
+  // Start writing back the whole pages behind the tail once a window has filled, so the
+  // device works while the next records are copied in and the group commit's fsync finds
+  // most of its data already on the way. Only an early start: durability still comes from
+  // Sync(). The page holding the tail is left alone, since the next append dirties it again.
+  if (file_->fd() < 0 || write_offset_ - writeback_offset_ < kWritebackWindowBytes) return;
+  uint64_t end = write_offset_ & ~uint64_t(4095);
+  if (end <= writeback_offset_) return;
+  (void)::sync_file_range(file_->fd(), off_t(writeback_offset_), off_t(end - writeback_offset_),
+                          SYNC_FILE_RANGE_WRITE);
+  writeback_offset_ = end;
 }
 
 Status Segment::AppendRaw(std::string_view record_bytes, uint64_t* record_offset) {
@@ -154,6 +170,7 @@ Status Segment::TruncateTo(uint64_t size) {
   LL_RETURN_IF_ERROR(file_->Truncate(size));
   LL_RETURN_IF_ERROR(file_->Sync());
   write_offset_ = size;
+  writeback_offset_ = std::min(writeback_offset_, size);
   return Status::Ok();
 }
 
