@@ -47,13 +47,14 @@ Result<Segment::ScanResult> Segment::Scan(bool verify_payloads,
   };
   uint64_t prefetched = pos;
   while (pos < result.file_size) {
-    if (pos >= prefetched && file_->fd() >= 0) {
-      // The headers are spread over the whole file, so a scan reads all of it from the disk
-      // when it is not cached: ask for big windows ahead, so the device has a deep queue
-      // instead of following one header at a time.
-      uint64_t n = std::min<uint64_t>(kScanPrefetchBytes, result.file_size - pos);
-      (void)::posix_fadvise(file_->fd(), off_t(pos), off_t(n), POSIX_FADV_WILLNEED);
-      prefetched = pos + n / 2;
+    // The headers are spread over the whole file. Reading them one by one from a disk that
+    // has none of it cached makes one small read per record (and leaves the payloads for a
+    // second round of small reads when a materialize follows); keep a window ahead of the
+    // scan requested in big pieces instead (the kernel caps one request at its read-ahead
+    // size, hence the steps).
+    while (file_->fd() >= 0 && prefetched < std::min(result.file_size, pos + kScanPrefetchBytes)) {
+      (void)::posix_fadvise(file_->fd(), off_t(prefetched), off_t(kScanPrefetchStepBytes), POSIX_FADV_WILLNEED);
+      prefetched += kScanPrefetchStepBytes;
     }
     uint8_t hb[kRecordHeaderSize];
     if (result.file_size - pos < kRecordHeaderSize) {

@@ -62,8 +62,9 @@ class Segment {
  private:
   // Appended bytes after which writeback of the full pages behind the tail starts.
   static constexpr uint64_t kWritebackWindowBytes = 1u << 20;
-  // Read-ahead window of a scan.
-  static constexpr uint64_t kScanPrefetchBytes = 64u << 20;
+  // How far ahead of a scan the file is requested, and in what pieces.
+  static constexpr uint64_t kScanPrefetchBytes = 32u << 20;
+  static constexpr uint64_t kScanPrefetchStepBytes = 4u << 20;
 
   Segment(std::unique_ptr<File> file, uint64_t number, uint64_t size)
       : file_(std::move(file)), number_(number), write_offset_(size), writeback_offset_(size) {}
