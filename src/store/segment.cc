@@ -1,7 +1,9 @@
 #include "store/segment.h"
 
+#include <fcntl.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -43,7 +45,17 @@ Result<Segment::ScanResult> Segment::Scan(bool verify_payloads,
     result.tail_damaged = true;
     result.damage = path() + " offset " + std::to_string(pos) + ": " + what;
   };
+  uint64_t prefetched = pos;
   while (pos < result.file_size) {
+    // The headers are spread over the whole file. Reading them one by one from a disk that
+    // has none of it cached makes one small read per record (and leaves the payloads for a
+    // second round of small reads when a materialize follows); keep a window ahead of the
+    // scan requested in big pieces instead (the kernel caps one request at its read-ahead
+    // size, hence the steps).
+    while (file_->fd() >= 0 && prefetched < std::min(result.file_size, pos + kScanPrefetchBytes)) {
+      (void)::posix_fadvise(file_->fd(), off_t(prefetched), off_t(kScanPrefetchStepBytes), POSIX_FADV_WILLNEED);
+      prefetched += kScanPrefetchStepBytes;
+    }
     uint8_t hb[kRecordHeaderSize];
     if (result.file_size - pos < kRecordHeaderSize) {
       damaged("truncated record header");
@@ -136,7 +148,21 @@ Status Segment::Append(RecordHeader header, std::string_view payload, uint64_t* 
   *payload_offset = write_offset_ + kRecordHeaderSize;
   write_offset_ += total;
   if (scratch_.capacity() > (4u << 20)) std::string().swap(scratch_);
+  StartWriteback();
   return Status::Ok();
+}
+
+void Segment::StartWriteback() {
+  // Start writing back the whole pages behind the tail once a window has filled, so the
+  // device works while the next records are copied in and the group commit's fsync finds
+  // most of its data already on the way. Only an early start: durability still comes from
+  // Sync(). The page holding the tail is left alone, since the next append dirties it again.
+  if (file_->fd() < 0 || write_offset_ - writeback_offset_ < kWritebackWindowBytes) return;
+  uint64_t end = write_offset_ & ~uint64_t(4095);
+  if (end <= writeback_offset_) return;
+  (void)::sync_file_range(file_->fd(), off_t(writeback_offset_), off_t(end - writeback_offset_),
+                          SYNC_FILE_RANGE_WRITE);
+  writeback_offset_ = end;
 }
 
 Status Segment::AppendRaw(std::string_view record_bytes, uint64_t* record_offset) {
@@ -154,6 +180,7 @@ Status Segment::TruncateTo(uint64_t size) {
   LL_RETURN_IF_ERROR(file_->Truncate(size));
   LL_RETURN_IF_ERROR(file_->Sync());
   write_offset_ = size;
+  writeback_offset_ = std::min(writeback_offset_, size);
   return Status::Ok();
 }
 

@@ -60,11 +60,19 @@ class Segment {
   const std::string& path() const { return file_->path(); }
 
  private:
+  // Appended bytes after which writeback of the full pages behind the tail starts.
+  static constexpr uint64_t kWritebackWindowBytes = 1u << 20;
+  // How far ahead of a scan the file is requested, and in what pieces.
+  static constexpr uint64_t kScanPrefetchBytes = 32u << 20;
+  static constexpr uint64_t kScanPrefetchStepBytes = 4u << 20;
+
   Segment(std::unique_ptr<File> file, uint64_t number, uint64_t size)
-      : file_(std::move(file)), number_(number), write_offset_(size) {}
+      : file_(std::move(file)), number_(number), write_offset_(size), writeback_offset_(size) {}
+  void StartWriteback();
   std::unique_ptr<File> file_;
   uint64_t number_;
   uint64_t write_offset_;
+  uint64_t writeback_offset_;  // writeback was started for [.., writeback_offset_)
   std::string scratch_;
 };
 

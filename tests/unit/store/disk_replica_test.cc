@@ -195,6 +195,42 @@ TEST_F(DiskReplicaTest, MaterializeIsByteExactAndSparse) {
   EXPECT_TRUE(testing::SameBytes(*ReadWholeFile(FileSystem::Posix(), target, 1 << 21), ReadAll(*disk_, 3)));
 }
 
+TEST_F(DiskReplicaTest, MaterializeBatchesConsecutiveRecordsKeepsZerosAsHolesAndChecksEveryPayload) {
+  // 12 records written one after another on the disk and in the segment (one batch), two
+  // of them raw data that is all zeros.
+  constexpr uint64_t kRec = 65536;
+  for (uint64_t s = 1; s <= 12; ++s) {
+    std::string data = (s == 4 || s == 5) ? std::string(kRec, '\0') : PatternBytes(8, s, kRec);
+    ASSERT_TRUE(Write(s, (s - 1) * kRec, data).ok());
+  }
+  ASSERT_TRUE(disk_->Sync().ok());
+  std::string target = dir_ + "/out.img";
+  ASSERT_TRUE(disk_->Materialize(12, target).ok());
+  auto bytes = ReadWholeFile(FileSystem::Posix(), target, 1 << 21);
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_TRUE(testing::SameBytes(*bytes, ReadAll(*disk_, 12)));
+  EXPECT_EQ(bytes->substr(3 * kRec, 2 * kRec), std::string(2 * kRec, '\0'));
+  struct stat st;
+  ASSERT_EQ(::stat(target.c_str(), &st), 0);
+  EXPECT_LE(uint64_t(st.st_blocks) * 512, 10 * kRec + 4096) << "zero records must become holes";
+  EXPECT_GE(uint64_t(st.st_blocks) * 512, 10 * kRec) << "data records must be written";
+
+  // A flipped byte in the payload of the 7th record, in the middle of the batch, is found.
+  std::string seg = dir_ + "/d/journal-00000001.seg";
+  uint64_t payload7 = kSegmentHeaderSize + 6 * (kRecordHeaderSize + kRec) + kRecordHeaderSize;
+  {
+    auto f = FileSystem::Posix()->Open(seg, OpenMode::kReadWrite);
+    ASSERT_TRUE(f.ok());
+    char c;
+    ASSERT_EQ(*(*f)->ReadAt(payload7 + 100, &c, 1), 1u);
+    c = char(c ^ 0x20);
+    ASSERT_TRUE((*f)->WriteAt(payload7 + 100, &c, 1).ok());
+  }
+  Status s = disk_->Materialize(12, target);
+  EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+  EXPECT_NE(s.message().find("seq 7"), std::string::npos) << s.message();
+}
+
 TEST_F(DiskReplicaTest, BlockHashesMatchContent) {
   std::string a = PatternBytes(5, 1, 65536);
   ASSERT_TRUE(Write(1, 65536, a).ok());
