@@ -200,6 +200,7 @@ while True:
 print(n)
 PY
 )
+[ "$replica_diff" = 0 ] || fail "the vault's newest point differs from the primary disk in $replica_diff blocks of 64 KiB"
 
 echo
 echo "============ lifeline VM failover/failback report ============"
