@@ -216,6 +216,18 @@ void AgentDaemon::StopWorker(const std::string& disk_id) {
   if (w->thread.joinable()) w->thread.join();
 }
 
+// True when the vault's assignment carries a resync epoch other than the running one.
+static bool NewResyncEpoch(const json& running, std::map<std::string, json>::const_iterator wanted,
+                           std::map<std::string, json>::const_iterator end) {
+  if (wanted == end) return false;
+  auto epoch = [](const json& a) -> uint64_t {
+    if (!a.contains("capture") || !a["capture"].is_object()) return 0;
+    const json& c = a["capture"];
+    return c.contains("resync_epoch") && c["resync_epoch"].is_number_unsigned() ? c["resync_epoch"].get<uint64_t>() : 0;
+  };
+  return epoch(wanted->second) != 0 && epoch(wanted->second) != epoch(running);
+}
+
 void AgentDaemon::Reconcile(const std::string& assignments_json) {
   json assignments = json::parse(assignments_json, nullptr, false);
   if (!assignments.is_array()) return;
@@ -229,8 +241,9 @@ void AgentDaemon::Reconcile(const std::string& assignments_json) {
       auto it = wanted.find(id);
       if (it != wanted.end() && it->second == w->assignment) continue;
       const char* what = it == wanted.end() ? ": no longer assigned by the vault" : ": policy changed";
-      if (w->assignment.value("mode", "scan") == "nbd") {
-        // The machine's own disk: it stays served while the machine may run.
+      if (w->assignment.value("mode", "scan") == "nbd" && !NewResyncEpoch(w->assignment, it, wanted.end())) {
+        // The machine's own disk: it stays served while the machine may run (a new resync
+        // epoch restarts it: the disk was written behind the agent's back, e.g. by a failback).
         if (!w->pending_change_logged)
           log::Warn(kLog, id + what + "; the disk is served over NBD to its machine, so this takes effect when the "
                                       "agent restarts");

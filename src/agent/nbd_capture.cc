@@ -34,7 +34,8 @@ NbdCapture::~NbdCapture() { Stop(); }
 // State file (text, one key=value a line): initial_complete=1 once the replica holds the
 // whole disk; initial_started=1 once the initial copy's dirty bitmap is on disk (from then
 // on the bitmap file says what the copy still has to send: a restart resumes from it);
-// initial_blocks=N, the blocks the copy started with (for its percent).
+// initial_blocks=N, the blocks the copy started with (for its percent); resync_epoch=N, the
+// vault's whole-disk resync request the current copy answers (NbdCaptureOptions).
 Status NbdCapture::LoadState() {
   std::string path = options_.state_dir + "/capture.state";
   if (!FileSystem::Posix()->Exists(path)) return Status::Ok();
@@ -43,6 +44,8 @@ Status NbdCapture::LoadState() {
   initial_started_ = raw.find("initial_started=1") != std::string::npos;
   auto pos = raw.find("initial_blocks=");
   if (pos != std::string::npos) initial_blocks_ = std::strtoull(raw.c_str() + pos + 15, nullptr, 10);
+  pos = raw.find("resync_epoch=");
+  if (pos != std::string::npos) resync_epoch_ = std::strtoull(raw.c_str() + pos + 13, nullptr, 10);
   return Status::Ok();
 }
 
@@ -51,7 +54,8 @@ Status NbdCapture::SaveState() {
   std::string path = options_.state_dir + "/capture.state";
   std::string body = std::string("initial_complete=") + (initial_complete_ ? "1" : "0") + "\n" +
                      "initial_started=" + (initial_started_ ? "1" : "0") + "\n" +
-                     "initial_blocks=" + std::to_string(initial_blocks_.load()) + "\n";
+                     "initial_blocks=" + std::to_string(initial_blocks_.load()) + "\n" +
+                     "resync_epoch=" + std::to_string(resync_epoch_) + "\n";
   {
     LL_ASSIGN_OR_RETURN(auto f, fs->Open(path + ".tmp", OpenMode::kTruncate));
     LL_RETURN_IF_ERROR(f->WriteAt(0, body.data(), body.size()));
@@ -80,6 +84,16 @@ Status NbdCapture::Start(uint64_t first_seq) {
     std::lock_guard l(warning_mu_);
     last_warning_ = queue_->open_warning();
   }
+  // A new resync request from the vault: the disk changed behind the agent's back, so the
+  // replica's content is not this disk's and the bitmap cannot say where they differ.
+  const bool epoch_resync = sender_ && options_.resync_epoch != 0 && options_.resync_epoch != resync_epoch_;
+  if (epoch_resync) {
+    log::Info(kLog, options_.disk_path + ": the vault asks for a whole-disk resync (the disk was written " +
+                        "outside this agent, e.g. by a failback): copying every block again");
+    initial_complete_ = false;
+    initial_started_ = false;
+    resync_epoch_ = options_.resync_epoch;
+  }
   bool resume = sender_ && !initial_complete_ && initial_started_ && queue_->loaded_bitmap() &&
                 queue_->open_warning().empty();
   if (resume) {
@@ -90,8 +104,11 @@ Status NbdCapture::Start(uint64_t first_seq) {
   } else if (sender_ && !initial_complete_) {
     // The replica lacks this disk: copy every allocated block as a resync, while the VM
     // already runs. Holes need nothing: a new replica reads as zeros.
+    // Holes need nothing when the replica is new (it reads as zeros); after a resync request
+    // it holds older data there, so holes are copied too.
     nbd::Backend* img = image_.get();
-    queue_->MarkAllDirty([img](uint64_t off, uint64_t len) {
+    queue_->MarkAllDirty([img, epoch_resync](uint64_t off, uint64_t len) {
+      if (epoch_resync) return false;
       std::vector<nbd::Extent> ext;
       if (!img->BlockStatus(off, len, 64, &ext).ok()) return false;
       uint64_t covered = 0;
@@ -389,6 +406,8 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
   o.post_hook = a.value("post_hook", "");
   o.app_point_interval_ms = std::max<int64_t>(0, a.value("app_interval_s", int64_t(0))) * 1000;
   o.queue.max_spill_bytes = capture.value("max_spill_bytes", uint64_t(1) << 30);
+  if (capture.contains("resync_epoch") && capture["resync_epoch"].is_number_unsigned())
+    o.resync_epoch = capture["resync_epoch"].get<uint64_t>();
   NbdCapture nc(o, sender);
   Status s = nc.Start(durable_seq + 1);
   if (!s.ok()) {

@@ -39,6 +39,11 @@ struct NbdCaptureOptions {
   int64_t app_point_interval_ms = 0; // app-consistent points on a schedule; 0: off
   CaptureQueueOptions queue;         // state_dir is filled from above
   uint32_t resync_chunk_blocks = 16; // blocks read per resync step
+  // The vault's request to copy the whole disk again (0: none). A value other than the one
+  // in the state file means the disk was written behind the agent's back (a failback into
+  // the original disk): the replica is not this disk's state, so every block, holes
+  // included, is copied again; the value is kept so a restart does not start over.
+  uint64_t resync_epoch = 0;
   // Nice value (0..19) of the thread that hands captured writes to the sender; the
   // sender's connections take theirs from SenderOptions. Replication yields CPU to the
   // machine's own I/O: under CPU pressure the lag grows, the writes do not slow down.
@@ -122,6 +127,7 @@ class NbdCapture {
   std::atomic<bool> initial_complete_{false};
   bool initial_started_ = false;
   std::atomic<uint64_t> initial_blocks_{0};
+  uint64_t resync_epoch_ = 0;        // the vault's last resync request this state answered
   std::atomic<uint64_t> points_{0};
   std::atomic<uint64_t> last_point_seq_{0};
   std::atomic<uint64_t> submitted_seq_{0};

@@ -79,6 +79,18 @@ Status StopInstances(const RecoveryDeps& d, control::StepContext& ctx, const con
   return first;
 }
 
+Status RequestWholeDiskResync(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m) {
+  if (m.capture_mode != "nbd") return Status::Ok();
+  json capture = json::parse(m.capture_config, nullptr, false);
+  if (!capture.is_object()) capture = json::object();
+  const uint64_t epoch = static_cast<uint64_t>(Clock::System()->NowUnixNanos());
+  capture["resync_epoch"] = epoch;
+  LL_RETURN_IF_ERROR(d.catalog->SetMachineCapture(m.id, m.capture_mode, capture.dump()));
+  ctx.Log(m.name + ": nbd mode, the agent copies the whole disk again (resync epoch " +
+          std::to_string(epoch) + ")");
+  return Status::Ok();
+}
+
 Status StopFailover(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m) {
   Status first = StopInstances(d, ctx, m);
   LL_ASSIGN_OR_RETURN(auto disks, d.catalog->ListDisks(m.id));
@@ -536,6 +548,7 @@ class FailbackStep final : public control::Step {
       stats.push_back(st);
     }
     LL_RETURN_IF_ERROR(StopFailover(d_, ctx, m));
+    LL_RETURN_IF_ERROR(RequestWholeDiskResync(d_, ctx, m));
     LL_RETURN_IF_ERROR(event(MachineEvent::kFailoverDone));
     LL_RETURN_IF_ERROR(event(MachineEvent::kCommit));
     LL_RETURN_IF_ERROR(event(MachineEvent::kReprotectStart));

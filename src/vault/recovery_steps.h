@@ -39,4 +39,10 @@ Status WriteJsonFile(const std::string& path, const nlohmann::json& j);
 Status StopInstances(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m);
 Status StopFailover(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m);
 
+// After a failback wrote the original disks, an nbd-mode agent cannot know which blocks
+// changed (it sees only the writes it serves): a new `resync_epoch` in the machine's capture
+// config makes it copy the whole disk again. Scan-mode machines need nothing (their next
+// scan compares block hashes).
+Status RequestWholeDiskResync(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m);
+
 }  // namespace lifeline::vault

@@ -374,6 +374,7 @@ static Result<json> RunReverseFailbackImpl(const RecoveryDeps& d, control::StepC
   // The recovery site's copy goes; its agent stops once the primary vault no longer assigns
   // the disks (the machine is committed there).
   LL_RETURN_IF_ERROR(StopFailover(d, ctx, m));
+  LL_RETURN_IF_ERROR(RequestWholeDiskResync(d, ctx, m));
   LL_RETURN_IF_ERROR(event(MachineEvent::kFailoverDone));
   LL_RETURN_IF_ERROR(event(MachineEvent::kCommit));
   LL_RETURN_IF_ERROR(event(MachineEvent::kReprotectStart));

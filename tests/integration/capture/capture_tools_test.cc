@@ -216,5 +216,38 @@ TEST_F(CaptureToolsTest, AgentRestartDeliversWritesTheVaultNeverAcknowledged) {
   EXPECT_EQ(got, std::string(64 * 1024, char(0x63)));
 }
 
+// A failback writes the original disk without the agent seeing it: a new resync epoch from
+// the vault makes the agent copy every block again (holes too: the replica holds older data
+// there), once; the same epoch after a restart copies nothing more.
+TEST_F(CaptureToolsTest, ANewResyncEpochCopiesWhatChangedBehindTheAgent) {
+  StartAgent();
+  Ok("qemu-io -f raw -c 'write -P 0x61 0 2M' -c flush " + capture_->url());
+  ASSERT_TRUE(capture_->WaitCaughtUp(30000).ok());
+  capture_.reset();
+  sender_.reset();
+  // Behind the agent's back: new data at 20 MiB, a hole punched where the replica has data.
+  Ok("dd if=/dev/zero bs=1M count=1 status=none | tr '\\000' '\\161' | dd of=" + image_ +
+     " bs=1M seek=20 conv=notrunc,fsync status=none");
+  Ok("fallocate --punch-hole --offset 0 --length 1048576 " + image_);
+  // Without a new epoch the agent cannot know: the replica keeps the old bytes.
+  StartAgent();
+  ASSERT_TRUE(capture_->WaitCaughtUp(30000).ok());
+  std::string got(64 * 1024, '\0');
+  ASSERT_TRUE(Replica()->ReadAt(Replica()->durable_seq(), 20u << 20, got.data(), got.size()).ok());
+  EXPECT_EQ(got, std::string(64 * 1024, '\0')) << "the agent saw a write it did not serve";
+  capture_.reset();
+  sender_.reset();
+  agent::NbdCaptureOptions co = CaptureOpts();
+  co.resync_epoch = 7;
+  StartAgent(co, SenderOpts());
+  EXPECT_EQ(capture_->stats().initial_blocks, kDisk / (64 * 1024)) << "every block, holes included";
+  ExpectReplicaEqualsImage();
+  capture_.reset();
+  sender_.reset();
+  StartAgent(co, SenderOpts());
+  EXPECT_EQ(capture_->stats().queue.dirty_blocks, 0u) << "the same epoch must not copy the disk again";
+  EXPECT_TRUE(capture_->stats().initial_complete);
+}
+
 }  // namespace
 }  // namespace lifeline
