@@ -329,19 +329,22 @@ Result<bool> CaptureQueue::ResyncStep(const ReadFn& read, uint32_t max_blocks) {
   for (uint64_t i = first; i < first + count; ++i) dirty_[i] = 0;
   dirty_count_ -= count;
   resync_cursor_ = first + count;
-  // Read without the ordering lock, so the machine's writes never wait on this disk read.
-  // A write that lands in the range meanwhile may make the read stale: its blocks go back
-  // to dirty and are read again later. No point is taken while blocks are dirty, so the
-  // stale bytes (at a later seq than the write) are never part of a recovery point.
+  // Read without the ordering lock first, so the machine's writes do not wait on this disk
+  // read. A write that lands in the range meanwhile may make that read stale (it would
+  // reach the replica after the write, with older bytes): then the range is read again
+  // under the lock, where no write can complete, as for a hot range under constant writes
+  // an optimistic read would never settle.
   resync_read_offset_ = offset;
   resync_read_length_ = length;
   resync_read_raced_ = false;
   auto buf = std::make_shared<std::string>(length, '\0');
+  MutableByteSpan out(reinterpret_cast<uint8_t*>(buf->data()), length);
   lock.unlock();
-  Status read_status = read(offset, MutableByteSpan(reinterpret_cast<uint8_t*>(buf->data()), length));
+  Status read_status = read(offset, out);
   lock.lock();
   resync_read_length_ = 0;
-  if (!read_status.ok() || resync_read_raced_ || spilling_ || overflow_) {
+  if (read_status.ok() && resync_read_raced_ && !spilling_ && !overflow_) read_status = read(offset, out);
+  if (!read_status.ok() || spilling_ || overflow_) {
     // Also when the buffers overflowed meanwhile: the record could not keep seq order.
     MarkDirtyLocked(offset, length);
     LL_RETURN_IF_ERROR(read_status);

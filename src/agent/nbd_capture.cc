@@ -246,16 +246,22 @@ void NbdCapture::SenderLoop() {
     auto step = queue_->ResyncStep(read, options_.resync_chunk_blocks);
     if (!step.ok()) log::Error(kLog, "resync read: " + step.status().ToString());
     if (step.ok() && *step) resyncing = true;
+    // Hand on what is queued, a bounded batch at a time, then look at the state: a steady
+    // stream of writes (more often than the pop timeout) must not keep this loop from
+    // ending a resync or taking its points.
     CaptureRecord r;
-    if (queue_->Pop(&r, 20)) {
+    bool popped = false;
+    for (int i = 0; i < 256 && !stop_ && queue_->Pop(&r, popped ? 0 : 20); ++i) {
+      popped = true;
       Status s = Submit(r);
       if (!s.ok()) {
         if (stop_) break;
         log::Error(kLog, "submit seq " + std::to_string(r.seq) + ": " + s.ToString());
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        break;
       }
-      continue;
     }
+    if (stop_) break;
     CaptureQueueStats qs = queue_->stats();
     bool dirty = qs.dirty_blocks > 0 || qs.state == CaptureState::kBitmap;
     if (dirty) {

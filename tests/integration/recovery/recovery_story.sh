@@ -44,6 +44,10 @@ say "2. Protect web1 and wait for two recovery points of two different disk stat
 npoints() { "$bin" point list web1 --vault-dir vault --json | jq_ 'len(d)'; }
 for i in $(seq 300); do [ "$(npoints)" -ge 1 ] && break; sleep 0.2; done
 [ "$(npoints)" -ge 1 ] || fail "no recovery point after 60 s: $(tail -5 agent.log)"
+# The first point lands just before the agent's report moves the machine to protected.
+mstate() { "$bin" machine status web1 --vault-dir vault --json | jq_ 'd["state"]'; }
+for _ in $(seq 300); do [ "$(mstate)" = protected ] && break; sleep 0.2; done
+[ "$(mstate)" = protected ] || fail "web1 is $(mstate) after its first point"
 cp --sparse=always source.img state1.img
 p1=$("$bin" point list web1 --vault-dir vault --json | jq_ 'd[-1]["id"]')
 n1=$(npoints)
