@@ -325,7 +325,7 @@ void RegisterReplicationCommands(CLI::App& app) {
     ClientFlags flags;
     std::string name, interval, retention, rpo_warning, rpo_critical, compression, bandwidth, pre_hook, post_hook,
         app_interval;
-    int streams = 0;
+    int streams = -1;  // -1: not given (unchanged)
   };
   auto pol = std::make_shared<PolicyArgs>();
   auto* pset = policy->add_subcommand("set", "create or change a policy");
@@ -357,7 +357,7 @@ void RegisterReplicationCommands(CLI::App& app) {
       LL_RETURN_IF_ERROR(dur(pol->rpo_critical, "rpo_critical_s"));
       if (pol->app_interval == "0") req["app_interval_s"] = 0;
       else LL_RETURN_IF_ERROR(dur(pol->app_interval, "app_interval_s"));
-      if (pol->streams) req["streams"] = pol->streams;
+      if (pol->streams != -1) req["streams"] = pol->streams;  // 0 is sent and refused
       if (!pol->compression.empty()) req["compression"] = pol->compression;
       if (!pol->bandwidth.empty()) {
         LL_ASSIGN_OR_RETURN(uint64_t b, ParseBytes(pol->bandwidth));
