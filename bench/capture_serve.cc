@@ -14,6 +14,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "agent/nbd_capture.h"
 #include "common/log.h"
@@ -120,11 +121,13 @@ int main(int argc, char** argv) {
   std::printf("%s\n", capture.url().c_str());
   std::fflush(stdout);
   int64_t max_lag_ms = 0;
+  std::vector<int64_t> lag_samples;  // one per 100 ms
   auto last_print = std::chrono::steady_clock::now();
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto st = capture.stats();
     max_lag_ms = std::max(max_lag_ms, st.lag_ms);
+    lag_samples.push_back(st.lag_ms);
     if (std::chrono::steady_clock::now() - last_print >= std::chrono::seconds(1)) {
       last_print = std::chrono::steady_clock::now();
       std::fprintf(stderr, "last_seq %lu acked %lu lag_ms %ld memory %lu spill %lu state %s\n",
@@ -134,7 +137,12 @@ int main(int argc, char** argv) {
     }
   }
   auto st = capture.stats();
-  std::printf("max_lag_ms %ld last_seq %lu acked_seq %lu state %s bitmap_entries %lu\n", (long)max_lag_ms,
+  std::sort(lag_samples.begin(), lag_samples.end());
+  auto pct = [&](double q) -> long {
+    return lag_samples.empty() ? 0 : long(lag_samples[size_t(q * double(lag_samples.size() - 1))]);
+  };
+  std::printf("max_lag_ms %ld p50_lag_ms %ld p99_lag_ms %ld last_seq %lu acked_seq %lu state %s bitmap_entries %lu\n",
+              (long)max_lag_ms, pct(0.50), pct(0.99),
               (unsigned long)st.queue.last_seq, (unsigned long)st.acked_seq, agent::CaptureStateName(st.queue.state),
               (unsigned long)st.queue.bitmap_entries);
   std::fflush(stdout);
