@@ -156,12 +156,19 @@ Status DiskReplica::LoadSegments() {
     if (!result.ok()) {
       read_only_reason_ = result.status().message();
       log::Error(kLog, "journal damaged, replica is read-only: " + read_only_reason_);
+      sealed_.push_back(seg);  // kept so that a scrub checks it and names the affected points
       return Status::Ok();
     }
     if (result->tail_damaged) {
-      if (!is_last || result->later_record_found) {
+      // A recorded point above the last valid record proves the damaged record was durable
+      // (points are recorded only at durable seqs): that is corruption, never a torn write.
+      bool point_above = !manifest_.points.empty() && manifest_.points.back().seq > last_seq;
+      if (!is_last || result->later_record_found || point_above) {
+        sealed_.push_back(seg);  // read-only from here; a scrub checks it
         read_only_reason_ += std::string(read_only_reason_.empty() ? "" : "; ") + "journal damaged: " + result->damage +
-                            " (valid records follow it, so this is not a torn write); run "
+                            (point_above && !result->later_record_found
+                                 ? " (a recovery point lies above it, so it was durable: not a torn write); run "
+                                 : " (valid records follow it, so this is not a torn write); run ") +
                             "`lifeline store verify` for the affected points";
         log::Error(kLog, read_only_reason_);
         return Status::Ok();
