@@ -1,7 +1,6 @@
 # lifeline — top-level entry points. `make test` and `make demo` are the README's quick start.
 BUILD      ?= build
 BUILD_SAN  ?= build-san
-BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_GEN  := -G Ninja
 
@@ -27,23 +26,23 @@ test: build
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
+# One clang build serves both the sanitizer run and the fuzzers: ASan + UBSan everywhere,
+# libFuzzer coverage on every library, asserts on, -O1 so the tests run at a usable speed.
 $(BUILD_SAN)/build.ninja:
-	cmake -S . -B $(BUILD_SAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DLIFELINE_SANITIZE=ON
+	CXX=clang++ cmake -S . -B $(BUILD_SAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DLIFELINE_FUZZ=ON -DLIFELINE_BENCH=OFF
 
 # ASan + UBSan over the unit tests (the integration suites run in the regular build).
 test-san: deps $(BUILD_SAN)/build.ninja
-	cmake --build $(BUILD_SAN) -j $(JOBS) --target unit_tests
+	cmake --build $(BUILD_SAN) -j $(JOBS) --target unit_tests fuzzers
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 900
 
-$(BUILD_FUZZ)/build.ninja:
-	CXX=clang++ cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIFELINE_FUZZ=ON
-
 # Builds every libFuzzer target and runs each for a bounded time from its seed corpus.
 FUZZ_SECONDS ?= 20
-fuzz: deps $(BUILD_FUZZ)/build.ninja
-	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
-	scripts/run-fuzzers $(BUILD_FUZZ) $(FUZZ_SECONDS)
+fuzz: deps $(BUILD_SAN)/build.ninja
+	cmake --build $(BUILD_SAN) -j $(JOBS) --target fuzzers
+	scripts/run-fuzzers $(BUILD_SAN) $(FUZZ_SECONDS)
 
 demo: build
 	scripts/demo $(BUILD)/src/cli/lifeline
@@ -55,4 +54,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_SAN)

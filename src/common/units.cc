@@ -19,11 +19,15 @@ Result<uint64_t> ParseUnsigned(std::string_view s, std::string_view what) {
   for (char c : s) v = v * 10 + uint64_t(c - '0');
   return v;
 }
+// Nanoseconds since 1970 in an int64_t reach 2262-04-11.
+constexpr uint64_t kMaxUnixSeconds = 9'223'372'035;
 }  // namespace
 
 Result<int64_t> ParseTime(std::string_view text) {
   if (AllDigits(text)) {
     LL_ASSIGN_OR_RETURN(uint64_t secs, ParseUnsigned(text, "time"));
+    if (secs > kMaxUnixSeconds)
+      return Status::InvalidArgument("time '" + std::string(text) + "' is after 2262, the last time lifeline can hold");
     return int64_t(secs) * 1'000'000'000;
   }
   std::tm tm{};
@@ -36,6 +40,8 @@ Result<int64_t> ParseTime(std::string_view text) {
     return Status::InvalidArgument("time '" + str + "' is not ISO 8601 UTC (2026-11-23T10:00:00Z) or unix seconds");
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s < 0 || s >= 61)
     return Status::InvalidArgument("time '" + str + "' has a field out of range");
+  if (y < 1970 || y > 2261)
+    return Status::InvalidArgument("time '" + str + "' is outside 1970 to 2261, the times lifeline can hold");
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;

@@ -90,6 +90,11 @@ TEST(Units, TimesDurationsAndSizes) {
   EXPECT_EQ(*ParseTime("2026-11-23T10:00:00.250Z") - *t, 250'000'000);
   EXPECT_FALSE(ParseTime("yesterday").ok());
   EXPECT_FALSE(ParseTime("2026-13-01T00:00:00Z").ok());
+  // Times whose nanoseconds do not fit in 64 bits are refused, not wrapped.
+  EXPECT_FALSE(ParseTime("0985-01-01T00:00:04Z").ok());
+  EXPECT_FALSE(ParseTime("2263-01-01T00:00:00Z").ok());
+  EXPECT_FALSE(ParseTime("999999999999999999").ok());
+  EXPECT_TRUE(ParseTime("9223372035").ok());
   EXPECT_EQ(*ParseDurationSeconds("24h"), 86400);
   EXPECT_EQ(*ParseDurationSeconds("90s"), 90);
   EXPECT_EQ(*ParseDurationSeconds("7d"), 7 * 86400);

@@ -40,7 +40,7 @@ class PlanRunTest : public ::testing::Test {
     for (const char* name : {"drill.prepare", "drill.start-group", "failover.shutdown",
                              "failover.prepare", "failover.start-group"}) {
       ASSERT_OK(
-          registry_.Register(name, [this, name](const Json& args) -> Result<std::unique_ptr<Step>> {
+          registry_.Register(name, [this](const Json& args) -> Result<std::unique_ptr<Step>> {
             return std::unique_ptr<Step>(new RecordMachines(&started_, args));
           }));
     }
