@@ -60,6 +60,14 @@ for i in $(seq 300); do
   [ "$last_seq" -gt "$p1_seq" ] && break; sleep 0.2
 done
 [ "$last_seq" -gt "$p1_seq" ] || fail "the change did not replicate"
+# A scan cycle already running during the write may have shipped only part of it; the next
+# cycle (every 2 s) ships the rest and takes another point, and a cycle with no change takes
+# none. So the last point is state 2 once no new point has come for two cycles.
+for i in $(seq 10); do
+  sleep 4
+  seq_now=$("$bin" point list web1 --vault-dir vault --json | jq_ 'd[-1]["seq"]')
+  [ "$seq_now" = "$last_seq" ] && break; last_seq=$seq_now
+done
 p2=$("$bin" point list web1 --vault-dir vault --json | jq_ 'd[-1]["id"]')
 "$bin" point list web1 --vault-dir vault >&2
 disk_dir=vault/store/disks/web1-disk0
