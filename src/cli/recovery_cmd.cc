@@ -27,9 +27,12 @@ struct RecoveryFlags {
   bool latest_app = false;
   bool latest_group = false;
 
+  std::string plan;  // with --plan: run the stored plan instead of one machine
+
   void AddClient(CLI::App* c, const std::string& positional = "machine",
-                 const std::string& help = "machine name") {
-    c->add_option(positional, machine, help)->required();
+                 const std::string& help = "machine name", bool required = true) {
+    auto* o = c->add_option(positional, machine, help);
+    if (required) o->required();
     c->add_option("--vault", config.url, "vault API URL (https://host:port); or LIFELINE_VAULT");
     c->add_option("--ca", config.ca_path, "the vault's CA certificate; or LIFELINE_CA");
     c->add_option("--token", config.token, "admin token; or LIFELINE_TOKEN");
@@ -94,23 +97,46 @@ void PrintRecovery(const json& r) {
               << ", drill " << r.value("drill_state", "") << "\n";
 }
 
-// Adds `machine VERB`-style command that POSTs to /v1/machines/M/<path>.
+// Adds `machine VERB`-style command that POSTs to /v1/machines/M/<path>. With plan_op set,
+// the command also takes `--plan P` instead of a machine and runs that stored plan as a
+// plan_op job (the same as `plan run P --operation plan_op`).
 void AddPost(CLI::App* parent, const std::string& name, const std::string& help,
              const std::string& path, bool with_point,
-             std::function<void(CLI::App*, json*)> extra = {}) {
+             std::function<void(CLI::App*, json*)> extra = {}, const std::string& plan_op = "") {
   auto f = std::make_shared<RecoveryFlags>();
   auto body = std::make_shared<json>(json::object());
   auto* c = parent->add_subcommand(name, help);
-  f->AddClient(c);
+  f->AddClient(c, "machine", "machine name", plan_op.empty());
+  if (!plan_op.empty())
+    c->add_option("--plan", f->plan,
+                  "run this stored recovery plan (`lifeline plan list`): every machine of it, group by group");
   if (with_point) f->AddPoint(c);
   if (extra) extra(c, body.get());
-  c->callback([f, body, path, with_point] {
+  c->callback([f, body, path, with_point, plan_op] {
     RunCommand([&]() -> Status {
-      LL_ASSIGN_OR_RETURN(auto client, f->Client());
       json b = *body;
       for (auto it = b.begin(); it != b.end();)  // drop unset options
         it = (it->is_string() && it->get<std::string>().empty()) ? b.erase(it) : std::next(it);
+      if (!plan_op.empty()) {
+        if (f->plan.empty() == f->machine.empty())
+          return Status::InvalidArgument("give either a machine or --plan PLAN");
+        if (!f->plan.empty() && !b.empty())
+          return Status::InvalidArgument(
+              "--launcher-command, --target, --planned, --materialize and --no-launch apply to one "
+              "machine; with --plan every machine starts with the launcher stored in the catalog");
+      }
+      LL_ASSIGN_OR_RETURN(auto client, f->Client());
       if (with_point && !f->Choice().empty()) b["point"] = f->Choice();
+      if (!f->plan.empty()) {
+        b["operation"] = plan_op;
+        std::cerr << "plan " << f->plan << ": " << plan_op << " ...\n";
+        LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/plans/" + f->plan + "/run", b));
+        if (Globals().json)
+          std::cout << r.dump(2) << "\n";
+        else
+          PrintRecovery(r);
+        return Status::Ok();
+      }
       std::cerr << path << " " << f->machine << " ...\n";
       LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/machines/" + f->machine + "/" + path, b));
       if (Globals().json)
@@ -152,7 +178,8 @@ void RegisterRecoveryCommands(CLI::App& app) {
                 "--launcher-command",
                 [body](const std::string& v) { (*body)["launcher_command"] = v; },
                 "start the copy with this shell command (LIFELINE_DISK_0 ... in its environment)");
-          });
+          },
+          "drill");
   AddPost(drill, "cleanup", "stop the drill copy, remove its exports, tag the point tested",
           "drill/cleanup", false, [](CLI::App* c, json* body) {
             c->add_option_function<std::string>(
@@ -201,7 +228,8 @@ void RegisterRecoveryCommands(CLI::App& app) {
                   }
                 },
                 "with --materialize: DISK_ID=PATH, write the point into this disk (only differing blocks)");
-          });
+          },
+          "failover");
   AddPost(failover, "change-point", "fail over again to another point (before commit)",
           "failover/change-point", true);
   AddPost(failover, "cancel", "stop the failed-over copy and go back to protection",
@@ -247,7 +275,7 @@ void RegisterRecoveryCommands(CLI::App& app) {
   failback->require_subcommand(1);
   AddPost(failback, "start",
           "shut the recovered copy down, send the last changes home, protect forward again",
-          "failback", false, targets);
+          "failback", false, targets, "failback");
   AddStatus(failback);
 
   // `plan run`: `plan` is registered by control_cmd.cc (called first).

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# A recovery plan through the CLI on a real vault and agent (scan mode, loopback): two
+# machines in two groups, a script after each group that records its environment. The plan
+# runs as a drill (`drill start --plan`), then as an unplanned failover (`failover start
+# --plan`); each machine is committed and re-protected, and the plan brings both home
+# (`failback start --plan`). Checks machine states, the scripts' LIFELINE_* variables and
+# that each primary disk equals its recovered copy. Exit 1 on failure.
+# Usage: plan_story.sh LIFELINE_BINARY [WORK_DIR]
+set -euo pipefail
+bin=$(readlink -f "${1:?usage: plan_story.sh LIFELINE_BINARY [WORK_DIR]}")
+work=${2:-$(mktemp -d /tmp/ll-plan-story.XXXXXX)}
+rm -rf "$work"; mkdir -p "$work"; cd "$work"
+for tool in qemu-img qemu-io sqlite3 python3; do
+  command -v $tool >/dev/null || { echo "plan_story: $tool is required and missing" >&2; exit 1; }
+done
+say() { printf '\n== %s\n' "$*" >&2; }
+fail() { echo "plan_story FAILED: $*" >&2; exit 1; }
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+
+say "1. Vault, agent, two 16 MiB machines (web1, db1) protected every 2 s"
+"$bin" vault init --dir vault --json > init.json
+token=$(jq_ 'd["admin_token"]' < init.json); key=$(jq_ 'd["registration_key"]' < init.json)
+sqlite3 vault/catalog.db "INSERT INTO policies(name,retention_seconds,crash_point_interval_seconds,app_point_interval_seconds,app_pre_hook,app_post_hook,rpo_warning_seconds,rpo_critical_seconds,streams,compression,bandwidth_limit_bytes_per_second) VALUES('fast',86400,2,0,'','',1800,3600,1,'lz4',0);"
+"$bin" vault run --dir vault --listen 127.0.0.1:$(free_port) --api 127.0.0.1:$(free_port) > vault.out 2> vault.log & pids+=($!)
+for i in $(seq 100); do [ -s vault/run/endpoints.json ] && break; sleep 0.1; done
+[ -s vault/run/endpoints.json ] || fail "vault did not start: $(cat vault.log)"
+api=$(jq_ 'd["api"]' < vault/run/endpoints.json)
+export LIFELINE_TOKEN=$token LIFELINE_VAULT_DIR=$work/vault
+"$bin" agent register --vault "$api" --ca vault/pki/ca.crt --key "$key" --name site1 --dir agent 2> agent-register.log
+"$bin" agent run --dir agent > agent.out 2> agent.log & agent_pid=$!; pids+=($agent_pid)
+for m in web1 db1; do
+  truncate -s 16M $m.img
+  head -c 4M /dev/urandom | dd of=$m.img conv=notrunc status=none
+  "$bin" machine protect $m --disk "$work/$m.img" --agent site1 --policy fast --vault-dir vault > /dev/null
+done
+mstate() { "$bin" machine status $1 --vault-dir vault --json | jq_ 'd["state"]+"/"+d["direction"]'; }
+for m in web1 db1; do
+  for _ in $(seq 300); do [ "$(mstate $m)" = protected/forward ] && break; sleep 0.2; done
+  [ "$(mstate $m)" = protected/forward ] || fail "$m is $(mstate $m), not protected: $(tail -3 agent.log)"
+done
+# The launcher a plan starts each machine with is the one stored in the catalog.
+sqlite3 vault/catalog.db "UPDATE machines SET launcher='command', launcher_config='{\"command\":[\"/bin/sh\",\"-c\",\"exec sleep 300\"]}';"
+
+say "2. A plan: web1 after db1, a script after each group"
+cat > record.sh <<'SH'
+#!/bin/sh
+echo "$LIFELINE_OPERATION $LIFELINE_GROUP $LIFELINE_PLAN" >> "$RECORD"
+SH
+chmod +x record.sh
+cat > plan.yaml <<YAML
+name: two-tier
+groups:
+  - name: data
+    machines: [db1]
+    after:
+      - name: record-data
+        script: {path: $work/record.sh, env: {RECORD: $work/record.txt}}
+  - name: front
+    machines: [web1]
+    after:
+      - name: record-front
+        script: {path: $work/record.sh, env: {RECORD: $work/record.txt}}
+YAML
+"$bin" plan import plan.yaml --catalog vault/catalog.db >&2
+"$bin" drill start --vault-dir vault > /dev/null 2>&1 && fail "drill start without a machine or --plan was accepted"
+"$bin" drill start web1 --plan two-tier --vault-dir vault > /dev/null 2>&1 && fail "drill start with both a machine and --plan was accepted"
+"$bin" drill start --plan two-tier --launcher-command true --vault-dir vault > /dev/null 2>&1 \
+  && fail "drill start --plan with --launcher-command was accepted"
+
+say "3. Drill the plan, then clean up each machine"
+t0=$(date +%s.%N)
+"$bin" drill start --plan two-tier --vault-dir vault --json > drill.json
+t1=$(date +%s.%N)
+[ "$(jq_ 'd["state"]' < drill.json)" = done ] || fail "plan drill job: $(cat drill.json)"
+for m in db1 web1; do
+  ds=$("$bin" drill status $m --vault-dir vault --json | jq_ 'd["drill_state"]')
+  [ "$ds" != none ] || fail "$m has no drill after the plan drill"
+  url=$("$bin" drill status $m --vault-dir vault --json | jq_ 'd["exports"][0]["nbd_url"]')
+  qemu-img convert -f raw -O raw "$url" drill-$m.img
+  cmp -s drill-$m.img $m.img || fail "the drill export of $m does not read as its source"
+  "$bin" drill cleanup $m --vault-dir vault > /dev/null
+done
+[ "$(cat record.txt)" = "drill data two-tier
+drill front two-tier" ] || fail "drill scripts recorded: $(cat record.txt)"
+
+say "4. The primary site is lost: fail the plan over, commit and re-protect each machine"
+kill $agent_pid; wait $agent_pid 2>/dev/null || true
+t2=$(date +%s.%N)
+"$bin" failover start --plan two-tier --latest --vault-dir vault --json > failover.json
+t3=$(date +%s.%N)
+[ "$(jq_ 'd["state"]' < failover.json)" = done ] || fail "plan failover job: $(cat failover.json)"
+for m in db1 web1; do
+  [ "$(mstate $m)" = failed-over/forward ] || fail "$m is $(mstate $m) after the plan failover"
+  "$bin" failover commit $m --vault-dir vault > /dev/null
+  url=$("$bin" failover status $m --vault-dir vault --json | jq_ 'd["failover"]["disks"][0]["nbd_url"]')
+  qemu-img convert -f raw -O raw "$url" fo-$m.img
+  cmp -s fo-$m.img $m.img || fail "the failed-over $m does not read as its source"
+  # The recovered machine writes; the primary is back: re-protect to its original disk.
+  qemu-io -f raw -c "write -P 0x6$((RANDOM % 10)) 8M 1M" "$url" > /dev/null
+  qemu-img convert -f raw -O raw "$url" recovered-$m.img
+  "$bin" machine reprotect $m --vault-dir vault > /dev/null
+  [ "$(mstate $m)" = protected/reverse ] || fail "$m is $(mstate $m) after re-protect"
+done
+
+say "5. Fail the plan back: both machines home, protected forward again"
+t4=$(date +%s.%N)
+"$bin" failback start --plan two-tier --vault-dir vault --json > failback.json
+t5=$(date +%s.%N)
+[ "$(jq_ 'd["state"]' < failback.json)" = done ] || fail "plan failback job: $(cat failback.json)"
+for m in db1 web1; do
+  [ "$(mstate $m)" = protected/forward ] || fail "$m is $(mstate $m) after the plan failback"
+  cmp -s recovered-$m.img $m.img || fail "after failback the primary disk of $m lacks the recovery site's writes"
+done
+[ "$(tail -2 record.txt)" = "failback data two-tier
+failback front two-tier" ] || fail "failback scripts recorded: $(cat record.txt)"
+grep -c '^failover ' record.txt | grep -qx 2 || fail "failover scripts recorded: $(cat record.txt)"
+
+python3 -c 'import sys; t=[float(x) for x in sys.argv[1:]]; print("\nplan story: drill %.1f s, failover %.1f s, failback %.1f s (2 machines, 2 groups)" % (t[1]-t[0], t[3]-t[2], t[5]-t[4]))' \
+  "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" >&2
+echo "plan_story PASSED" >&2
