@@ -97,6 +97,13 @@ void PrintRecovery(const json& r) {
               << ", drill " << r.value("drill_state", "") << "\n";
 }
 
+void PrintResult(const json& r) {
+  if (Globals().json)
+    std::cout << r.dump(2) << "\n";
+  else
+    PrintRecovery(r);
+}
+
 // Adds `machine VERB`-style command that POSTs to /v1/machines/M/<path>. With plan_op set,
 // the command also takes `--plan P` instead of a machine and runs that stored plan as a
 // plan_op job (the same as `plan run P --operation plan_op`).
@@ -131,18 +138,12 @@ void AddPost(CLI::App* parent, const std::string& name, const std::string& help,
         b["operation"] = plan_op;
         std::cerr << "plan " << f->plan << ": " << plan_op << " ...\n";
         LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/plans/" + f->plan + "/run", b));
-        if (Globals().json)
-          std::cout << r.dump(2) << "\n";
-        else
-          PrintRecovery(r);
+        PrintResult(r);
         return Status::Ok();
       }
       std::cerr << path << " " << f->machine << " ...\n";
       LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/machines/" + f->machine + "/" + path, b));
-      if (Globals().json)
-        std::cout << r.dump(2) << "\n";
-      else
-        PrintRecovery(r);
+      PrintResult(r);
       return Status::Ok();
     });
   });
@@ -157,10 +158,7 @@ void AddStatus(CLI::App* parent) {
     RunCommand([&]() -> Status {
       LL_ASSIGN_OR_RETURN(auto client, f->Client());
       LL_ASSIGN_OR_RETURN(json r, client.Get("/v1/machines/" + f->machine + "/recovery"));
-      if (Globals().json)
-        std::cout << r.dump(2) << "\n";
-      else
-        PrintRecovery(r);
+      PrintResult(r);
       return Status::Ok();
     });
   });
@@ -298,10 +296,7 @@ void RegisterRecoveryCommands(CLI::App& app) {
       json b = {{"operation", *op}};
       if (!pf->Choice().empty()) b["point"] = pf->Choice();
       LL_ASSIGN_OR_RETURN(json r, client.Post("/v1/plans/" + pf->machine + "/run", b));
-      if (Globals().json)
-        std::cout << r.dump(2) << "\n";
-      else
-        PrintRecovery(r);
+      PrintResult(r);
       return Status::Ok();
     });
   });
