@@ -13,7 +13,9 @@ rm -rf "$work"; mkdir -p "$work"; cd "$work"
 for tool in qemu-io qemu-img sqlite3 python3; do
   command -v $tool >/dev/null || { echo "recovery_story: $tool is required and missing" >&2; exit 1; }
 done
-say() { printf '\n== %s\n' "$*" >&2; }
+# With LL_TIMELINE set, each step and key figure is also appended there (the demo's final report).
+timeline() { [ -z "${LL_TIMELINE:-}" ] || printf '%s|%s|%s\n' "$1" "$2" "$3" >> "$LL_TIMELINE"; }
+say() { printf '\n== %s\n' "$*" >&2; timeline step "$(date +%s.%N)" "$*"; }
 fail() { echo "recovery_story FAILED: $*" >&2; exit 1; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -163,6 +165,10 @@ printf "re-protect             %s sync, %s of %s blocks sent (2 MiB written at t
 printf "failback               %s blocks sent home, web1 %s, replica follows the primary again\n" "$fb_sent" "$dir_fb"
 printf "planned failover       zero data loss (recovered disk == shut-down source), %.1f s incl. drain\n" "$(echo "$tp1 - $tp0" | bc -l)"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
+timeline section "$(date +%s.%N)" "recovery story done"
+timeline figure "drill start" "$(printf '%.2f s' "$(echo "$td1 - $td0" | bc -l)")"
+timeline figure "re-protect" "$rp_sent of $rp_blocks blocks sent"
+timeline figure "planned failover" "zero data loss, $(printf '%.1f s' "$(echo "$tp1 - $tp0" | bc -l)") incl. drain"
 echo "=========================================================="
 [ "$hash_before" = "$hash_after" ] || fail "the drill changed the replica's files"
 [ "$left" -eq 1 ] || fail "commit left $left points"

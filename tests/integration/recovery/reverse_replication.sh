@@ -19,7 +19,9 @@ rm -rf "$work"; mkdir -p "$work"; cd "$work"
 for tool in qemu-io qemu-img sqlite3 python3 bc; do
   command -v $tool >/dev/null || { echo "reverse_replication: $tool is required and missing" >&2; exit 1; }
 done
-say() { printf '\n== %s\n' "$*" >&2; }
+# With LL_TIMELINE set, each step and key figure is also appended there (the demo's final report).
+timeline() { [ -z "${LL_TIMELINE:-}" ] || printf '%s|%s|%s\n' "$1" "$2" "$3" >> "$LL_TIMELINE"; }
+say() { printf '\n== %s\n' "$*" >&2; timeline step "$(date +%s.%N)" "$*"; }
 fail() { echo "reverse_replication FAILED: $*" >&2; exit 1; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -239,5 +241,9 @@ printf "reverse RPO            %.1f s, health %s (machine status at the primary 
 printf "failback               zero data loss with %s writes until the stop, %s blocks written into the original disk, %.1f s\n" "$writes" "$fb_blocks" "$(echo "$tf1 - $tf0" | bc -l)"
 printf "forward again          primary agent resumed by hashes: %s blocks (%s bytes) sent to the recovery vault, recovery vault == primary disk\n" "$fwd_blocks" "$fwd_bytes"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
+timeline section "$(date +%s.%N)" "reverse replication done"
+timeline figure "re-protect ratio" "$(printf '%.2f%%' "$(echo "100 * $rp_bytes / ($size_mib * 1048576)" | bc -l)") of the disk sent"
+timeline figure "reverse RPO" "$(printf '%.1f s' "$rpo"), health $phealth"
+timeline figure "failback" "zero data loss with $writes writes until the stop"
 echo "==================================================================="
 echo "reverse_replication: OK" >&2
