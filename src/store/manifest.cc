@@ -62,11 +62,23 @@ std::string EncodeManifest(const Manifest& m) {
   return EncodeManifestFile(j.dump());
 }
 
+namespace {
+bool HasFloat(const json& j) {
+  if (j.is_number_float()) return true;
+  if (j.is_structured())
+    for (const auto& v : j)
+      if (HasFloat(v)) return true;
+  return false;
+}
+}  // namespace
+
 Result<Manifest> DecodeManifest(std::string_view file, std::string_view name) {
   LL_ASSIGN_OR_RETURN(std::string body, DecodeManifestFile(file, name));
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
     return Status::Corruption(std::string(name) + ": manifest body is not valid JSON");
+  if (HasFloat(j))  // every number of a manifest is an integer; a float would not convert
+    return Status::Corruption(std::string(name) + ": manifest holds a non-integer number");
   try {
     Manifest m;
     m.disk_id = j.at("disk_id").get<std::string>();
