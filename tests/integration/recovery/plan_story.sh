@@ -7,13 +7,13 @@
 # that each primary disk equals its recovered copy. Exit 1 on failure.
 # Usage: plan_story.sh LIFELINE_BINARY [WORK_DIR]
 set -euo pipefail
+. "$(dirname "$(readlink -f "$0")")/timeline.sh"  # say
 bin=$(readlink -f "${1:?usage: plan_story.sh LIFELINE_BINARY [WORK_DIR]}")
 work=${2:-$(mktemp -d /tmp/ll-plan-story.XXXXXX)}
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 for tool in qemu-img qemu-io sqlite3 python3; do
   command -v $tool >/dev/null || { echo "plan_story: $tool is required and missing" >&2; exit 1; }
 done
-say() { printf '\n== %s\n' "$*" >&2; }
 fail() { echo "plan_story FAILED: $*" >&2; exit 1; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -42,6 +42,15 @@ for m in web1 db1; do
   for _ in $(seq 300); do [ "$(mstate $m)" = protected/forward ] && break; sleep 0.2; done
   [ "$(mstate $m)" = protected/forward ] || fail "$m is $(mstate $m), not protected: $(tail -3 agent.log)"
 done
+# run_plan VERB [OPTIONS]: `VERB start --plan two-tier`, timed (seconds into secs_VERB); the job must end done.
+run_plan() {
+  local verb=$1; shift
+  local t0; t0=$(date +%s%N)
+  "$bin" "$verb" start --plan two-tier "$@" --vault-dir vault --json > "$verb.json"
+  local ms=$((($(date +%s%N) - t0) / 1000000))
+  printf -v "secs_$verb" '%d.%03d' $((ms / 1000)) $((ms % 1000))
+  [ "$(jq_ 'd["state"]' < "$verb.json")" = done ] || fail "plan $verb job: $(cat "$verb.json")"
+}
 # The launcher a plan starts each machine with is the one stored in the catalog.
 sqlite3 vault/catalog.db "UPDATE machines SET launcher='command', launcher_config='{\"command\":[\"/bin/sh\",\"-c\",\"exec sleep 300\"]}';"
 
@@ -72,10 +81,7 @@ YAML
   && fail "drill start --plan with --launcher-command was accepted"
 
 say "3. Drill the plan, then clean up each machine"
-t0=$(date +%s.%N)
-"$bin" drill start --plan two-tier --vault-dir vault --json > drill.json
-t1=$(date +%s.%N)
-[ "$(jq_ 'd["state"]' < drill.json)" = done ] || fail "plan drill job: $(cat drill.json)"
+run_plan drill
 for m in db1 web1; do
   ds=$("$bin" drill status $m --vault-dir vault --json | jq_ 'd["drill_state"]')
   [ "$ds" != none ] || fail "$m has no drill after the plan drill"
@@ -89,10 +95,7 @@ drill front two-tier" ] || fail "drill scripts recorded: $(cat record.txt)"
 
 say "4. The primary site is lost: fail the plan over, commit and re-protect each machine"
 kill $agent_pid; wait $agent_pid 2>/dev/null || true
-t2=$(date +%s.%N)
-"$bin" failover start --plan two-tier --latest --vault-dir vault --json > failover.json
-t3=$(date +%s.%N)
-[ "$(jq_ 'd["state"]' < failover.json)" = done ] || fail "plan failover job: $(cat failover.json)"
+run_plan failover --latest
 for m in db1 web1; do
   [ "$(mstate $m)" = failed-over/forward ] || fail "$m is $(mstate $m) after the plan failover"
   "$bin" failover commit $m --vault-dir vault > /dev/null
@@ -107,10 +110,7 @@ for m in db1 web1; do
 done
 
 say "5. Fail the plan back: both machines home, protected forward again"
-t4=$(date +%s.%N)
-"$bin" failback start --plan two-tier --vault-dir vault --json > failback.json
-t5=$(date +%s.%N)
-[ "$(jq_ 'd["state"]' < failback.json)" = done ] || fail "plan failback job: $(cat failback.json)"
+run_plan failback
 for m in db1 web1; do
   [ "$(mstate $m)" = protected/forward ] || fail "$m is $(mstate $m) after the plan failback"
   cmp -s recovered-$m.img $m.img || fail "after failback the primary disk of $m lacks the recovery site's writes"
@@ -119,6 +119,6 @@ done
 failback front two-tier" ] || fail "failback scripts recorded: $(cat record.txt)"
 grep -c '^failover ' record.txt | grep -qx 2 || fail "failover scripts recorded: $(cat record.txt)"
 
-python3 -c 'import sys; t=[float(x) for x in sys.argv[1:]]; print("\nplan story: drill %.1f s, failover %.1f s, failback %.1f s (2 machines, 2 groups)" % (t[1]-t[0], t[3]-t[2], t[5]-t[4]))' \
-  "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" >&2
+printf "\nplan story: drill %s s, failover %s s, failback %s s (2 machines, 2 groups)\n" \
+  "$secs_drill" "$secs_failover" "$secs_failback" >&2
 echo "plan_story PASSED" >&2

@@ -7,15 +7,13 @@
 # back), failback, replication resuming and a planned failover without data loss. Prints a report; exit 1 on failure.
 # Usage: recovery_story.sh LIFELINE_BINARY [WORK_DIR]
 set -euo pipefail
+. "$(dirname "$(readlink -f "$0")")/timeline.sh"  # say, timeline
 bin=$(readlink -f "${1:?usage: recovery_story.sh LIFELINE_BINARY [WORK_DIR]}")
 work=${2:-$(mktemp -d /tmp/ll-recovery-story.XXXXXX)}
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 for tool in qemu-io qemu-img sqlite3 python3; do
   command -v $tool >/dev/null || { echo "recovery_story: $tool is required and missing" >&2; exit 1; }
 done
-# With LL_TIMELINE set, each step and key figure is also appended there (the demo's final report).
-timeline() { [ -z "${LL_TIMELINE:-}" ] || printf '%s|%s|%s\n' "$1" "$2" "$3" >> "$LL_TIMELINE"; }
-say() { printf '\n== %s\n' "$*" >&2; timeline step "$(date +%s.%N)" "$*"; }
 fail() { echo "recovery_story FAILED: $*" >&2; exit 1; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -154,8 +152,9 @@ t1=$(date +%s.%N)
 
 echo
 echo "================ lifeline recovery report ================"
+drill_s=$(echo "$td1 - $td0" | bc -l); planned_s=$(echo "$tp1 - $tp0" | bc -l)
 printf "source disk            %d MiB, 2 states replicated (points %s and %s)\n" $size_mib "$p1" "$p2"
-printf "drill start            %.2f s (export + start, nothing copied)\n" "$(echo "$td1 - $td0" | bc -l)"
+printf "drill start            %.2f s (export + start, nothing copied)\n" "$drill_s"
 printf "drill                  export byte-exact, 1 MiB written through the overlay\n"
 printf "replica after drill    %s (store files %s -> %s)\n" "$([ "$hash_before" = "$hash_after" ] && echo unchanged || echo CHANGED)" "$hash_before" "$hash_after"
 printf "point %-16s %s\n" "$p1" "$tagged"
@@ -163,12 +162,12 @@ printf "failover               point %s byte-exact, change-point to %s byte-exac
 printf "commit                 state %s, %s other points dropped, %s point(s) left\n" "$state" "$dropped" "$left"
 printf "re-protect             %s sync, %s of %s blocks sent (2 MiB written at the recovery site)\n" "$rp_mode" "$rp_sent" "$rp_blocks"
 printf "failback               %s blocks sent home, web1 %s, replica follows the primary again\n" "$fb_sent" "$dir_fb"
-printf "planned failover       zero data loss (recovered disk == shut-down source), %.1f s incl. drain\n" "$(echo "$tp1 - $tp0" | bc -l)"
+printf "planned failover       zero data loss (recovered disk == shut-down source), %.1f s incl. drain\n" "$planned_s"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
-timeline section "$(date +%s.%N)" "recovery story done"
-timeline figure "drill start" "$(printf '%.2f s' "$(echo "$td1 - $td0" | bc -l)")"
+timeline end "$(date +%s.%N)" "recovery story"
+timeline figure "drill start" "$(printf '%.2f s' "$drill_s")"
 timeline figure "re-protect" "$rp_sent of $rp_blocks blocks sent"
-timeline figure "planned failover" "zero data loss, $(printf '%.1f s' "$(echo "$tp1 - $tp0" | bc -l)") incl. drain"
+timeline figure "planned failover" "zero data loss, $(printf '%.1f s' "$planned_s") incl. drain"
 echo "=========================================================="
 [ "$hash_before" = "$hash_after" ] || fail "the drill changed the replica's files"
 [ "$left" -eq 1 ] || fail "commit left $left points"

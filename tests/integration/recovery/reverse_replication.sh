@@ -11,6 +11,7 @@
 # reverse replication starts with a full copy (zero blocks never sent) and failback recreates it.
 # Usage: [LOST_ORIGINAL=1] reverse_replication.sh LIFELINE_BINARY [WORK_DIR] [DISK_MIB]
 set -euo pipefail
+. "$(dirname "$(readlink -f "$0")")/timeline.sh"  # say, timeline
 bin=$(readlink -f "${1:?usage: reverse_replication.sh LIFELINE_BINARY [WORK_DIR] [DISK_MIB]}")
 work=${2:-$(mktemp -d /tmp/ll-reverse.XXXXXX)}
 size_mib=${3:-64}
@@ -19,9 +20,6 @@ rm -rf "$work"; mkdir -p "$work"; cd "$work"
 for tool in qemu-io qemu-img sqlite3 python3 bc; do
   command -v $tool >/dev/null || { echo "reverse_replication: $tool is required and missing" >&2; exit 1; }
 done
-# With LL_TIMELINE set, each step and key figure is also appended there (the demo's final report).
-timeline() { [ -z "${LL_TIMELINE:-}" ] || printf '%s|%s|%s\n' "$1" "$2" "$3" >> "$LL_TIMELINE"; }
-say() { printf '\n== %s\n' "$*" >&2; timeline step "$(date +%s.%N)" "$*"; }
 fail() { echo "reverse_replication FAILED: $*" >&2; exit 1; }
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -235,14 +233,15 @@ echo "=============== lifeline reverse replication report ==============="
 printf "disk                   %d MiB, %d blocks of 64 KiB; %d blocks (1%%) changed at the recovery site\n" $size_mib $blocks $changed
 printf "original disk          %s\n" "$([ "$lost" = 1 ] && echo "lost: full copy ($data_blocks data blocks)" || echo "kept: seeds the primary vault's replica")"
 printf "re-protect             %s: %s blocks sent (%s bytes; %s payload bytes on the wire), %.1f s\n" "$rp_phase" "$rp_blocks" "$rp_bytes" "$rp_wire" "$(echo "$tr1 - $tr0" | bc -l)"
-printf "re-protect ratio       %.2f%% of the disk sent\n" "$(echo "100 * $rp_bytes / ($size_mib * 1048576)" | bc -l)"
+rp_pct=$(echo "100 * $rp_bytes / ($size_mib * 1048576)" | bc -l)
+printf "re-protect ratio       %.2f%% of the disk sent\n" "$rp_pct"
 printf "reverse replication    5 writes at the primary vault after %.2f s on average, %.2f s at most (points every 2 s)\n" "$lag_mean" "$lag_max"
 printf "reverse RPO            %.1f s, health %s (machine status at the primary vault)\n" "$rpo" "$phealth"
 printf "failback               zero data loss with %s writes until the stop, %s blocks written into the original disk, %.1f s\n" "$writes" "$fb_blocks" "$(echo "$tf1 - $tf0" | bc -l)"
 printf "forward again          primary agent resumed by hashes: %s blocks (%s bytes) sent to the recovery vault, recovery vault == primary disk\n" "$fwd_blocks" "$fwd_bytes"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
-timeline section "$(date +%s.%N)" "reverse replication done"
-timeline figure "re-protect ratio" "$(printf '%.2f%%' "$(echo "100 * $rp_bytes / ($size_mib * 1048576)" | bc -l)") of the disk sent"
+timeline end "$(date +%s.%N)" "reverse replication"
+timeline figure "re-protect ratio" "$(printf '%.2f%%' "$rp_pct") of the disk sent"
 timeline figure "reverse RPO" "$(printf '%.1f s' "$rpo"), health $phealth"
 timeline figure "failback" "zero data loss with $writes writes until the stop"
 echo "==================================================================="
