@@ -6,6 +6,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "vault/recovery_config.h"
 #include "vault/recovery_ops.h"
 #include "vault/vault.h"
 #include "wire/credentials.h"
@@ -161,6 +162,53 @@ void ApiServer::Routes() {
     LL_ASSIGN_OR_RETURN(json body, Body(req));
     return r->PlanRun(req.matches[1].str(), body);
   }));
+  // Recovery configuration (recovery_config.h): launcher, size, NICs, network mapping.
+  control::Catalog* cat = v->catalog();
+  auto body_or_empty = [](const httplib::Request& req) -> Result<json> {
+    return req.body.empty() ? Result<json>(json::object()) : Body(req);
+  };
+  s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/config)", admin([cat](const httplib::Request& req) {
+          return vault::GetMachineConfig(cat, req.matches[1].str());
+        }));
+  s.Post(R"(/v1/machines/([A-Za-z0-9._-]+)/config)",
+         admin([cat, r, body_or_empty](const httplib::Request& req) -> Result<json> {
+           LL_ASSIGN_OR_RETURN(json body, body_or_empty(req));
+           return vault::SetMachineConfig(cat, r->launchers(), req.matches[1].str(), body);
+         }));
+  s.Post(R"(/v1/machines/([A-Za-z0-9._-]+)/nics)",
+         admin([cat](const httplib::Request& req) -> Result<json> {
+           LL_ASSIGN_OR_RETURN(json body, Body(req));
+           return vault::PutNic(cat, req.matches[1].str(), body);
+         }));
+  s.Delete(R"(/v1/machines/([A-Za-z0-9._-]+)/nics/([0-9]{1,2}))",
+           admin([cat](const httplib::Request& req) {
+             return vault::DeleteNic(cat, req.matches[1].str(), std::stoi(req.matches[2].str()));
+           }));
+  s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/network)", admin([cat](const httplib::Request& req) {
+          std::string mode = req.has_param("mode") ? req.get_param_value("mode") : "recovery";
+          return vault::PreviewNics(cat, req.matches[1].str(), mode);
+        }));
+  s.Get("/v1/network/mappings",
+        admin([cat](const httplib::Request&) { return vault::ListNetworkMappings(cat); }));
+  s.Post("/v1/network/mappings", admin([cat](const httplib::Request& req) -> Result<json> {
+           LL_ASSIGN_OR_RETURN(json body, Body(req));
+           return vault::PutNetworkMapping(cat, body);
+         }));
+  s.Delete(R"(/v1/network/mappings/([A-Za-z0-9._-]+))", admin([cat](const httplib::Request& req) {
+             return vault::DeleteNetworkMapping(cat, req.matches[1].str());
+           }));
+  s.Get("/v1/network/static-ips", admin([cat](const httplib::Request& req) {
+          return vault::ListStaticIps(cat, req.has_param("machine") ? req.get_param_value("machine") : "");
+        }));
+  s.Post("/v1/network/static-ips", admin([cat](const httplib::Request& req) -> Result<json> {
+           LL_ASSIGN_OR_RETURN(json body, Body(req));
+           return vault::PutStaticIp(cat, body);
+         }));
+  s.Delete(R"(/v1/network/static-ips/([A-Za-z0-9._-]+)/([0-9]{1,2})/(recovery|drill))",
+           admin([cat](const httplib::Request& req) {
+             return vault::DeleteStaticIp(cat, req.matches[1].str(), std::stoi(req.matches[2].str()),
+                                          req.matches[3].str());
+           }));
   s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/recovery)",
         admin([r](const httplib::Request& req) { return r->Recovery(req.matches[1].str()); }));
   s.Get(R"(/v1/agents/([A-Za-z0-9._-]+)/assignments)",

@@ -93,4 +93,11 @@ Result<json> ApiClient::Post(const std::string& path, const json& body) {
   return Handle(res->status, res->body, "POST " + path);
 }
 
+Result<json> ApiClient::Delete(const std::string& path) {
+  auto cli = MakeClient(config_);
+  auto res = cli->Delete(path.c_str());
+  if (!res) return Status::IOError("cannot reach the vault at " + config_.url + ": " + httplib::to_string(res.error()));
+  return Handle(res->status, res->body, "DELETE " + path);
+}
+
 }  // namespace lifeline::api

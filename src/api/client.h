@@ -28,6 +28,7 @@ class ApiClient {
   ~ApiClient();
   Result<nlohmann::json> Get(const std::string& path);
   Result<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
+  Result<nlohmann::json> Delete(const std::string& path);
 
  private:
   Result<nlohmann::json> Handle(int status, const std::string& body, const std::string& what);

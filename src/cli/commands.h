@@ -37,5 +37,6 @@ void RegisterNetCommands(CLI::App& app);
 void RegisterLabCommands(CLI::App& app);
 void RegisterRecoveryCommands(CLI::App& app);
 void RegisterGroupCommands(CLI::App& app);
+void RegisterRecoveryConfigCommands(CLI::App& app);
 
 }  // namespace lifeline::cli

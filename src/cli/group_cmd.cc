@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.h"
+#include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "common/units.h"
 
@@ -14,21 +15,6 @@ namespace {
 
 using nlohmann::json;
 
-struct GroupFlags {
-  api::ClientConfig config;
-  std::string vault_dir;
-  void Add(CLI::App* c) {
-    c->add_option("--vault", config.url, "vault API URL (https://host:port); or LIFELINE_VAULT");
-    c->add_option("--ca", config.ca_path, "the vault's CA certificate; or LIFELINE_CA");
-    c->add_option("--token", config.token, "admin token; or LIFELINE_TOKEN");
-    c->add_option("--vault-dir", vault_dir, "a vault directory on this host (finds URL and CA)");
-    c->add_flag("--json", Globals().json, "JSON output on stdout");
-  }
-  Result<api::ApiClient> Client() const {
-    LL_ASSIGN_OR_RETURN(auto cfg, api::ResolveClientConfig(config, vault_dir));
-    return api::ApiClient(cfg);
-  }
-};
 
 void PrintPoint(const json& p) {
   std::cout << "group point " << p.value("group_point_id", uint64_t(0)) << "  "
@@ -52,7 +38,7 @@ void RegisterGroupCommands(CLI::App& app) {
   group->require_subcommand(1);
 
   struct CreateArgs {
-    GroupFlags flags;
+    ClientFlags flags;
     std::string name, interval;
     std::vector<std::string> machines;
   };
@@ -83,7 +69,7 @@ void RegisterGroupCommands(CLI::App& app) {
     });
   });
 
-  auto lf = std::make_shared<GroupFlags>();
+  auto lf = std::make_shared<ClientFlags>();
   auto* list = group->add_subcommand("list", "the consistency groups, their members and points");
   lf->Add(list);
   list->callback([lf] {
@@ -105,7 +91,7 @@ void RegisterGroupCommands(CLI::App& app) {
   });
 
   struct PointArgs {
-    GroupFlags flags;
+    ClientFlags flags;
     std::string name, label;
   };
   auto pa = std::make_shared<PointArgs>();

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   cli::RegisterLabCommands(app);
   cli::RegisterRecoveryCommands(app);
   cli::RegisterGroupCommands(app);
+  cli::RegisterRecoveryConfigCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

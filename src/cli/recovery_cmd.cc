@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/client.h"
+#include "cli/client_flags.h"
 #include "cli/commands.h"
 
 namespace lifeline::cli {
@@ -16,8 +17,7 @@ namespace {
 using nlohmann::json;
 
 struct RecoveryFlags {
-  api::ClientConfig config;
-  std::string vault_dir;
+  ClientFlags client;
   std::string machine;
   // Point choice: at most one of these.
   std::string point;
@@ -33,11 +33,7 @@ struct RecoveryFlags {
                  const std::string& help = "machine name", bool required = true) {
     auto* o = c->add_option(positional, machine, help);
     if (required) o->required();
-    c->add_option("--vault", config.url, "vault API URL (https://host:port); or LIFELINE_VAULT");
-    c->add_option("--ca", config.ca_path, "the vault's CA certificate; or LIFELINE_CA");
-    c->add_option("--token", config.token, "admin token; or LIFELINE_TOKEN");
-    c->add_option("--vault-dir", vault_dir, "a vault directory on this host (finds URL and CA)");
-    c->add_flag("--json", Globals().json, "JSON output on stdout");
+    client.Add(c);
   }
   void AddPoint(CLI::App* c) {
     auto* g =
@@ -60,10 +56,7 @@ struct RecoveryFlags {
     if (latest_group) return "latest-group";
     return "";
   }
-  Result<api::ApiClient> Client() const {
-    LL_ASSIGN_OR_RETURN(auto cfg, api::ResolveClientConfig(config, vault_dir));
-    return api::ApiClient(cfg);
-  }
+  Result<api::ApiClient> Client() const { return client.Client(); }
 };
 
 void PrintRecovery(const json& r) {

@@ -13,6 +13,7 @@
 #include "agent/agent_daemon.h"
 #include "api/api_server.h"
 #include "api/client.h"
+#include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "common/fs.h"
@@ -37,21 +38,6 @@ void InstallSignals() {
 
 void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
 
-struct ClientFlags {
-  api::ClientConfig config;
-  std::string vault_dir;
-  void Add(CLI::App* c) {
-    c->add_option("--vault", config.url, "vault API URL (https://host:port); or LIFELINE_VAULT");
-    c->add_option("--ca", config.ca_path, "the vault's CA certificate; or LIFELINE_CA");
-    c->add_option("--token", config.token, "admin token; or LIFELINE_TOKEN");
-    c->add_option("--vault-dir", vault_dir, "a vault directory on this host (finds URL and CA)");
-    c->add_flag("--json", Globals().json, "JSON output on stdout");
-  }
-  Result<api::ApiClient> Client() const {
-    LL_ASSIGN_OR_RETURN(auto cfg, api::ResolveClientConfig(config, vault_dir));
-    return api::ApiClient(cfg);
-  }
-};
 
 std::string Pct(const json& d) {
   if (!d.contains("agent")) return "waiting for the agent";

@@ -83,6 +83,16 @@ ALTER TABLE consistency_groups ADD COLUMN point_interval_seconds INTEGER NOT NUL
 ALTER TABLE machines ADD COLUMN capture_mode TEXT NOT NULL DEFAULT 'scan';
 ALTER TABLE machines ADD COLUMN capture_config TEXT NOT NULL DEFAULT '{}';
 )sql"},
+    // 4: network mapping: recovery and drill network per source network, static addresses.
+    {4, R"sql(
+CREATE TABLE network_mappings(source TEXT PRIMARY KEY,
+  recovery_network TEXT NOT NULL, recovery_subnet TEXT NOT NULL,
+  recovery_gateway TEXT NOT NULL, recovery_reserved TEXT NOT NULL,
+  drill_network TEXT NOT NULL, drill_subnet TEXT NOT NULL,
+  drill_gateway TEXT NOT NULL, drill_reserved TEXT NOT NULL, updated INTEGER NOT NULL);
+CREATE TABLE static_ips(machine_id INTEGER NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+  nic INTEGER NOT NULL, mode TEXT NOT NULL, ip TEXT NOT NULL, PRIMARY KEY(machine_id, nic, mode));
+)sql"},
 };
 
 Status CheckName(std::string_view what, const std::string& name) {
@@ -154,6 +164,8 @@ Status CheckPolicy(const Policy& p) {
   return Status::Ok();
 }
 
+Status CheckMac(const std::string& what, const std::string& mac);
+
 Status CheckMachine(const Machine& m) {
   LL_RETURN_IF_ERROR(CheckName("machine", m.name));
   LL_RETURN_IF_ERROR(CheckName("launcher", m.launcher));
@@ -167,11 +179,58 @@ Status CheckMachine(const Machine& m) {
     return Status::InvalidArgument("machine " + m.name + ": more than 16 NICs");
   }
   for (const Nic& n : m.nics) {
+    const std::string nic = "machine " + m.name + " NIC " + std::to_string(n.index);
+    if (n.index < 0 || n.index >= kMaxNicsPerMachine)
+      return Status::InvalidArgument(nic + ": the index must be 0..15");
     LL_RETURN_IF_ERROR(CheckName("network", n.network));
     LL_RETURN_IF_ERROR(CheckText("NIC ip", n.ip, 64));
-    LL_RETURN_IF_ERROR(CheckText("NIC mac", n.mac, 64));
+    if (!n.ip.empty()) {
+      auto ip = IpAddress::Parse(n.ip);
+      if (!ip.ok()) return ip.status().WithContext(nic);
+    }
+    LL_RETURN_IF_ERROR(CheckMac(nic, n.mac));
   }
   return Status::Ok();
+}
+
+// "" or six colon-separated hex octets.
+Status CheckMac(const std::string& what, const std::string& mac) {
+  if (mac.empty()) return Status::Ok();
+  bool ok = mac.size() == 17;
+  for (size_t i = 0; ok && i < mac.size(); ++i) {
+    ok = (i % 3 == 2) ? mac[i] == ':' : std::isxdigit(static_cast<unsigned char>(mac[i])) != 0;
+  }
+  if (!ok) {
+    return Status::InvalidArgument(what + ": MAC '" + mac.substr(0, 64) +
+                                   "' is not six hex octets like 52:54:00:12:34:56");
+  }
+  return Status::Ok();
+}
+
+std::string JoinAddresses(const std::set<IpAddress>& ips) {
+  std::string out;
+  for (const IpAddress& ip : ips) out += (out.empty() ? "" : ",") + ip.ToString();
+  return out;
+}
+
+Result<TargetNetwork> ReadTarget(const Stmt& s, int col) {
+  TargetNetwork t;
+  t.name = s.Text(col);
+  LL_ASSIGN_OR_RETURN(t.subnet, Cidr::Parse(s.Text(col + 1)));
+  if (!s.Text(col + 2).empty()) {
+    LL_ASSIGN_OR_RETURN(IpAddress gw, IpAddress::Parse(s.Text(col + 2)));
+    t.gateway = gw;
+  }
+  const std::string reserved = s.Text(col + 3);
+  size_t start = 0;
+  while (start < reserved.size()) {
+    size_t end = reserved.find(',', start);
+    if (end == std::string::npos) end = reserved.size();
+    LL_ASSIGN_OR_RETURN(IpAddress ip, IpAddress::Parse(reserved.substr(start, end - start)));
+    t.reserved.insert(ip);
+    start = end + 1;
+  }
+  return t;
 }
 
 constexpr const char* kPolicyColumns =
@@ -901,6 +960,176 @@ Status Catalog::DeletePlan(const std::string& name) {
   LL_RETURN_IF_ERROR(s.Bind(1, name).Run());
   if (db_->Changes() == 0) return Status::NotFound("recovery plan " + name + " not found");
   return Status::Ok();
+}
+
+// ---- network mapping ----
+
+Status Catalog::PutNetworkMapping(const NetworkMapping& m) {
+  LL_RETURN_IF_ERROR(CheckName("source network", m.source));
+  LL_RETURN_IF_ERROR(CheckName("recovery network", m.recovery.name));
+  LL_RETURN_IF_ERROR(CheckName("drill network", m.drill.name));
+  LL_RETURN_IF_ERROR(NetworkMap::Check(m));
+  for (const TargetNetwork* t : {&m.recovery, &m.drill}) {
+    if (t->reserved.size() > static_cast<size_t>(kMaxReservedPerNetwork)) {
+      return Status::InvalidArgument("network " + t->name + ": more than " +
+                                     std::to_string(kMaxReservedPerNetwork) +
+                                     " reserved addresses");
+    }
+  }
+  std::lock_guard lock(mu_);
+  Transaction tx(db_.get());
+  LL_RETURN_IF_ERROR(tx.Begin());
+  {
+    LL_ASSIGN_OR_RETURN(Stmt c, db_->Prepare("SELECT COUNT(*), SUM(source=?) FROM network_mappings"));
+    c.Bind(1, m.source);
+    LL_ASSIGN_OR_RETURN(bool row, c.Step());
+    if (row && c.Int(1) == 0 && c.Int(0) >= kMaxNetworkMappings) {
+      return Status::FailedPrecondition("the catalog already holds " +
+                                        std::to_string(kMaxNetworkMappings) +
+                                        " network mappings, the most it takes");
+    }
+  }
+  LL_ASSIGN_OR_RETURN(
+      Stmt s,
+      db_->Prepare("INSERT OR REPLACE INTO network_mappings(source, recovery_network, "
+                   "recovery_subnet, recovery_gateway, recovery_reserved, drill_network, "
+                   "drill_subnet, drill_gateway, drill_reserved, updated) "
+                   "VALUES(?,?,?,?,?,?,?,?,?,?)"));
+  s.Bind(1, m.source);
+  int col = 2;
+  for (const TargetNetwork* t : {&m.recovery, &m.drill}) {
+    s.Bind(col, t->name)
+        .Bind(col + 1, t->subnet.ToString())
+        .Bind(col + 2, t->gateway ? t->gateway->ToString() : std::string())
+        .Bind(col + 3, JoinAddresses(t->reserved));
+    col += 4;
+  }
+  LL_RETURN_IF_ERROR(s.Bind(10, Now()).Run());
+  return tx.Commit();
+}
+
+Result<std::vector<NetworkMapping>> Catalog::ListNetworkMappings() {
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT source, recovery_network, recovery_subnet, recovery_gateway, "
+                           "recovery_reserved, drill_network, drill_subnet, drill_gateway, "
+                           "drill_reserved FROM network_mappings ORDER BY source LIMIT 10000"));
+  std::vector<NetworkMapping> out;
+  while (true) {
+    LL_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    NetworkMapping m;
+    m.source = s.Text(0);
+    auto recovery = ReadTarget(s, 1);
+    auto drill = ReadTarget(s, 5);
+    if (!recovery.ok() || !drill.ok()) {
+      return Status::Corruption("network mapping " + m.source + " in the catalog: " +
+                                (recovery.ok() ? drill.status() : recovery.status()).message());
+    }
+    m.recovery = std::move(*recovery);
+    m.drill = std::move(*drill);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Status Catalog::DeleteNetworkMapping(const std::string& source) {
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("DELETE FROM network_mappings WHERE source=?"));
+  LL_RETURN_IF_ERROR(s.Bind(1, source).Run());
+  if (db_->Changes() == 0) return Status::NotFound("source network " + source + " has no mapping");
+  return Status::Ok();
+}
+
+Status Catalog::PutStaticIp(const StaticIpRule& rule) {
+  const std::string who = "machine " + rule.machine + " NIC " + std::to_string(rule.nic_index);
+  if (rule.nic_index < 0 || rule.nic_index >= kMaxNicsPerMachine)
+    return Status::InvalidArgument(who + ": the index must be 0..15");
+  LL_ASSIGN_OR_RETURN(Machine m, GetMachineByName(rule.machine));
+  // When the NIC and its network's mapping are known, the address must fit the target.
+  for (const Nic& n : m.nics) {
+    if (n.index != rule.nic_index) continue;
+    LL_ASSIGN_OR_RETURN(std::vector<NetworkMapping> all, ListNetworkMappings());
+    for (const NetworkMapping& nm : all) {
+      if (nm.source != n.network) continue;
+      const TargetNetwork& t = rule.mode == NetworkMode::kDrill ? nm.drill : nm.recovery;
+      if (!t.subnet.Contains(rule.ip)) {
+        return Status::InvalidArgument(who + ": " + rule.ip.ToString() + " is outside the " +
+                                       std::string(NetworkModeName(rule.mode)) + " network " +
+                                       t.name + " (" + t.subnet.ToString() + ")");
+      }
+      if ((t.gateway && *t.gateway == rule.ip) || t.reserved.count(rule.ip)) {
+        return Status::InvalidArgument(who + ": " + rule.ip.ToString() + " is the gateway or a "
+                                       "reserved address of " + t.name);
+      }
+    }
+  }
+  std::lock_guard lock(mu_);
+  Transaction tx(db_.get());
+  LL_RETURN_IF_ERROR(tx.Begin());
+  {
+    LL_ASSIGN_OR_RETURN(Stmt c, db_->Prepare("SELECT COUNT(*) FROM static_ips"));
+    LL_ASSIGN_OR_RETURN(bool row, c.Step());
+    if (row && c.Int(0) >= kMaxStaticIps) {
+      return Status::FailedPrecondition("the catalog already holds " +
+                                        std::to_string(kMaxStaticIps) + " static addresses");
+    }
+  }
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("INSERT OR REPLACE INTO static_ips(machine_id, nic, "
+                                           "mode, ip) VALUES(?,?,?,?)"));
+  LL_RETURN_IF_ERROR(s.Bind(1, m.id)
+                         .Bind(2, static_cast<int64_t>(rule.nic_index))
+                         .Bind(3, std::string(NetworkModeName(rule.mode)))
+                         .Bind(4, rule.ip.ToString())
+                         .Run());
+  return tx.Commit();
+}
+
+Result<std::vector<StaticIpRule>> Catalog::ListStaticIps(const std::string& machine) {
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("SELECT m.name, s.nic, s.mode, s.ip FROM static_ips s JOIN machines m "
+                           "ON m.id=s.machine_id WHERE ?1='' OR m.name=?1 "
+                           "ORDER BY m.name, s.nic, s.mode LIMIT 10000"));
+  s.Bind(1, machine);
+  std::vector<StaticIpRule> out;
+  while (true) {
+    LL_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    auto mode = ParseNetworkMode(s.Text(2));
+    auto ip = IpAddress::Parse(s.Text(3));
+    if (!mode.ok() || !ip.ok()) {
+      return Status::Corruption("static address of " + s.Text(0) + " NIC " +
+                                std::to_string(s.Int(1)) + " in the catalog is unreadable");
+    }
+    out.push_back(StaticIpRule{s.Text(0), static_cast<int>(s.Int(1)), *mode, *ip});
+  }
+  return out;
+}
+
+Status Catalog::DeleteStaticIp(const std::string& machine, int nic_index, NetworkMode mode) {
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(
+      Stmt s, db_->Prepare("DELETE FROM static_ips WHERE machine_id=(SELECT id FROM machines "
+                           "WHERE name=?) AND nic=? AND mode=?"));
+  LL_RETURN_IF_ERROR(s.Bind(1, machine)
+                         .Bind(2, static_cast<int64_t>(nic_index))
+                         .Bind(3, std::string(NetworkModeName(mode)))
+                         .Run());
+  if (db_->Changes() == 0) {
+    return Status::NotFound("machine " + machine + " NIC " + std::to_string(nic_index) +
+                            " has no static " + std::string(NetworkModeName(mode)) + " address");
+  }
+  return Status::Ok();
+}
+
+Result<NetworkMap> Catalog::LoadNetworkMap() {
+  NetworkMap map;
+  LL_ASSIGN_OR_RETURN(std::vector<NetworkMapping> mappings, ListNetworkMappings());
+  for (NetworkMapping& m : mappings) LL_RETURN_IF_ERROR(map.AddMapping(std::move(m)));
+  LL_ASSIGN_OR_RETURN(std::vector<StaticIpRule> rules, ListStaticIps());
+  for (const StaticIpRule& r : rules) LL_RETURN_IF_ERROR(map.AddStaticRule(r));
+  return map;
 }
 
 // ---- jobs ----

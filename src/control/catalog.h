@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "control/netmap.h"
 
 namespace lifeline::control {
 
@@ -33,6 +34,9 @@ inline constexpr int kMaxStreamsPerDisk = 32;  // UploadThreadsPerVM maximum (dr
 // Site Recovery's multi-VM consistency groups hold at most 16 machines (dr-anchors §1.6);
 // a group point holds every member's writes for a moment, so the bound protects them.
 inline constexpr int kMaxMachinesPerGroup = 16;
+inline constexpr int kMaxNetworkMappings = 1000;
+inline constexpr int kMaxReservedPerNetwork = 256;
+inline constexpr int kMaxStaticIps = 10000;
 
 struct Site {
   int64_t id = 0;
@@ -195,7 +199,7 @@ struct JobFilter {
 
 class Catalog {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens or creates the catalog and applies pending migrations. `clock` must outlive it;
   // nullptr means the system clock.
@@ -278,6 +282,19 @@ class Catalog {
   Status PostSignal(int64_t job_id, int step_index, const std::string& name);
   // Returns true and removes the signal if it was posted.
   Result<bool> TakeSignal(int64_t job_id, int step_index, const std::string& name);
+
+  // Network mapping (netmap.h): each source network's recovery and drill networks, and
+  // static addresses per machine NIC. Validated on write: subnets, gateways and reserved
+  // addresses inside their subnet; a static address inside the target subnet of that NIC's
+  // network when the NIC and its mapping exist.
+  Status PutNetworkMapping(const NetworkMapping& mapping);  // insert or replace by source
+  Result<std::vector<NetworkMapping>> ListNetworkMappings();
+  Status DeleteNetworkMapping(const std::string& source);
+  Status PutStaticIp(const StaticIpRule& rule);  // insert or replace by machine, NIC, mode
+  Result<std::vector<StaticIpRule>> ListStaticIps(const std::string& machine = "");
+  Status DeleteStaticIp(const std::string& machine, int nic_index, NetworkMode mode);
+  // Every mapping and static rule, ready to assign addresses.
+  Result<NetworkMap> LoadNetworkMap();
 
   // Recovered machines started by launchers. machine_id 0 / operation "": all.
   Result<int64_t> AddInstance(const Instance& instance);

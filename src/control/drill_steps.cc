@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "control/nic_assign.h"
 #include "control/process.h"
 
 namespace lifeline::control {
@@ -60,6 +61,8 @@ class PrepareStep final : public Step {
       LL_ASSIGN_OR_RETURN(std::vector<Disk> disks, d_.catalog->ListDisks(m.id));
       if (disks.empty())
         return Status::FailedPrecondition("machine " + name + " has no disks to recover");
+      // Every NIC must get a drill address before anything starts.
+      LL_RETURN_IF_ERROR(AssignNics(d_.catalog, m, NetworkMode::kDrill).status());
       ctx.Log(name + ": " + std::to_string(disks.size()) + " disks ready for a drill");
     }
     return Status::Ok();
@@ -112,43 +115,21 @@ class StartGroupStep final : public Step {
     spec.cpus = m.cpus;
     spec.memory_mib = m.memory_mib;
     spec.work_dir = d_.work_dir;
+    // Addresses first (copies already running in the drill network hold theirs), so an
+    // unmapped network fails before anything is exported.
+    LL_ASSIGN_OR_RETURN(std::vector<NicAssignment> assigned,
+                        AssignNics(d_.catalog, m, NetworkMode::kDrill));
     LL_ASSIGN_OR_RETURN(std::vector<Disk> disks, d_.catalog->ListDisks(m.id));
     for (const Disk& disk : disks) {
       LL_ASSIGN_OR_RETURN(LaunchDisk ld, d_.exporter->Export(m, disk, point));
       spec.disks.push_back(std::move(ld));
     }
-    // Addresses: those of drill copies already running count as taken.
-    std::set<IpAddress> in_use;
-    LL_ASSIGN_OR_RETURN(std::vector<Instance> running, d_.catalog->ListInstances(0, "drill"));
-    for (const Instance& in : running) {
-      size_t start = 0;
-      while (start < in.ips.size()) {
-        size_t end = in.ips.find(',', start);
-        if (end == std::string::npos) end = in.ips.size();
-        auto ip = IpAddress::Parse(in.ips.substr(start, end - start));
-        if (ip.ok()) in_use.insert(*ip);
-        start = end + 1;
-      }
-    }
-    std::vector<NicRequest> requests;
-    for (const Nic& n : m.nics) {
-      NicRequest r{name, n.index, n.network, std::nullopt};
-      if (!n.ip.empty()) {
-        auto ip = IpAddress::Parse(n.ip);
-        if (ip.ok()) r.source_ip = *ip;
-      }
-      requests.push_back(std::move(r));
-    }
-    LL_ASSIGN_OR_RETURN(std::vector<NicAssignment> assigned,
-                        d_.network->Assign(NetworkMode::kDrill, requests, in_use));
     std::vector<std::string> ips;
     for (size_t i = 0; i < assigned.size(); ++i) {
       const NicAssignment& a = assigned[i];
-      spec.nics.push_back({a.network, a.ip.ToString(), a.prefix_len,
-                           a.gateway ? a.gateway->ToString() : "", m.nics[i].mac});
+      spec.nics.push_back(ToLaunchNic(a, m.nics[i].mac));
       ips.push_back(a.ip.ToString());
-      ctx.Log(name + " NIC " + std::to_string(a.nic_index) + ": " + a.ip.ToString() + "/" +
-              std::to_string(a.prefix_len) + " in " + a.network + " (" + a.reason + ")");
+      ctx.Log(DescribeAssignment(a));
     }
     Json config = Json::parse(m.launcher_config, nullptr, false);
     if (config.is_discarded())
@@ -213,9 +194,8 @@ StepFactory Factory(const DrillDeps& deps) {
 }  // namespace
 
 Status RegisterDrillSteps(StepRegistry* registry, const DrillDeps& deps) {
-  if (!deps.catalog || !deps.lifecycle || !deps.exporter || !deps.launchers || !deps.network) {
-    return Status::InvalidArgument(
-        "drill steps need a catalog, lifecycle, exporter, launchers and network map");
+  if (!deps.catalog || !deps.lifecycle || !deps.exporter || !deps.launchers) {
+    return Status::InvalidArgument("drill steps need a catalog, lifecycle, exporter and launchers");
   }
   LL_RETURN_IF_ERROR(registry->Register("drill.prepare", Factory<PrepareStep>(deps)));
   LL_RETURN_IF_ERROR(registry->Register("drill.start-group", Factory<StartGroupStep>(deps)));

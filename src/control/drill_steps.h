@@ -1,6 +1,6 @@
 // Drill steps: start recovered copies of protected machines from a recovery point in the
 // drill network, without touching replication, and clean them up afterwards. They join
-// the catalog, the lifecycle, network mapping and launchers; the replica store comes in
+// the catalog (with its network mapping), the lifecycle and launchers; the replica store comes in
 // through DiskExporter. Used by `drill` jobs and by plan jobs with operation drill.
 // Thread-safe once registered: the dependencies must be thread-safe and outlive the registry.
 #pragma once
@@ -33,7 +33,6 @@ struct DrillDeps {
   Lifecycle* lifecycle = nullptr;
   DiskExporter* exporter = nullptr;
   const LauncherRegistry* launchers = nullptr;
-  const NetworkMap* network = nullptr;
   std::string work_dir;  // launcher logs
   std::string actor = "vault";
   int64_t stop_grace_ms = 5000;

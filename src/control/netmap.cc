@@ -34,9 +34,18 @@ U128 HostMask(int bits, int prefix_len) {
   return (U128{1} << host_bits) - 1;
 }
 
-std::string_view ModeName(NetworkMode m) { return m == NetworkMode::kDrill ? "drill" : "recovery"; }
-
 }  // namespace
+
+std::string_view NetworkModeName(NetworkMode m) {
+  return m == NetworkMode::kDrill ? "drill" : "recovery";
+}
+
+Result<NetworkMode> ParseNetworkMode(std::string_view name) {
+  if (name == "recovery") return NetworkMode::kRecovery;
+  if (name == "drill") return NetworkMode::kDrill;
+  return Status::InvalidArgument("network mode must be recovery or drill, not '" +
+                                 std::string(name.substr(0, 64)) + "'");
+}
 
 Result<IpAddress> IpAddress::Parse(std::string_view text) {
   std::string s(text.substr(0, 64));
@@ -86,9 +95,9 @@ bool Cidr::Contains(const IpAddress& ip) const {
   return (ToNumber(ip) & mask) == ToNumber(network);
 }
 
-Status NetworkMap::AddMapping(NetworkMapping m) {
+Status NetworkMap::Check(const NetworkMapping& m) {
   if (m.source.empty()) return Status::InvalidArgument("network mapping without a source network");
-  for (TargetNetwork* t : {&m.recovery, &m.drill}) {
+  for (const TargetNetwork* t : {&m.recovery, &m.drill}) {
     if (t->name.empty())
       return Status::InvalidArgument("network mapping " + m.source +
                                      ": target network without a name");
@@ -96,7 +105,18 @@ Status NetworkMap::AddMapping(NetworkMapping m) {
       return Status::InvalidArgument("network " + t->name + ": gateway " + t->gateway->ToString() +
                                      " is outside " + t->subnet.ToString());
     }
+    for (const IpAddress& r : t->reserved) {
+      if (!t->subnet.Contains(r)) {
+        return Status::InvalidArgument("network " + t->name + ": reserved address " +
+                                       r.ToString() + " is outside " + t->subnet.ToString());
+      }
+    }
   }
+  return Status::Ok();
+}
+
+Status NetworkMap::AddMapping(NetworkMapping m) {
+  LL_RETURN_IF_ERROR(Check(m));
   if (!mappings_.emplace(m.source, m).second) {
     return Status::InvalidArgument("source network " + m.source + " is mapped twice");
   }
@@ -108,7 +128,7 @@ Status NetworkMap::AddStaticRule(StaticIpRule rule) {
     if (r.machine == rule.machine && r.nic_index == rule.nic_index && r.mode == rule.mode) {
       return Status::InvalidArgument("two static rules for " + rule.machine + " NIC " +
                                      std::to_string(rule.nic_index) + " (" +
-                                     std::string(ModeName(rule.mode)) + ")");
+                                     std::string(NetworkModeName(rule.mode)) + ")");
     }
   }
   rules_.push_back(rule);
@@ -125,7 +145,8 @@ Result<std::vector<NicAssignment>> NetworkMap::Assign(NetworkMode mode,
     auto it = mappings_.find(nic.source_network);
     if (it == mappings_.end()) {
       return Status::NotFound(who + ": source network " + nic.source_network +
-                              " has no mapping: add one to the network mapping");
+                              " has no mapping: add one with `lifeline netmap add " +
+                              nic.source_network + " ...`");
     }
     const TargetNetwork& target =
         mode == NetworkMode::kDrill ? it->second.drill : it->second.recovery;

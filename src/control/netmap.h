@@ -52,6 +52,8 @@ struct NetworkMapping {
 };
 
 enum class NetworkMode : uint8_t { kRecovery, kDrill };
+std::string_view NetworkModeName(NetworkMode mode);  // "recovery" | "drill"
+Result<NetworkMode> ParseNetworkMode(std::string_view name);
 
 struct StaticIpRule {
   std::string machine;
@@ -79,6 +81,9 @@ struct NicAssignment {
 
 class NetworkMap {
  public:
+  // InvalidArgument for a mapping without names, or with a gateway or a reserved address
+  // outside its subnet.
+  static Status Check(const NetworkMapping& mapping);
   // InvalidArgument for a duplicate source, a family mix, or a gateway outside its subnet.
   Status AddMapping(NetworkMapping mapping);
   // InvalidArgument when the rule's IP is outside the target subnet of that NIC's network
@@ -93,6 +98,7 @@ class NetworkMap {
                                             const std::set<IpAddress>& in_use) const;
 
   const std::map<std::string, NetworkMapping>& mappings() const { return mappings_; }
+  const std::vector<StaticIpRule>& static_rules() const { return rules_; }
 
  private:
   std::map<std::string, NetworkMapping> mappings_;

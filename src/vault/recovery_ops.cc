@@ -7,8 +7,10 @@
 #include "common/log.h"
 #include "common/units.h"
 #include "control/drill_steps.h"
+#include "control/nic_assign.h"
 #include "control/plan.h"
 #include "control/plan_steps.h"
+#include "vault/json_fields.h"
 #include "vault/network_drivers.h"
 #include "vault/recovery_steps.h"
 #include "vault/reverse_replication.h"
@@ -19,31 +21,12 @@ namespace {
 using control::MachineEvent;
 using nlohmann::json;
 
-// Request fields, checked: a wrong type is InvalidArgument, never an exception.
-Result<std::string> StrField(const json& request, const char* key, const std::string& fallback) {
-  if (!request.is_object() || !request.contains(key)) return fallback;
-  if (!request[key].is_string())
-    return Status::InvalidArgument(std::string(key) + " must be a string");
-  return request[key].get<std::string>();
-}
-Result<bool> BoolField(const json& request, const char* key, bool fallback) {
-  if (!request.is_object() || !request.contains(key)) return fallback;
-  if (!request[key].is_boolean())
-    return Status::InvalidArgument(std::string(key) + " must be true or false");
-  return request[key].get<bool>();
-}
 // Refuses an operation the lifecycle would refuse, before a job is created for it.
 Status CheckEvent(control::Catalog* catalog, const std::string& machine, MachineEvent event) {
   LL_ASSIGN_OR_RETURN(auto m, catalog->GetMachineByName(machine));
   LL_ASSIGN_OR_RETURN(auto state, control::ParseMachineState(m.state));
   LL_ASSIGN_OR_RETURN(auto drill, control::ParseDrillState(m.drill_state));
   return control::NextState(machine, state, event, drill).status();
-}
-
-Status CheckRequest(const json& request) {
-  if (!request.is_null() && !request.is_object())
-    return Status::InvalidArgument("the request must be a JSON object");
-  return Status::Ok();
 }
 
 }  // namespace
@@ -79,7 +62,6 @@ Result<std::unique_ptr<RecoveryOps>> RecoveryOps::Create(store::ReplicaStore* st
   dd.lifecycle = &ops->lifecycle_;
   dd.exporter = ops->drill_exporter_.get();
   dd.launchers = &ops->launchers_;
-  dd.network = &ops->network_;
   dd.work_dir = root;
   dd.actor = ops->options_.actor;
   dd.stop_grace_ms = ops->options_.stop_grace_ms;
@@ -95,7 +77,7 @@ Result<std::unique_ptr<RecoveryOps>> RecoveryOps::Create(store::ReplicaStore* st
 
 Status RecoveryOps::RegisterFailoverSteps() {
   RecoveryDeps d{store_,      catalog_,  &lifecycle_, failover_exporter_.get(),
-                 &launchers_, &network_, options_,    exports_.get()};
+                 &launchers_, options_, exports_.get()};
   LL_RETURN_IF_ERROR(RegisterRecoverySteps(&registry_, d));
   LL_ASSIGN_OR_RETURN(auto driver, MakeNetworkDriver(options_.network_driver));
   network_steps_.SetDriver(std::move(driver));
@@ -135,6 +117,8 @@ Result<json> RecoveryOps::DrillStart(const std::string& machine, const json& req
   if (m.drill_state != "none")
     return Status::Busy("machine " + machine + " already has a drill (" + m.drill_state +
                         "): run `lifeline drill cleanup " + machine + "` first");
+  // Every NIC needs a drill address before the job starts (a clear refusal, not a failed job).
+  LL_RETURN_IF_ERROR(control::AssignNics(catalog_, m, control::NetworkMode::kDrill).status());
   LL_RETURN_IF_ERROR(ApplyLauncherOverride(machine, request));
   LL_ASSIGN_OR_RETURN(json out, RunJob(control::DrillJob({machine}, point)));
   LL_ASSIGN_OR_RETURN(json rec, Recovery(machine));
@@ -183,6 +167,10 @@ Result<json> RecoveryOps::FailoverStart(const std::string& machine, const json& 
   }
   if (mode != "export" && mode != "materialize")
     return Status::InvalidArgument("mode must be export or materialize, not " + mode);
+  // A machine that will start needs an address on every NIC: refuse before a planned
+  // failover stops anything.
+  if (launch)
+    LL_RETURN_IF_ERROR(control::AssignNics(catalog_, m, control::NetworkMode::kRecovery).status());
   LL_ASSIGN_OR_RETURN(const std::string point, StrField(request, "point", "latest-processed"));
   LL_RETURN_IF_ERROR(ApplyLauncherOverride(machine, request));
   control::JobSpec job;
@@ -200,10 +188,8 @@ Result<json> RecoveryOps::FailoverStart(const std::string& machine, const json& 
     args["targets"] = t;
   }
   if (request.is_object() && request.contains("drain_cycles")) {
-    if (!request["drain_cycles"].is_number_integer() || request["drain_cycles"].get<int64_t>() < 1 ||
-        request["drain_cycles"].get<int64_t>() > 10)
-      return Status::InvalidArgument("drain_cycles must be 1..10");
-    args["drain_cycles"] = request["drain_cycles"];
+    LL_ASSIGN_OR_RETURN(int64_t cycles, IntField(request, "drain_cycles", 1, 1, 10));
+    args["drain_cycles"] = cycles;
   }
   job.params = args;
   job.params["planned"] = planned;
@@ -318,6 +304,18 @@ Result<json> RecoveryOps::PlanRun(const std::string& plan_name, const json& requ
   LL_ASSIGN_OR_RETURN(std::string point, StrField(request, "point", "latest-processed"));
   LL_ASSIGN_OR_RETURN(control::Operation op, control::ParseOperation(op_name));
   LL_ASSIGN_OR_RETURN(control::Plan plan, control::LoadPlan(catalog_, plan_name));
+  // Every machine the plan starts needs its addresses before the plan's first action runs.
+  if (op != control::Operation::kFailback) {
+    const auto mode = op == control::Operation::kDrill ? control::NetworkMode::kDrill
+                                                       : control::NetworkMode::kRecovery;
+    for (const auto& group : plan.groups) {
+      for (const auto& name : group.machines) {
+        LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(name));
+        LL_RETURN_IF_ERROR(control::AssignNics(catalog_, m, mode).status().WithContext(
+            "plan " + plan_name + " group " + group.name));
+      }
+    }
+  }
   control::PlanJobOptions po;
   po.point = point;
   LL_ASSIGN_OR_RETURN(control::JobSpec job, control::BuildPlanJob(plan, op, po));

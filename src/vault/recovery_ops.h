@@ -15,7 +15,6 @@
 #include "control/jobs.h"
 #include "control/launcher.h"
 #include "control/lifecycle.h"
-#include "control/netmap.h"
 #include "control/plan_steps.h"
 #include "store/replica_store.h"
 #include "vault/point_export.h"
@@ -72,6 +71,7 @@ class RecoveryOps {
 
   PointExports* exports() { return exports_.get(); }
   control::JobRunner* runner() { return runner_.get(); }
+  const control::LauncherRegistry& launchers() const { return launchers_; }
 
  private:
   RecoveryOps(store::ReplicaStore* store, control::Catalog* catalog, RecoveryOptions options);
@@ -84,7 +84,6 @@ class RecoveryOps {
   const RecoveryOptions options_;
   control::Lifecycle lifecycle_;
   control::LauncherRegistry launchers_;
-  control::NetworkMap network_;
   std::unique_ptr<PointExports> exports_;
   std::unique_ptr<control::DiskExporter> drill_exporter_;
   std::unique_ptr<control::DiskExporter> failover_exporter_;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/checksum.h"
+#include "control/nic_assign.h"
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/units.h"
@@ -261,23 +262,22 @@ class RecoverStep final : public control::Step {
       }
       record["disks"].push_back(dj);
     }
-    if (!m.nics.empty()) {
-      std::vector<control::NicRequest> requests;
-      for (const auto& n : m.nics) {
-        control::NicRequest r{name, n.index, n.network, std::nullopt};
-        auto ip = control::IpAddress::Parse(n.ip);
-        if (!n.ip.empty() && ip.ok()) r.source_ip = *ip;
-        requests.push_back(std::move(r));
-      }
+    if (args_.value("launch", true)) {
       LL_ASSIGN_OR_RETURN(auto assigned,
-                          d_.network->Assign(control::NetworkMode::kRecovery, requests, {}));
+                          control::AssignNics(d_.catalog, m, control::NetworkMode::kRecovery));
+      std::string ips;
+      record["nics"] = json::array();
       for (size_t i = 0; i < assigned.size(); ++i) {
         const auto& a = assigned[i];
-        spec.nics.push_back({a.network, a.ip.ToString(), a.prefix_len,
-                             a.gateway ? a.gateway->ToString() : "", m.nics[i].mac});
+        spec.nics.push_back(control::ToLaunchNic(a, m.nics[i].mac));
+        ctx.Log(control::DescribeAssignment(a));
+        ips += (ips.empty() ? "" : ",") + a.ip.ToString();
+        record["nics"].push_back({{"index", a.nic_index},
+                                  {"network", a.network},
+                                  {"ip", a.ip.ToString()},
+                                  {"prefix_len", a.prefix_len},
+                                  {"reason", a.reason}});
       }
-    }
-    if (args_.value("launch", true)) {
       json config = json::parse(m.launcher_config, nullptr, false);
       if (config.is_discarded())
         return Status::InvalidArgument("machine " + name + ": launcher config is not JSON");
@@ -288,6 +288,7 @@ class RecoverStep final : public control::Step {
       in.operation = "failover";
       in.pid = h.pid;
       in.log_path = h.log_path;
+      in.ips = ips;
       for (const auto& a : h.argv) in.command += (in.command.empty() ? "" : " ") + a;
       LL_RETURN_IF_ERROR(d_.catalog->AddInstance(in).status());
       record["pid"] = h.pid;

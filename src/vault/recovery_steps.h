@@ -19,7 +19,6 @@ struct RecoveryDeps {
   control::Lifecycle* lifecycle;
   control::DiskExporter* exporter;  // failover exports
   const control::LauncherRegistry* launchers;
-  const control::NetworkMap* network;
   RecoveryOptions options;
   PointExports* exports;
 };

@@ -50,6 +50,7 @@ TEST_F(CatalogTest, MigratesAVersion1Catalog) {
   ASSERT_EQ(sqlite3_open(dir_.File("catalog.db").c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE instances; DELETE FROM schema_version WHERE version>=2;"
+                         "DROP TABLE network_mappings; DROP TABLE static_ips;"
                          "ALTER TABLE machines DROP COLUMN capture_mode;"
                          "ALTER TABLE machines DROP COLUMN capture_config;"
                          "ALTER TABLE consistency_groups DROP COLUMN point_interval_seconds;"
@@ -62,6 +63,8 @@ TEST_F(CatalogTest, MigratesAVersion1Catalog) {
   EXPECT_EQ(*(*c)->SchemaVersion(), Catalog::kSchemaVersion);
   EXPECT_TRUE((*c)->GetSite("old").ok());        // data kept
   EXPECT_TRUE((*c)->ListInstances(0)->empty());  // new table there
+  EXPECT_TRUE((*c)->ListNetworkMappings()->empty());
+  EXPECT_TRUE((*c)->ListStaticIps()->empty());
 }
 
 TEST_F(CatalogTest, RefusesNewerSchema) {
@@ -108,6 +111,104 @@ TEST_F(CatalogTest, MachinesWithNicsSurviveReopen) {
   ASSERT_OK_AND_ASSIGN(Policy gp, (*reopened)->GetPolicy(policy));
   EXPECT_EQ(gp.streams, 8);
   EXPECT_EQ(gp.compression, "zstd");
+}
+
+NetworkMapping Mapping(const std::string& source, const std::string& recovery,
+                       const std::string& drill) {
+  NetworkMapping m;
+  m.source = source;
+  m.recovery = {source + "-dr", *Cidr::Parse(recovery), std::nullopt, {}};
+  m.drill = {source + "-drill", *Cidr::Parse(drill), std::nullopt, {}};
+  return m;
+}
+
+TEST_F(CatalogTest, NetworkMappingsAndStaticAddressesSurviveReopen) {
+  NetworkMapping lan = Mapping("lan", "10.50.1.0/24", "10.60.1.0/24");
+  lan.recovery.gateway = *IpAddress::Parse("10.50.1.1");
+  lan.recovery.reserved = {*IpAddress::Parse("10.50.1.2"), *IpAddress::Parse("10.50.1.3")};
+  ASSERT_OK(catalog_->PutNetworkMapping(lan));
+  ASSERT_OK(catalog_->PutNetworkMapping(Mapping("v6", "fd00:50::/64", "fd00:60::/64")));
+  ASSERT_TRUE(catalog_->AddMachine(MakeMachine("web1")).ok());
+  ASSERT_OK(catalog_->PutStaticIp({"web1", 0, NetworkMode::kDrill, *IpAddress::Parse("10.60.1.9")}));
+  catalog_.reset();
+  auto reopened = Catalog::Open(dir_.File("catalog.db"), &clock_);
+  ASSERT_TRUE(reopened.ok());
+  Catalog& c = **reopened;
+  ASSERT_OK_AND_ASSIGN(std::vector<NetworkMapping> all, c.ListNetworkMappings());
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].source, "lan");
+  EXPECT_EQ(all[0].recovery.subnet.ToString(), "10.50.1.0/24");
+  ASSERT_TRUE(all[0].recovery.gateway.has_value());
+  EXPECT_EQ(all[0].recovery.gateway->ToString(), "10.50.1.1");
+  EXPECT_EQ(all[0].recovery.reserved.size(), 2u);
+  EXPECT_FALSE(all[0].drill.gateway.has_value());
+  EXPECT_EQ(all[1].drill.subnet.ToString(), "fd00:60::/64");
+  ASSERT_OK_AND_ASSIGN(std::vector<StaticIpRule> rules, c.ListStaticIps("web1"));
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0].ip.ToString(), "10.60.1.9");
+  EXPECT_EQ(rules[0].mode, NetworkMode::kDrill);
+  // The loaded map assigns with them: web1's NIC 0 (10.0.0.5) is outside the drill subnet.
+  ASSERT_OK_AND_ASSIGN(NetworkMap map, c.LoadNetworkMap());
+  ASSERT_OK_AND_ASSIGN(auto a, map.Assign(NetworkMode::kDrill,
+                                          {{"web1", 0, "lan", *IpAddress::Parse("10.0.0.5")}}, {}));
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].ip.ToString(), "10.60.1.9");
+  EXPECT_EQ(a[0].reason, "static rule");
+  // Replace, then remove.
+  ASSERT_OK(c.PutNetworkMapping(Mapping("lan", "10.70.0.0/16", "10.80.0.0/16")));
+  EXPECT_EQ(c.ListNetworkMappings()->at(0).recovery.subnet.ToString(), "10.70.0.0/16");
+  ASSERT_OK(c.DeleteNetworkMapping("lan"));
+  EXPECT_EQ(c.DeleteNetworkMapping("lan").code(), Code::kNotFound);
+  ASSERT_OK(c.DeleteStaticIp("web1", 0, NetworkMode::kDrill));
+  EXPECT_EQ(c.DeleteStaticIp("web1", 0, NetworkMode::kDrill).code(), Code::kNotFound);
+  // A machine's static addresses go with it.
+  ASSERT_OK(c.PutStaticIp({"web1", 1, NetworkMode::kRecovery, *IpAddress::Parse("10.1.1.1")}));
+  ASSERT_OK(c.DeleteMachine(c.GetMachineByName("web1")->id));
+  EXPECT_TRUE(c.ListStaticIps()->empty());
+}
+
+TEST_F(CatalogTest, BadNetworkMappingsAndStaticAddressesAreRefused) {
+  NetworkMapping gw = Mapping("lan", "10.50.1.0/24", "10.60.1.0/24");
+  gw.drill.gateway = *IpAddress::Parse("10.50.1.1");  // outside the drill subnet
+  Status s = catalog_->PutNetworkMapping(gw);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("gateway 10.50.1.1 is outside 10.60.1.0/24"), std::string::npos) << s.ToString();
+  NetworkMapping reserved = Mapping("lan", "10.50.1.0/24", "10.60.1.0/24");
+  reserved.recovery.reserved = {*IpAddress::Parse("192.168.0.1")};
+  EXPECT_EQ(catalog_->PutNetworkMapping(reserved).code(), Code::kInvalidArgument);
+  EXPECT_EQ(catalog_->PutNetworkMapping(Mapping("bad name", "10.0.0.0/8", "10.0.0.0/8")).code(),
+            Code::kInvalidArgument);
+  EXPECT_TRUE(catalog_->ListNetworkMappings()->empty());
+
+  // Static addresses: an unknown machine, a NIC index out of range, and an address outside
+  // the target subnet of that NIC's network.
+  ASSERT_OK(catalog_->PutNetworkMapping(Mapping("lan", "10.50.1.0/24", "10.60.1.0/24")));
+  EXPECT_EQ(catalog_->PutStaticIp({"ghost", 0, NetworkMode::kRecovery, *IpAddress::Parse("10.50.1.9")})
+                .code(),
+            Code::kNotFound);
+  ASSERT_TRUE(catalog_->AddMachine(MakeMachine("web1")).ok());
+  EXPECT_EQ(catalog_->PutStaticIp({"web1", 16, NetworkMode::kRecovery, *IpAddress::Parse("10.50.1.9")})
+                .code(),
+            Code::kInvalidArgument);
+  s = catalog_->PutStaticIp({"web1", 0, NetworkMode::kRecovery, *IpAddress::Parse("10.60.1.9")});
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("outside the recovery network lan-dr (10.50.1.0/24)"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_TRUE(catalog_->ListStaticIps()->empty());
+
+  // NICs: bad addresses, MACs and indexes are refused with the NIC named.
+  Machine m = MakeMachine("web2");
+  m.nics[0].ip = "10.0.0.300";
+  s = catalog_->AddMachine(m).status();
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("web2 NIC 0"), std::string::npos) << s.ToString();
+  m = MakeMachine("web2");
+  m.nics[1].mac = "52:54:00:zz:00:01";
+  EXPECT_EQ(catalog_->AddMachine(m).status().code(), Code::kInvalidArgument);
+  m = MakeMachine("web2");
+  m.nics[1].index = 16;
+  EXPECT_EQ(catalog_->AddMachine(m).status().code(), Code::kInvalidArgument);
 }
 
 TEST_F(CatalogTest, DuplicatesAndMissingReferencesAreRefused) {

@@ -66,13 +66,12 @@ class DrillTest : public ::testing::Test {
     nm.source = "lan";
     nm.recovery = {"lan-dr", *Cidr::Parse("10.0.0.0/24"), IpAddress::Parse("10.0.0.1").value(), {}};
     nm.drill = {"lan-drill", *Cidr::Parse("10.0.0.0/24"), IpAddress::Parse("10.0.0.1").value(), {}};
-    ASSERT_OK(network_.AddMapping(nm));
+    ASSERT_OK(catalog_->PutNetworkMapping(nm));
     DrillDeps d;
     d.catalog = catalog_.get();
     d.lifecycle = lifecycle_.get();
     d.exporter = &exporter_;
     d.launchers = &launchers_;
-    d.network = &network_;
     d.work_dir = dir_.path();
     d.stop_grace_ms = 1000;
     ASSERT_OK(RegisterDrillSteps(&registry_, d));
@@ -101,7 +100,6 @@ class DrillTest : public ::testing::Test {
   std::unique_ptr<Lifecycle> lifecycle_;
   FakeExporter exporter_;
   LauncherRegistry launchers_ = LauncherRegistry::WithBuiltins();
-  NetworkMap network_;
   StepRegistry registry_;
   std::unique_ptr<JobRunner> runner_;
 };
@@ -176,6 +174,37 @@ TEST_F(DrillTest, PrepareRefusesMachinesThatCannotDrill) {
   EXPECT_EQ(job.state, JobState::kFailed);
   EXPECT_NE(job.error.find("no recovery point yet"), std::string::npos) << job.error;
   EXPECT_TRUE(catalog_->ListInstances(0)->empty());
+}
+
+TEST_F(DrillTest, UnmappedNetworkIsRefusedBeforeAnythingStarts) {
+  ASSERT_OK_AND_ASSIGN(Machine db, catalog_->GetMachineByName("db1"));
+  db.nics.push_back({1, "storage", "172.20.0.9", ""});
+  ASSERT_OK(catalog_->UpdateMachineConfig(db));
+  ASSERT_OK_AND_ASSIGN(Job job, RunJob(DrillJob({"web1", "db1"}, "")));
+  EXPECT_EQ(job.state, JobState::kFailed);
+  EXPECT_NE(job.error.find("db1 NIC 1: source network storage has no mapping"), std::string::npos)
+      << job.error;
+  EXPECT_NE(job.error.find("lifeline netmap add storage"), std::string::npos) << job.error;
+  // drill.prepare refused it: nothing was exported or started, web1 included.
+  EXPECT_TRUE(exporter_.exports_.empty());
+  EXPECT_TRUE(catalog_->ListInstances(0)->empty());
+  EXPECT_EQ(catalog_->GetMachineByName("web1")->drill_state, "none");
+}
+
+TEST_F(DrillTest, StaticRuleFromTheCatalogAppliesWhenTheAddressCannotBeKept) {
+  // db1's 192.168.9.9 is outside the drill subnet: its static drill rule applies; a recovery
+  // rule for the same NIC does not.
+  ASSERT_OK(catalog_->PutStaticIp({"db1", 0, NetworkMode::kDrill, *IpAddress::Parse("10.0.0.77")}));
+  ASSERT_OK(
+      catalog_->PutStaticIp({"db1", 0, NetworkMode::kRecovery, *IpAddress::Parse("10.0.0.88")}));
+  ASSERT_OK_AND_ASSIGN(Job job, RunJob(DrillJob({"web1", "db1"}, "")));
+  ASSERT_EQ(job.state, JobState::kDone) << job.error;
+  ASSERT_OK_AND_ASSIGN(Machine db, catalog_->GetMachineByName("db1"));
+  ASSERT_OK_AND_ASSIGN(std::vector<Instance> instances, catalog_->ListInstances(db.id, "drill"));
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0].ips, "10.0.0.77");
+  ASSERT_OK_AND_ASSIGN(Job cleanup, RunJob(DrillCleanupJob({"web1", "db1"}, "")));
+  EXPECT_EQ(cleanup.state, JobState::kDone) << cleanup.error;
 }
 
 TEST_F(DrillTest, PlanDrillStartsGroupsInOrder) {
