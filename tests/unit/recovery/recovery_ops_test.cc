@@ -270,6 +270,50 @@ TEST_F(RecoveryOpsTest, RefusesMalformedRequests) {
   EXPECT_EQ(Machine().state, "protected");
 }
 
+TEST_F(RecoveryOpsTest, NicAddressesComeFromTheNetworkMapping) {
+  control::Machine m = Machine();
+  m.nics = {{0, "lan", "10.0.0.5", "52:54:00:00:00:01"}};
+  RT_ASSERT_OK(catalog_->UpdateMachineConfig(m));
+  // Unmapped: refused before any job, the machine stays protected.
+  auto refused = ops_->FailoverStart("web1", {{"planned", false}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kNotFound);
+  EXPECT_NE(refused.status().message().find("lifeline netmap add lan"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(ops_->DrillStart("web1", {}).status().code(), Code::kNotFound);
+  EXPECT_TRUE(catalog_->ListJobs({})->empty());
+  EXPECT_EQ(Machine().state, "protected");
+
+  control::NetworkMapping nm;
+  nm.source = "lan";
+  nm.recovery = {"dr-lan", *control::Cidr::Parse("10.50.1.0/24"),
+                 *control::IpAddress::Parse("10.50.1.1"), {}};
+  nm.drill = {"drill-lan", *control::Cidr::Parse("10.0.0.0/24"), std::nullopt, {}};
+  RT_ASSERT_OK(catalog_->PutNetworkMapping(nm));
+  RT_ASSERT_OK(catalog_->PutStaticIp({"web1", 0, control::NetworkMode::kRecovery,
+                                      *control::IpAddress::Parse("10.50.1.40")}));
+  // The launched copy sees the static recovery address, the gateway and the target network.
+  const std::string env = dir_ + "/failover.env";
+  auto r = ops_->FailoverStart(
+      "web1", {{"launcher_command", "env | grep ^LIFELINE_NIC > " + env + "; exec sleep 60"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["failover"]["nics"][0]["ip"], "10.50.1.40");
+  EXPECT_EQ((*r)["failover"]["nics"][0]["reason"], "static rule");
+  std::string seen;
+  for (int i = 0; i < 300 && seen.find("LIFELINE_NIC_0_GATEWAY") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    seen = ReadAll(env);
+  }
+  EXPECT_NE(seen.find("LIFELINE_NIC_0_IP=10.50.1.40\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("LIFELINE_NIC_0_NETWORK=dr-lan\n"), std::string::npos) << seen;
+  EXPECT_NE(seen.find("LIFELINE_NIC_0_GATEWAY=10.50.1.1\n"), std::string::npos) << seen;
+  auto instances = catalog_->ListInstances(Machine().id, "failover");
+  ASSERT_TRUE(instances.ok());
+  ASSERT_EQ(instances->size(), 1u);
+  EXPECT_EQ((*instances)[0].ips, "10.50.1.40");
+  ASSERT_TRUE(ops_->FailoverCancel("web1").ok());
+}
+
 TEST_F(RecoveryOpsTest, FailoverToATimeMaterializedThenCancel) {
   auto r = ops_->FailoverStart(
       "web1",
