@@ -174,6 +174,7 @@ Status DiskSink::AddPoint(const wire::PointMsg& point, wire::Connection* conn, i
   {
     std::lock_guard l(mu_);
     stats_.points_received++;  // a drain sees an idle cycle's point, which the store dedups
+    stats_.newest_point_time_ns = std::max(stats_.newest_point_time_ns, point.time_ns);
   }
   auto kind = ToPointKind(point.kind);
   bool exists = false;

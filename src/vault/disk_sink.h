@@ -34,6 +34,9 @@ struct SinkStats {
   uint64_t duplicates_ignored = 0;  // replays of stored seqs
   uint64_t points_received = 0;     // point messages, repeats included: one per capture cycle
   int64_t last_write_unix_ns = 0;
+  // Source time of the newest point message whose seq is durable, an idle cycle's repeat of
+  // a stored point included: the source's disk as of then is all in the replica.
+  int64_t newest_point_time_ns = 0;
   std::string condition;            // "", or why the sink is holding data ("vault disk full: ...")
 };
 

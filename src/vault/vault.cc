@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <optional>
 
 #include "common/clock.h"
 #include "common/fs.h"
@@ -321,6 +322,12 @@ Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
   int64_t now = Clock::System()->NowUnixNanos();
   std::string health = "Healthy";
   std::vector<std::string> reasons;
+  std::optional<SinkStats> sink;
+  if (replication_) {
+    auto stats = replication_->Stats();
+    auto it = stats.find(disk.store_disk_id);
+    if (it != stats.end()) sink = it->second;
+  }
   if (replica.ok()) {
     auto points = (*replica)->Points();
     j["durable_seq"] = (*replica)->durable_seq();
@@ -328,8 +335,14 @@ Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
     if (!points.empty()) {
       int64_t newest = points.back().time_unix_ns;
       for (const auto& p : points) newest = std::max(newest, p.time_unix_ns);
-      double rpo = double(now - newest) / 1e9;
       j["newest_point"] = FormatTime(newest);
+      // A capture cycle that found nothing changed confirms the newest point again: the
+      // replica is current as of that cycle, so the RPO counts from it.
+      if (sink && sink->newest_point_time_ns > newest) {
+        newest = sink->newest_point_time_ns;
+        j["current_as_of"] = FormatTime(newest);
+      }
+      double rpo = double(now - newest) / 1e9;
       j["rpo_seconds"] = rpo;
       // Reverse direction: this replica stands still by design; the primary vault, which
       // holds the reverse replica, judges the RPO.
@@ -350,16 +363,12 @@ Result<json> Vault::DiskStatus(const std::string& machine, int64_t disk_id) {
       reasons.push_back("replica read-only: " + ro);
     }
   }
-  if (replication_) {
-    auto stats = replication_->Stats();
-    auto it = stats.find(disk.store_disk_id);
-    if (it != stats.end()) {
-      j["streams"] = it->second.streams;
-      j["bytes_received"] = it->second.bytes_received;
-      if (!it->second.condition.empty()) {
-        health = "Critical";
-        reasons.push_back(it->second.condition);
-      }
+  if (sink) {
+    j["streams"] = sink->streams;
+    j["bytes_received"] = sink->bytes_received;
+    if (!sink->condition.empty()) {
+      health = "Critical";
+      reasons.push_back(sink->condition);
     }
   }
   {

@@ -1,139 +1,38 @@
 #!/usr/bin/env python3
 """Replication with real processes: `lifeline vault run` and `lifeline agent run` on
-loopback, driven by the CLI. Initial + delta byte-equal; SIGKILL of the agent and of the
-vault mid-transfer, restart, replica still equal to the source; authentication failures;
-the 1..32 stream bounds. Prints 'N passed, M failed' and exits non-zero on any failure."""
-import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time, traceback
+loopback, driven by the CLI. Initial + delta byte-equal; a policy change reaching the running
+agent; SIGKILL of the agent mid-transfer (nothing acknowledged is sent again) and of the vault
+(progress, throughput and ETA shown meanwhile), restart, replica still equal to the source;
+health following the policy's RPO thresholds and coming back; authentication failures; the
+1..32 stream bounds. Prints 'N passed, M failed' and exits non-zero on any failure."""
+import os, shutil, signal, sys, tempfile, time
 
-LIFELINE = sys.argv[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemons import Results, Site, change_blocks, make_disk, wait_for  # noqa: E402
+
 work = tempfile.mkdtemp(prefix="ll-daemons-")
-procs = []
-results = []
+site = Site(sys.argv[1], work)
+cli = site.cli
+site.cli("policy", "set", "fast", "--interval", "2s", "--streams", "4", "--compression", "lz4")
+site.cli("policy", "set", "slow", "--interval", "2s", "--streams", "4", "--bandwidth", "24M")
+MiB = 1 << 20
 
 
-def run(*args, env=None, check=True):
-    p = subprocess.run([LIFELINE, *args], capture_output=True, text=True, env=env, timeout=300)
-    if check and p.returncode != 0:
-        raise AssertionError(f"lifeline {' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
-    return p
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-REPL_PORT, API_PORT = free_port(), free_port()
-VAULT = os.path.join(work, "vault")
-AGENT = os.path.join(work, "agent")
-
-
-def start_vault():
-    log = open(os.path.join(work, "vault.log"), "a")
-    p = subprocess.Popen([LIFELINE, "vault", "run", "--dir", VAULT, "--listen", f"127.0.0.1:{REPL_PORT}",
-                          "--api", f"127.0.0.1:{API_PORT}"], stdout=log, stderr=log)
-    procs.append(p)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", API_PORT), 0.2).close()
-            return p
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("vault did not start: " + open(os.path.join(work, "vault.log")).read()[-2000:])
-
-
-def start_agent():
-    log = open(os.path.join(work, "agent.log"), "a")
-    p = subprocess.Popen([LIFELINE, "agent", "run", "--dir", AGENT], stdout=log, stderr=log)
-    procs.append(p)
-    return p
-
-
-def make_disk(path, mib, seed):
-    rnd = random.Random(seed)
-    with open(path, "wb") as f:
-        f.truncate(mib << 20)
-        for block in range(0, mib * 16, 2):  # every other 64 KiB block holds data
-            f.seek(block * 65536)
-            f.write(rnd.randbytes(65536))
-
-
-def change_blocks(path, count, seed):
-    rnd = random.Random(seed)
-    size = os.path.getsize(path)
-    with open(path, "r+b") as f:
-        for _ in range(count):
-            f.seek(rnd.randrange(size // 65536) * 65536)
-            f.write(rnd.randbytes(65536))
-
-
-def status(machine):
-    return json.loads(run("machine", "status", machine, "--vault-dir", VAULT, "--json", env=ENV).stdout)
-
-
-def points(machine):
-    return json.loads(run("point", "list", machine, "--vault-dir", VAULT, "--json", env=ENV).stdout)
-
-
-def wait_for(what, fn, timeout=120):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except AssertionError as e:
-            last = e
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last})")
-
-
-def replica_equals(disk_id, source):
-    out = os.path.join(work, disk_id + ".restored")
-    run("store", "materialize", os.path.join(VAULT, "store"), "--disk", disk_id, "--latest", "-o", out)
-    with open(out, "rb") as a, open(source, "rb") as b:
-        return a.read() == b.read()
-
-
-def test(fn):
-    try:
-        fn()
-        results.append((fn.__name__, None))
-        print(f"PASS {fn.__name__}", flush=True)
-    except Exception as e:  # noqa: BLE001 - report every failure
-        results.append((fn.__name__, e))
-        print(f"FAIL {fn.__name__}: {e}", flush=True)
-        traceback.print_exc()
-
-
-# ---- setup: a vault, an agent, a fast policy ----
-init = json.loads(run("vault", "init", "--dir", VAULT, "--json").stdout)
-ENV = dict(os.environ, LIFELINE_TOKEN=init["admin_token"])
-vault = start_vault()
-run("agent", "register", "--vault", f"https://127.0.0.1:{API_PORT}", "--ca", init["ca"], "--key",
-    init["registration_key"], "--name", "agent1", "--dir", AGENT)
-agent = start_agent()
-run("policy", "set", "fast", "--interval", "2s", "--streams", "4", "--compression", "lz4", "--vault-dir", VAULT, env=ENV)
-run("policy", "set", "slow", "--interval", "2s", "--streams", "4", "--bandwidth", "24M", "--vault-dir", VAULT, env=ENV)
+def newest_seq(machine):
+    return max(p["seq"] for p in site.points(machine))
 
 
 def initial_and_delta_are_byte_equal():
     disk = os.path.join(work, "web.img")
     make_disk(disk, 64, 1)
-    run("machine", "protect", "web", "--disk", disk, "--agent", "agent1", "--policy", "fast", "--wait",
-        "--vault-dir", VAULT, env=ENV)
-    assert status("web")["state"] == "protected"
-    assert replica_equals("web-disk0", disk), "replica differs after initial replication"
-    before = max(p["seq"] for p in points("web"))
+    cli("machine", "protect", "web", "--disk", disk, "--agent", "agent1", "--policy", "fast", "--wait")
+    assert site.status("web")["state"] == "protected"
+    assert site.replica_equals("web-disk0", disk), "replica differs after initial replication"
+    before = newest_seq("web")
     change_blocks(disk, 10, 2)  # about 1% of the 1024 blocks
-    wait_for("a point covering the change", lambda: max(p["seq"] for p in points("web")) > before)
-    assert replica_equals("web-disk0", disk), "replica differs after the delta"
-    s = status("web")["disks"][0]
+    wait_for("a point covering the change", lambda: newest_seq("web") > before)
+    assert site.replica_equals("web-disk0", disk), "replica differs after the delta"
+    s = site.disk_status("web")
     assert s["health"] == "Healthy", s
     assert s["rpo_seconds"] is not None and s["rpo_seconds"] < 30, s
 
@@ -141,84 +40,115 @@ def initial_and_delta_are_byte_equal():
 def policy_change_reaches_the_running_agent():
     # web is protected with "fast" (4 streams): 2 streams must take effect without an agent
     # restart, and replication must go on with them.
-    wait_for("4 streams at the vault", lambda: status("web")["disks"][0].get("streams") == 4)
-    run("policy", "set", "fast", "--streams", "2", "--vault-dir", VAULT, env=ENV)
-    wait_for("2 streams at the vault", lambda: status("web")["disks"][0].get("streams") == 2, timeout=60)
+    wait_for("4 streams at the vault", lambda: site.disk_status("web").get("streams") == 4)
+    cli("policy", "set", "fast", "--streams", "2")
+    wait_for("2 streams at the vault", lambda: site.disk_status("web").get("streams") == 2, timeout=60)
     disk = os.path.join(work, "web.img")
-    before = max(p["seq"] for p in points("web"))
+    before = newest_seq("web")
     change_blocks(disk, 10, 5)
-    wait_for("a point covering the change", lambda: max(p["seq"] for p in points("web")) > before)
-    assert replica_equals("web-disk0", disk), "replica differs after the policy change"
-    with open(os.path.join(work, "agent.log")) as f:
-        assert "policy changed; restarting it" in f.read()
+    wait_for("a point covering the change", lambda: newest_seq("web") > before)
+    assert site.replica_equals("web-disk0", disk), "replica differs after the policy change"
+    assert "policy changed; restarting it" in site.log("agent.log")
 
 
-def agent_sigkill_mid_transfer_loses_nothing():
-    global agent
+def agent_sigkill_mid_transfer_resends_nothing_acknowledged():
     disk = os.path.join(work, "db.img")
-    make_disk(disk, 160, 3)
-    run("machine", "protect", "db", "--disk", disk, "--agent", "agent1", "--policy", "slow", "--vault-dir", VAULT, env=ENV)
-    wait_for("the transfer to start", lambda: status("db")["disks"][0].get("agent", {}).get("bytes_done", 0) > (8 << 20))
-    agent.send_signal(signal.SIGKILL)
-    agent.wait()
+    make_disk(disk, 160, 3)  # 80 MiB of data, 80 MiB of holes
+    cli("machine", "protect", "db", "--disk", disk, "--agent", "agent1", "--policy", "slow")
+    wait_for("60% read", lambda: site.disk_status("db").get("agent", {}).get("bytes_done", 0) > 96 * MiB)
+    site.agent.send_signal(signal.SIGKILL)
+    site.agent.wait()
+    received = site.disk_status("db")["bytes_received"]  # by the vault before the kill
+    assert received >= 24 * MiB, received
     time.sleep(0.5)
-    agent = start_agent()
-    wait_for("db protected", lambda: status("db")["state"] == "protected", timeout=180)
-    assert replica_equals("db-disk0", disk), "replica differs after an agent SIGKILL and restart"
+    site.start_agent()
+    wait_for("db protected", lambda: site.status("db")["state"] == "protected", timeout=180)
+    assert site.replica_equals("db-disk0", disk), "replica differs after an agent SIGKILL and restart"
+    # The restarted agent resumes after the acknowledged ranges (or, when the kill came before
+    # its state was saved, compares block hashes with the replica): it sends the data the
+    # vault had not received, plus at most what was in flight (not acknowledged) at the kill.
+    sync = wait_for("the restarted agent's first phase", lambda: site.disk_status("db")["agent"].get("sync"))
+    assert sync["phase"] in ("initial-replication", "resync"), sync
+    in_flight = 8 * MiB
+    assert sync["bytes_sent"] <= 80 * MiB - received + in_flight, \
+        f"resent acknowledged data: {sync}, {received} bytes received before the kill"
+    print(f"  {received / MiB:.1f} MiB received before the kill; the restarted agent ({sync['phase']}) "
+          f"sent {sync['bytes_sent'] / MiB:.1f} MiB of the 80 MiB of data", flush=True)
 
 
 def vault_sigkill_mid_transfer_loses_nothing():
-    global vault
     disk = os.path.join(work, "app.img")
     make_disk(disk, 160, 4)
-    run("machine", "protect", "app", "--disk", disk, "--agent", "agent1", "--policy", "slow", "--vault-dir", VAULT, env=ENV)
-    wait_for("the transfer to start", lambda: status("app")["disks"][0].get("durable_seq", 0) > 20)
-    vault.send_signal(signal.SIGKILL)
-    vault.wait()
+    cli("machine", "protect", "app", "--disk", disk, "--agent", "agent1", "--policy", "slow")
+    wait_for("the transfer to start", lambda: site.disk_status("app").get("durable_seq", 0) > 20)
+    # machine status shows the first copy's progress: percent, throughput and ETA.
+    a = wait_for("progress", lambda: (lambda a: a if a.get("phase") == "initial-replication" and
+                                      0 < a.get("percent", 0) < 100 else None)(site.disk_status("app").get("agent", {})))
+    assert a["bytes_per_s"] > 0 and a["eta_s"] > 0 and a["bytes_total"] == 160 * MiB, a
+    text = site.cli("machine", "status", "app").stdout
+    assert "%" in text and "ETA" in text, text
+    site.vault.send_signal(signal.SIGKILL)
+    site.vault.wait()
     time.sleep(0.5)
-    vault = start_vault()
-    wait_for("app protected", lambda: status("app")["state"] == "protected", timeout=180)
-    assert replica_equals("app-disk0", disk), "replica differs after a vault SIGKILL and restart"
+    site.start_vault()
+    wait_for("app protected", lambda: site.status("app")["state"] == "protected", timeout=180)
+    assert site.replica_equals("app-disk0", disk), "replica differs after a vault SIGKILL and restart"
+
+
+def health_follows_the_policy_thresholds():
+    # An idle disk stays Healthy (each finished cycle confirms the replica is current); a
+    # stalled agent makes it Warning, then Critical, by the policy's thresholds; back to
+    # Healthy once the agent goes on.
+    cli("policy", "set", "tight", "--interval", "1s", "--rpo-warning", "6s", "--rpo-critical", "12s")
+    disk = os.path.join(work, "mon.img")
+    make_disk(disk, 4, 6)
+    cli("machine", "protect", "mon", "--disk", disk, "--agent", "agent1", "--policy", "tight", "--wait")
+    time.sleep(8)  # longer than the warning threshold, with nothing written
+    s = site.disk_status("mon")
+    assert s["health"] == "Healthy" and s["rpo_seconds"] < 6, s
+    site.agent.send_signal(signal.SIGSTOP)
+    try:
+        w = wait_for("Warning", lambda: (lambda s: s if s["health"] == "Warning" else None)(site.disk_status("mon")),
+                     timeout=30)
+        assert any("warning threshold" in r for r in w["health_reasons"]), w
+        c = wait_for("Critical", lambda: (lambda s: s if s["health"] == "Critical" else None)(site.disk_status("mon")),
+                     timeout=30)
+        assert any("critical threshold" in r for r in c["health_reasons"]), c
+        assert site.status("mon")["health"] == "Critical"
+        assert "Critical" in site.cli("machine", "list").stdout
+    finally:
+        site.agent.send_signal(signal.SIGCONT)
+    wait_for("Healthy again", lambda: site.disk_status("mon")["health"] == "Healthy", timeout=60)
 
 
 def authentication_failures_are_refused():
-    p = run("agent", "register", "--vault", f"https://127.0.0.1:{API_PORT}", "--ca", init["ca"], "--key",
-            "llr_" + "0" * 64, "--name", "intruder", "--dir", os.path.join(work, "intruder"), check=False)
+    p = site.run("agent", "register", "--vault", f"https://127.0.0.1:{site.api_port}", "--ca", site.init["ca"],
+                 "--key", "llr_" + "0" * 64, "--name", "intruder", "--dir", os.path.join(work, "intruder"),
+                 check=False)
     assert p.returncode == 12, (p.returncode, p.stderr)
-    bad = dict(ENV, LIFELINE_TOKEN="llt_" + "1" * 64)
-    p = run("machine", "list", "--vault-dir", VAULT, env=bad, check=False)
+    bad = dict(site.env, LIFELINE_TOKEN="llt_" + "1" * 64)
+    p = site.run("machine", "list", "--vault-dir", site.vault_dir, env=bad, check=False)
     assert p.returncode == 12 and "token" in p.stderr, (p.returncode, p.stderr)
 
 
 def stream_bounds_are_enforced():
     for n in ("0", "33"):
-        p = run("policy", "set", "bad", "--streams", n, "--vault-dir", VAULT, env=ENV, check=False)
+        p = cli("policy", "set", "bad", "--streams", n, check=False)
         assert p.returncode == 2 and "1 and 32" in p.stderr, (p.returncode, p.stderr)
-    p = run("policy", "set", "ok32", "--streams", "32", "--vault-dir", VAULT, env=ENV, check=False)
+    p = cli("policy", "set", "ok32", "--streams", "32", check=False)
     assert p.returncode == 0, p.stderr
 
 
+results = Results()
 try:
     for t in (initial_and_delta_are_byte_equal, policy_change_reaches_the_running_agent,
-              agent_sigkill_mid_transfer_loses_nothing,
-              vault_sigkill_mid_transfer_loses_nothing, authentication_failures_are_refused,
+              agent_sigkill_mid_transfer_resends_nothing_acknowledged, vault_sigkill_mid_transfer_loses_nothing,
+              health_follows_the_policy_thresholds, authentication_failures_are_refused,
               stream_bounds_are_enforced):
-        test(t)
+        results.test(t)
 finally:
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-    failed = [n for n, e in results if e]
-    if failed:
-        for name in ("vault.log", "agent.log"):
-            path = os.path.join(work, name)
-            if os.path.exists(path):
-                print(f"--- last lines of {name}:\n" + open(path).read()[-3000:])
-    shutil.rmtree(work, ignore_errors=True)
-print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-sys.exit(1 if failed else 0)
+    site.stop()
+    failed = results.failed()
+    if not failed:
+        shutil.rmtree(work, ignore_errors=True)
+results.finish(site)
