@@ -41,6 +41,9 @@ Fixture* Setup() {
   // One machine for the per-machine routes.
   lifeline::control::Machine m;
   m.name = "web1";
+  auto policy = f->vault->catalog()->GetPolicyByName("default");
+  if (!policy.ok()) __builtin_trap();
+  m.policy_id = policy->id;
   if (!f->vault->catalog()->AddMachine(m).ok()) __builtin_trap();
   return f;
 }
