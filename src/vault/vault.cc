@@ -455,7 +455,8 @@ Result<json> Vault::Points(const std::string& machine) {
     LL_ASSIGN_OR_RETURN(auto replica, store_->Disk(d.store_disk_id));
     for (const auto& p : replica->Points())
       out.push_back({{"disk_id", d.store_disk_id}, {"id", p.id}, {"seq", p.seq}, {"time", FormatTime(p.time_unix_ns)},
-                     {"kind", store::PointKindName(p.kind)}, {"label", p.label}, {"tags", p.tags}});
+                     {"kind", store::PointKindName(p.kind)}, {"label", p.label}, {"tags", p.tags},
+                     {"group_point_id", p.group_point_id}});
   }
   return out;
 }

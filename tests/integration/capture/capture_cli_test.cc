@@ -309,6 +309,23 @@ TEST(CaptureCliTest, GroupOfMachinesOnTwoAgents) {
   CommandResult human = site.Cli("machine status app");
   EXPECT_NE(human.output.find("mode nbd"), std::string::npos) << human.output;
   EXPECT_NE(human.output.find("group g1"), std::string::npos) << human.output;
+  // Unplanned failover to the latest group point: the chosen point is one of the group's, and
+  // a machine outside any group is refused.
+  CommandResult nogroup = site.Cli("failover start files --latest-group --launcher-command 'exec sleep 60'");
+  EXPECT_NE(nogroup.exit_code, 0) << nogroup.output;
+  EXPECT_NE(nogroup.output.find("no latest-group recovery point"), std::string::npos) << nogroup.output;
+  json fo = site.CliJson("failover start db --latest-group --launcher-command 'exec sleep 60'");
+  ASSERT_TRUE(fo.contains("failover")) << fo.dump();
+  const json chosen = fo["failover"]["disks"][0];
+  EXPECT_EQ(chosen.value("point", "").rfind("latest-group: point", 0), 0u) << chosen.dump();
+  bool in_group = false;
+  for (const auto& p : site.CliJson("point list db"))
+    if (p.value("id", uint64_t(0)) == chosen.value("point_id", uint64_t(1)))
+      in_group = p.value("group_point_id", uint64_t(0)) != 0;
+  EXPECT_TRUE(in_group) << chosen.dump();
+  EXPECT_EQ(site.CliJson("machine status db").value("state", ""), "failed-over");
+  CommandResult cancel = site.Cli("failover cancel db");
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
   // With one agent down the group point is aborted cleanly (exit code, no partial point).
   site.agent("host2").Stop();
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));

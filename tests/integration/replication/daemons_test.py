@@ -5,7 +5,7 @@ agent; SIGKILL of the agent mid-transfer (nothing acknowledged is sent again) an
 (progress, throughput and ETA shown meanwhile), restart, replica still equal to the source;
 health following the policy's RPO thresholds and coming back; authentication failures; the
 1..32 stream bounds. Prints 'N passed, M failed' and exits non-zero on any failure."""
-import os, shutil, signal, sys, tempfile, time
+import json, os, shutil, signal, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemons import Results, Site, change_blocks, make_disk, wait_for  # noqa: E402
@@ -121,6 +121,31 @@ def health_follows_the_policy_thresholds():
     wait_for("Healthy again", lambda: site.disk_status("mon")["health"] == "Healthy", timeout=60)
 
 
+def unplanned_failover_to_the_latest_app_consistent_point():
+    # With freeze/thaw hooks every capture cycle ends with an app-consistent point.
+    cli("policy", "set", "app", "--interval", "1s", "--pre-hook", "true", "--post-hook", "true")
+    disk = os.path.join(work, "acct.img")
+    make_disk(disk, 4, 8)
+    cli("machine", "protect", "acct", "--disk", disk, "--agent", "agent1", "--policy", "app", "--wait")
+    change_blocks(disk, 4, 9)
+    app = wait_for("an app-consistent point", lambda: [p for p in site.points("acct") if p["kind"] == "app-consistent"])
+    # A machine without app-consistent points: refused, and it stays protected.
+    p = cli("failover", "start", "web", "--latest-app", "--launcher-command", "exec sleep 60", check=False)
+    assert p.returncode != 0 and "no latest-app recovery point" in p.stderr, (p.returncode, p.stderr)
+    assert site.status("web")["state"] == "protected"
+    out = json.loads(cli("failover", "start", "acct", "--latest-app", "--launcher-command", "exec sleep 60",
+                         "--json").stdout)
+    chosen = out["failover"]["disks"][0]
+    by_id = {p["id"]: p for p in site.points("acct")}
+    assert chosen["point"].startswith("latest-app: point"), chosen
+    assert by_id[chosen["point_id"]]["kind"] == "app-consistent", (chosen, by_id[chosen["point_id"]])
+    newest_app = max((p for p in by_id.values() if p["kind"] == "app-consistent"), key=lambda p: p["seq"])
+    assert chosen["seq"] == newest_app["seq"] and chosen["seq"] >= app[-1]["seq"], (chosen, newest_app)
+    assert site.status("acct")["state"] == "failed-over"
+    cli("failover", "cancel", "acct")
+    assert site.status("acct")["state"] == "protected"
+
+
 def authentication_failures_are_refused():
     p = site.run("agent", "register", "--vault", f"https://127.0.0.1:{site.api_port}", "--ca", site.init["ca"],
                  "--key", "llr_" + "0" * 64, "--name", "intruder", "--dir", os.path.join(work, "intruder"),
@@ -143,7 +168,8 @@ results = Results()
 try:
     for t in (initial_and_delta_are_byte_equal, policy_change_reaches_the_running_agent,
               agent_sigkill_mid_transfer_resends_nothing_acknowledged, vault_sigkill_mid_transfer_loses_nothing,
-              health_follows_the_policy_thresholds, authentication_failures_are_refused,
+              health_follows_the_policy_thresholds, unplanned_failover_to_the_latest_app_consistent_point,
+              authentication_failures_are_refused,
               stream_bounds_are_enforced):
         results.test(t)
 finally:
