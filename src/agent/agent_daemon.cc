@@ -79,7 +79,10 @@ struct AgentDaemon::Worker {
   bool pending_change_logged = false;  // nbd mode: a change waits for an agent restart
 };
 
-AgentDaemon::AgentDaemon(std::string dir, AgentConfig config) : dir_(std::move(dir)), config_(std::move(config)) {}
+AgentDaemon::AgentDaemon(std::string dir, AgentConfig config) : dir_(std::move(dir)), config_(std::move(config)) {
+  if (config_.bandwidth_limit_bytes_per_second > 0)
+    agent_limit_ = std::make_unique<wire::TokenBucket>(config_.bandwidth_limit_bytes_per_second);
+}
 
 AgentDaemon::~AgentDaemon() { Stop(); }
 
@@ -139,6 +142,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
       raw->disk_limit = std::make_unique<wire::TokenBucket>(limit);
       so.disk_limit = raw->disk_limit.get();
     }
+    so.agent_limit = agent_limit_.get();  // shared by every disk of this agent
     raw->sender = std::make_unique<DiskSender>(so);
     uint64_t durable_seq = 0;
     while (!raw->stop) {

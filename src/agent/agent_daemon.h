@@ -14,6 +14,10 @@
 
 #include "common/status.h"
 
+namespace lifeline::wire {
+class TokenBucket;
+}
+
 namespace lifeline::agent {
 
 struct RegisterRequest {
@@ -32,6 +36,8 @@ struct AgentConfig {
   std::string token;
   std::vector<std::string> replication;  // "host:port", tried in order
   bool insecure = false;
+  // Not stored: `agent run --bandwidth`. All disks of the agent share it; 0: unlimited.
+  uint64_t bandwidth_limit_bytes_per_second = 0;
 };
 
 Result<AgentConfig> RegisterWithVault(const RegisterRequest& request);
@@ -59,6 +65,7 @@ class AgentDaemon {
 
   const std::string dir_;
   const AgentConfig config_;
+  std::unique_ptr<wire::TokenBucket> agent_limit_;  // config_.bandwidth_limit_bytes_per_second
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Worker>> workers_;  // by disk id

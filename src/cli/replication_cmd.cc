@@ -176,19 +176,31 @@ void RegisterReplicationCommands(CLI::App& app) {
     });
   });
   auto adir = std::make_shared<std::string>();
+  auto abw = std::make_shared<std::string>();
   auto* arun = agent_cmd->add_subcommand("run", "replicate the disks the vault assigns until SIGTERM");
   arun->add_option("--dir", *adir, "agent directory")->required();
-  arun->callback([adir] {
+  arun->add_option("--bandwidth", *abw,
+                   "bandwidth limit of the whole agent, all disks together, in bytes/s (e.g. 200M; "
+                   "each policy's per-disk limit applies as well)");
+  arun->callback([adir, abw] {
     RunCommand([&]() -> Status {
       log::SetLevelFromEnv(log::Level::kInfo);
       InstallSignals();
       LL_ASSIGN_OR_RETURN(auto cfg, agent::LoadAgentConfig(*adir));
+      if (!abw->empty()) {
+        auto bytes = ParseBytes(*abw);
+        if (!bytes.ok()) return bytes.status().WithContext("--bandwidth");
+        cfg.bandwidth_limit_bytes_per_second = *bytes;
+      }
       agent::AgentDaemon daemon(*adir, cfg);
       std::thread stopper([&] {
         while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         daemon.Stop();
       });
-      std::cerr << "agent " << cfg.agent_id << " running\n";
+      std::cerr << "agent " << cfg.agent_id << " running";
+      if (cfg.bandwidth_limit_bytes_per_second)
+        std::cerr << ", at most " << FormatBytes(cfg.bandwidth_limit_bytes_per_second) << "/s";
+      std::cerr << "\n";
       Status s = daemon.Run();
       g_stop = true;
       stopper.join();

@@ -91,9 +91,9 @@ class Site:
                 time.sleep(0.05)
         raise AssertionError("vault did not start: " + self.log("vault.log")[-2000:])
 
-    def start_agent(self):
+    def start_agent(self, *extra):
         log = open(os.path.join(self.work, "agent.log"), "a")
-        p = subprocess.Popen([self.lifeline, "agent", "run", "--dir", self.agent_dir], stdout=log, stderr=log)
+        p = subprocess.Popen([self.lifeline, "agent", "run", "--dir", self.agent_dir, *extra], stdout=log, stderr=log)
         self.procs.append(p)
         self.agent = p
         return p

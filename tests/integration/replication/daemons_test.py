@@ -146,6 +146,33 @@ def unplanned_failover_to_the_latest_app_consistent_point():
     assert site.status("acct")["state"] == "protected"
 
 
+def agent_bandwidth_limit_is_shared_by_its_disks():
+    # `agent run --bandwidth 8M`: two disks with 32 MiB of data each, protected together,
+    # take at least 64 MiB / 8 MiB/s = 8 s (6 s allowed for the burst and the clock), whatever
+    # their policy; unlimited, the same copy takes about 2 s here.
+    site.agent.terminate()
+    site.agent.wait()
+    site.start_agent("--bandwidth", "8M")
+    wait_for("the limit in the agent's log", lambda: "at most 8.00 MiB/s" in site.log("agent.log"), timeout=10)
+    disks = {}
+    for name, seed in (("bw1", 11), ("bw2", 12)):
+        disks[name] = os.path.join(work, name + ".img")
+        make_disk(disks[name], 64, seed)
+    t0 = time.time()
+    for name, path in disks.items():
+        cli("machine", "protect", name, "--disk", path, "--agent", "agent1", "--policy", "fast")
+    for name in disks:
+        wait_for(name + " protected", lambda: site.status(name)["state"] == "protected", timeout=120)
+    elapsed = time.time() - t0
+    assert elapsed >= 6.0, f"64 MiB went through an 8 MiB/s agent limit in {elapsed:.1f} s"
+    for name, path in disks.items():
+        assert site.replica_equals(name + "-disk0", path), name
+    print(f"  64 MiB of data through an 8 MiB/s agent limit: {elapsed:.1f} s", flush=True)
+    site.agent.terminate()
+    site.agent.wait()
+    site.start_agent()
+
+
 def authentication_failures_are_refused():
     p = site.run("agent", "register", "--vault", f"https://127.0.0.1:{site.api_port}", "--ca", site.init["ca"],
                  "--key", "llr_" + "0" * 64, "--name", "intruder", "--dir", os.path.join(work, "intruder"),
@@ -169,7 +196,7 @@ try:
     for t in (initial_and_delta_are_byte_equal, policy_change_reaches_the_running_agent,
               agent_sigkill_mid_transfer_resends_nothing_acknowledged, vault_sigkill_mid_transfer_loses_nothing,
               health_follows_the_policy_thresholds, unplanned_failover_to_the_latest_app_consistent_point,
-              authentication_failures_are_refused,
+              agent_bandwidth_limit_is_shared_by_its_disks, authentication_failures_are_refused,
               stream_bounds_are_enforced):
         results.test(t)
 finally:
