@@ -143,18 +143,45 @@ void AgentDaemon::StartWorker(const std::string& text) {
       so.disk_limit = raw->disk_limit.get();
     }
     so.agent_limit = agent_limit_.get();  // shared by every disk of this agent
-    raw->sender = std::make_unique<DiskSender>(so);
-    uint64_t durable_seq = 0;
-    while (!raw->stop) {
-      auto started = raw->sender->Start(5000);
-      if (started.ok()) {
-        durable_seq = *started;
-        break;
+    const bool scan = a.value("mode", "scan") != "nbd";
+    if (scan) {
+      // The disk as it is now: when it grew since it was protected, the vault's replica grows
+      // with it at HELLO.
+      auto f = FileSystem::Posix()->Open(a["path"].get<std::string>(), OpenMode::kRead);
+      auto size = f.ok() ? (*f)->Size() : Result<uint64_t>(f.status());
+      if (size.ok() && *size > so.disk_size_bytes) so.disk_size_bytes = *size;
+      if (size.ok() && *size < so.disk_size_bytes) {
+        return set_report({{"phase", "error"},
+                           {"last_error", "FailedPrecondition: " + a["path"].get<std::string>() + " shrank from " +
+                                              std::to_string(so.disk_size_bytes) + " to " + std::to_string(*size) +
+                                              " bytes: a replica never shrinks (its points would lose data); "
+                                              "re-protect the disk"}});
       }
-      set_report({{"phase", "connecting"}, {"last_error", started.status().ToString()}});
-      if (started.status().code() != Code::kBusy) return;  // refused: reported, stop trying
     }
-    if (a.value("mode", "scan") == "nbd") {  // continuous capture: serve the disk over NBD
+    // (Re)connects the sender; false when the vault refused it (reported) or on stop.
+    uint64_t durable_seq = 0;
+    auto start_sender = [&]() -> bool {
+      auto sender = std::make_unique<DiskSender>(so);
+      std::unique_ptr<DiskSender> old;
+      {
+        std::lock_guard l(mu_);  // Stop() reaches the sender under mu_
+        old = std::move(raw->sender);
+        raw->sender = std::move(sender);
+      }
+      if (old) old->Stop();
+      while (!raw->stop) {
+        auto started = raw->sender->Start(5000);
+        if (started.ok()) {
+          durable_seq = *started;
+          return true;
+        }
+        set_report({{"phase", "connecting"}, {"last_error", started.status().ToString()}});
+        if (started.status().code() != Code::kBusy) return false;  // refused: reported, stop trying
+      }
+      return false;
+    };
+    if (!start_sender()) return;
+    if (!scan) {  // continuous capture: serve the disk over NBD
       RunNbdAssignment(a.dump(), JoinPath(JoinPath(dir_, "disks"), disk_id), raw->sender.get(), durable_seq, raw->stop,
                        [&](const std::string& r) { set_report(json::parse(r)); });
       return;
@@ -194,6 +221,15 @@ void AgentDaemon::StartWorker(const std::string& text) {
         auto st = raw->sender->stats();
         set_report({{"phase", "idle"}, {"percent", 100.0}, {"initial_complete", true}, {"last", last}, {"sync", sync},
                     {"bytes_on_wire", st.bytes_sent}, {"last_error", ""}});
+      } else if (uint64_t grown = raw->capture->grown_to(); grown > so.disk_size_bytes) {
+        // The disk grew: reconnect with the new size (the vault grows the replica), then
+        // resync by block hashes: only the blocks that differ (the new range's data) go.
+        log::Info(kLog, disk_id + ": the disk grew from " + std::to_string(so.disk_size_bytes) + " to " +
+                            std::to_string(grown) + " bytes; the replica follows, then a resync");
+        so.disk_size_bytes = grown;
+        if (!start_sender()) return;
+        raw->capture = std::make_unique<ScanCapture>(opts, raw->sender.get());
+        continue;
       } else {
         last_error = r.status().ToString();
         log::Warn(kLog, disk_id + ": " + last_error);

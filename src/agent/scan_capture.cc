@@ -91,9 +91,16 @@ Status ScanCapture::SaveState() {
 Result<ScanProgress> ScanCapture::RunOnce(const ScanProgressFn& progress) {
   LL_ASSIGN_OR_RETURN(auto disk, fs_->Open(options_.disk_path, OpenMode::kRead));
   LL_ASSIGN_OR_RETURN(uint64_t size, disk->Size());
+  if (disk_size_ != 0 && size > disk_size_) {
+    grown_to_ = size;  // the owner reconnects with the new size and starts a new capture
+    return Status::FailedPrecondition(options_.disk_path + " grew from " + std::to_string(disk_size_) + " to " +
+                                      std::to_string(size) + " bytes");
+  }
   if (disk_size_ != 0 && size != disk_size_)
-    return Status::FailedPrecondition(options_.disk_path + " changed size from " + std::to_string(disk_size_) +
-                                      " to " + std::to_string(size) + " bytes: re-protect the disk to resync it");
+    return Status::FailedPrecondition(options_.disk_path + " shrank from " + std::to_string(disk_size_) + " to " +
+                                      std::to_string(size) +
+                                      " bytes: a replica never shrinks (its points would lose data); "
+                                      "re-protect the disk");
   if (disk_size_ == 0) {
     disk_size_ = size;
     hashes_.assign((size + options_.block_bytes - 1) / options_.block_bytes, 0);

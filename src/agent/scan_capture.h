@@ -50,6 +50,8 @@ class ScanCapture {
   // recovery point (app-consistent when hooks are set) and returns the phase's figures.
   Result<ScanProgress> RunOnce(const ScanProgressFn& progress = {});
   bool initial_complete() const { return initial_complete_; }
+  // Non-zero once RunOnce found the disk larger than when this capture began: the new size.
+  uint64_t grown_to() const { return grown_to_; }
 
  private:
   enum class Mode { kInitial, kResync, kCycle };
@@ -62,6 +64,7 @@ class ScanCapture {
   DiskSender* const sender_;
   FileSystem* fs_;
   uint64_t disk_size_ = 0;
+  uint64_t grown_to_ = 0;
   std::vector<uint64_t> hashes_;     // per block; valid for blocks below hashed_until_
   uint64_t hashed_until_ = 0;        // bytes of the disk whose hashes are acknowledged
   bool initial_complete_ = false;

@@ -767,6 +767,14 @@ Status Catalog::DeleteMachine(int64_t id) {
 
 // ---- disks ----
 
+Status Catalog::SetDiskSize(int64_t id, uint64_t size_bytes) {
+  std::lock_guard lock(mu_);
+  LL_ASSIGN_OR_RETURN(Stmt s, db_->Prepare("UPDATE disks SET size_bytes=? WHERE id=?"));
+  LL_RETURN_IF_ERROR(s.Bind(1, static_cast<int64_t>(size_bytes)).Bind(2, id).Run());
+  if (db_->Changes() == 0) return Status::NotFound("disk " + std::to_string(id) + " not found");
+  return Status::Ok();
+}
+
 Result<int64_t> Catalog::AddDisk(const Disk& d) {
   LL_RETURN_IF_ERROR(CheckText("disk path", d.path, 4096));
   if (d.path.empty()) return Status::InvalidArgument("disk path is empty");

@@ -249,6 +249,7 @@ class Catalog {
   Result<int64_t> AddDisk(const Disk& disk);
   Result<std::vector<Disk>> ListDisks(int64_t machine_id);
   Result<Disk> GetDisk(int64_t id);
+  Status SetDiskSize(int64_t id, uint64_t size_bytes);  // the source disk grew
 
   // Recovery points
   Result<int64_t> AddPoint(const Point& point);

@@ -485,6 +485,39 @@ Status DiskReplica::SetRetention(const RetentionPolicy& policy) {
   return CommitManifestLocked(std::move(next));
 }
 
+Status DiskReplica::Grow(uint64_t new_size) {
+  std::unique_lock b(base_mu_);  // lock order: base, append, manifest
+  std::lock_guard a(append_mu_);
+  std::lock_guard m(manifest_mu_);
+  {
+    std::shared_lock l(mu_);
+    if (!read_only_reason_.empty())
+      return Status::FailedPrecondition("replica " + disk_id_ + " is read-only: " + read_only_reason_);
+  }
+  const uint64_t old_size = size_bytes_;
+  if (new_size < old_size) {
+    return Status::FailedPrecondition("disk " + disk_id_ + " shrank from " + std::to_string(old_size) + " to " +
+                                      std::to_string(new_size) +
+                                      " bytes: a replica never shrinks (its points would lose data); "
+                                      "re-protect the disk to start a new replica");
+  }
+  if (new_size == old_size) return Status::Ok();
+  if (new_size % 512 != 0)
+    return Status::InvalidArgument("disk size " + std::to_string(new_size) + " is not a multiple of 512 bytes");
+  LL_RETURN_IF_ERROR(base_->Truncate(new_size));
+  LL_RETURN_IF_ERROR(base_->Sync());
+  Manifest next;
+  {
+    std::shared_lock l(mu_);
+    next = manifest_;
+  }
+  next.size_bytes = new_size;
+  LL_RETURN_IF_ERROR(CommitManifestLocked(std::move(next)));
+  size_bytes_ = new_size;
+  log::Info(kLog, disk_id_ + ": grew from " + std::to_string(old_size) + " to " + std::to_string(new_size) + " bytes");
+  return Status::Ok();
+}
+
 DiskInfo DiskReplica::Info() const {
   DiskInfo info;
   std::vector<std::shared_ptr<Segment>> segs;

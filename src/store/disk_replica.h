@@ -158,6 +158,11 @@ class DiskReplica {
   // Folds every record <= seq into the base (points older than seq are dropped).
   Result<RetentionReport> FoldTo(uint64_t seq);
   Status SetRetention(const RetentionPolicy& policy);
+  // The source disk grew: the replica takes the new size (a multiple of 512, larger than
+  // now); the new range reads as zeros until written, at every point, old ones included.
+  // Crash-safe: the base grows first, then the manifest names the size. Shrinking is refused
+  // (the points would lose data): re-protect the disk instead.
+  Status Grow(uint64_t new_size_bytes);
 
   // Pins: a named seq that must stay readable (an export reads at it). Folds stop at the
   // oldest pin, thinning keeps the points at pinned seqs, and compaction keeps every pinned
@@ -226,7 +231,7 @@ class DiskReplica {
   FileSystem* const fs_;
   Clock* const clock_;
   std::string disk_id_;
-  uint64_t size_bytes_ = 0;
+  std::atomic<uint64_t> size_bytes_{0};  // grows (Grow), never shrinks
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<File> base_;
 

@@ -67,7 +67,10 @@ void ReplicationService::Serve(wire::Connection& conn) {
   if ((*replica)->size_bytes() != hello->disk_size_bytes)
     return refuse(Status::FailedPrecondition(
         "disk " + hello->disk_id + " is now " + std::to_string(hello->disk_size_bytes) + " bytes but its replica is " +
-        std::to_string((*replica)->size_bytes()) + ": the disk changed size; re-protect it to resync"));
+        std::to_string((*replica)->size_bytes()) +
+        (hello->disk_size_bytes < (*replica)->size_bytes()
+             ? ": the disk shrank, and a replica never shrinks (its points would lose data); re-protect it"
+             : ": the disk changed size and the replica cannot follow (nbd mode: restart the agent; else re-protect)")));
   DiskSink* sink = SinkFor(*replica);
   auto durable = sink->Join(hello->session_id, &conn);
   if (!durable.ok()) {

@@ -123,8 +123,21 @@ Status Vault::StartReplication() {
     if (machine.site_id != site.id)
       return Status::Unauthenticated("machine " + hello.machine + " is not protected through agent " + agent);
     LL_ASSIGN_OR_RETURN(auto disks, catalog_->ListDisks(machine.id));
-    for (const auto& d : disks)
-      if (d.store_disk_id == hello.disk_id) return store_->Disk(d.store_disk_id);
+    for (const auto& d : disks) {
+      if (d.store_disk_id != hello.disk_id) continue;
+      LL_ASSIGN_OR_RETURN(store::DiskReplica * replica, store_->Disk(d.store_disk_id));
+      // The source disk grew (an operator extended it): the replica follows, and the agent
+      // resyncs by block hashes. A smaller disk is refused by the service (never shrunk).
+      if (hello.disk_size_bytes > replica->size_bytes() && machine.capture_mode == "scan") {
+        const uint64_t old_size = replica->size_bytes();
+        LL_RETURN_IF_ERROR(replica->Grow(hello.disk_size_bytes));
+        LL_RETURN_IF_ERROR(catalog_->SetDiskSize(d.id, hello.disk_size_bytes));
+        (void)catalog_->Audit("agent:" + agent, "disk.grow", "machine/" + hello.machine,
+                              d.store_disk_id + " " + std::to_string(old_size) + " -> " +
+                                  std::to_string(hello.disk_size_bytes) + " bytes");
+      }
+      return replica;
+    }
     return Status::NotFound("machine " + hello.machine + " has no protected disk " + hello.disk_id);
   };
   LL_ASSIGN_OR_RETURN(replication_, ReplicationService::Start(ro, tls, authorize));

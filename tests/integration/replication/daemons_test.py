@@ -173,6 +173,30 @@ def agent_bandwidth_limit_is_shared_by_its_disks():
     site.start_agent()
 
 
+def a_disk_that_grows_is_followed_and_one_that_shrinks_is_refused():
+    disk = os.path.join(work, "grow.img")
+    make_disk(disk, 8, 13)
+    cli("machine", "protect", "grow", "--disk", disk, "--agent", "agent1", "--policy", "fast", "--wait")
+    # The operator extends the disk to 16 MiB and the machine writes 1 MiB in the new range.
+    with open(disk, "r+b") as f:
+        f.truncate(16 * MiB)
+        f.seek(12 * MiB)
+        f.write(os.urandom(MiB))
+    wait_for("the replica at 16 MiB", lambda: site.disk_status("grow")["size_bytes"] == 16 * MiB, timeout=60)
+    last = wait_for("a resync after the growth", lambda: (lambda a: a.get("last") if a.get("last", {}).get(
+        "phase") == "resync" else None)(site.disk_status("grow").get("agent", {})), timeout=60)
+    assert site.replica_equals("grow-disk0", disk), "replica differs after the disk grew"
+    # Only the blocks that differ went: the 1 MiB written, not the 8 MiB the replica had.
+    assert last["bytes_sent"] <= 2 * MiB, last
+    print(f"  grew 8 -> 16 MiB: resync sent {last['bytes_sent'] / MiB:.2f} MiB", flush=True)
+    # Shrinking is refused with a clear reason, and the replica keeps its size and data.
+    with open(disk, "r+b") as f:
+        f.truncate(8 * MiB)
+    s = wait_for("a shrink refusal", lambda: (lambda s: s if any("shrank" in r for r in s["health_reasons"]) else None)(
+        site.disk_status("grow")), timeout=60)
+    assert s["health"] != "Healthy" and s["size_bytes"] == 16 * MiB, s
+
+
 def authentication_failures_are_refused():
     p = site.run("agent", "register", "--vault", f"https://127.0.0.1:{site.api_port}", "--ca", site.init["ca"],
                  "--key", "llr_" + "0" * 64, "--name", "intruder", "--dir", os.path.join(work, "intruder"),
@@ -196,7 +220,8 @@ try:
     for t in (initial_and_delta_are_byte_equal, policy_change_reaches_the_running_agent,
               agent_sigkill_mid_transfer_resends_nothing_acknowledged, vault_sigkill_mid_transfer_loses_nothing,
               health_follows_the_policy_thresholds, unplanned_failover_to_the_latest_app_consistent_point,
-              agent_bandwidth_limit_is_shared_by_its_disks, authentication_failures_are_refused,
+              agent_bandwidth_limit_is_shared_by_its_disks,
+              a_disk_that_grows_is_followed_and_one_that_shrinks_is_refused, authentication_failures_are_refused,
               stream_bounds_are_enforced):
         results.test(t)
 finally:

@@ -106,6 +106,39 @@ TEST_F(DiskReplicaTest, WritesSpanningChunksAndCompressedPayloads) {
   EXPECT_EQ(disk_->appended_seq(), 1u);
 }
 
+TEST_F(DiskReplicaTest, GrowsWithItsSourceDiskAndNeverShrinks) {
+  std::string a = PatternBytes(3, 1, 4096);
+  ASSERT_TRUE(Write(1, kDisk - 4096, a).ok());
+  ASSERT_TRUE(disk_->Sync().ok());
+  // Beyond the old end: refused until the replica grows.
+  EXPECT_EQ(Write(2, kDisk, a).code(), Code::kInvalidArgument);
+  ASSERT_TRUE(disk_->Grow(2 * kDisk).ok());
+  EXPECT_EQ(disk_->size_bytes(), 2 * kDisk);
+  ASSERT_TRUE(Write(2, kDisk, a).ok());
+  ASSERT_TRUE(disk_->Sync().ok());
+  EXPECT_EQ(Read(2, kDisk - 4096, 8192), a + a);
+  // An older point reads the new range as zeros.
+  EXPECT_EQ(Read(1, kDisk - 4096, 8192), a + std::string(4096, '\0'));
+  // Shrinking, odd sizes and the same size.
+  Status shrink = disk_->Grow(kDisk);
+  EXPECT_EQ(shrink.code(), Code::kFailedPrecondition);
+  EXPECT_NE(shrink.message().find("never shrinks"), std::string::npos) << shrink.ToString();
+  EXPECT_EQ(disk_->Grow(2 * kDisk + 100).code(), Code::kInvalidArgument);
+  EXPECT_TRUE(disk_->Grow(2 * kDisk).ok());
+  // The new size survives a reopen, with the data.
+  disk_.reset();
+  auto reopened = DiskReplica::Open(dir_ + "/d", {nullptr, &clock_});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  disk_ = std::move(reopened).value();
+  EXPECT_EQ(disk_->size_bytes(), 2 * kDisk);
+  EXPECT_EQ(Read(2, kDisk, 4096), a);
+  std::string image = dir_ + "/grown.img";
+  ASSERT_TRUE(disk_->Materialize(2, image).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(image.c_str(), &st), 0);
+  EXPECT_EQ(uint64_t(st.st_size), 2 * kDisk);
+}
+
 TEST_F(DiskReplicaTest, ReplayIsIdempotentAndGapsAreRefused) {
   std::string a = PatternBytes(2, 1, 4096);
   ASSERT_TRUE(Write(1, 0, a).ok());
