@@ -213,6 +213,12 @@ void CaptureQueue::PushLocked(CaptureRecord r) {
 }
 
 uint64_t CaptureQueue::Record(wire::WriteKind kind, uint64_t offset, uint64_t length, ByteSpan data) {
+  // The copy of the data is made before taking the ordering lock, so the machine's writes
+  // copy in parallel and the lock only numbers them. While the buffers overflow the copy
+  // would be dropped: skip it (a stale hint only costs a copy or a resynced block).
+  std::shared_ptr<const std::string> copy;
+  if (kind == wire::WriteKind::kData && options_.keep_data && !overflow_hint_.load(std::memory_order_relaxed))
+    copy = pool_->Make(data.data(), data.size());
   std::unique_lock<std::mutex> lock(mu_);
   while (holding_) {
     int64_t left = hold_deadline_ns_ - MonoNow();
@@ -238,12 +244,18 @@ uint64_t CaptureQueue::Record(wire::WriteKind kind, uint64_t offset, uint64_t le
   uint64_t piece = kind == wire::WriteKind::kData ? options_.max_data_piece_bytes : options_.max_zero_piece_bytes;
   r.pieces = uint32_t((length + piece - 1) / piece);
   r.time_ns = SourceTime();
-  if (kind == wire::WriteKind::kData && options_.keep_data) r.data = pool_->Make(data.data(), data.size());
+  if (kind == wire::WriteKind::kData && options_.keep_data) {
+    // The hint said overflow but the buffers have room again: copy here, under the lock
+    // (rare; releasing it would let a group hold begin while this write completes).
+    if (!copy) copy = pool_->Make(data.data(), data.size());
+    r.data = std::move(copy);
+  }
   uint64_t n = RecordSizeLocked(r);
   bool to_memory = !spilling_ && (memory_bytes_ + n <= options_.max_memory_bytes || memory_.empty());
   if (!to_memory && !(spill_ && spill_->Fits(r))) {
     // Both buffers full: from here on the write order is lost until a resync.
     overflow_ = true;
+    overflow_hint_ = true;
     ++stats_.bitmap_entries;
     log::Warn(kLog, "capture buffers full: tracking writes in the dirty bitmap");
     MarkDirtyLocked(offset, length);
@@ -292,6 +304,7 @@ bool CaptureQueue::Pop(CaptureRecord* out, int64_t timeout_ms) {
     // the spill held (the unacked list still knows their ranges).
     log::Error(kLog, "spill file: " + s.ToString() + "; falling back to a resync");
     overflow_ = true;
+    overflow_hint_ = true;
     for (const auto& u : unacked_) MarkDirtyLocked(u.offset, u.length);
     while (!spill_->empty()) {
       CaptureRecord skip;
@@ -314,6 +327,7 @@ Result<bool> CaptureQueue::ResyncStep(const ReadFn& read, uint32_t max_blocks) {
   if (overflow_) {
     if (!memory_.empty()) return false;
     overflow_ = false;  // everything ordered has been handed on: resync from here
+    overflow_hint_ = false;
     log::Info(kLog, "link caught up: resyncing " + std::to_string(dirty_count_) + " dirty blocks");
   }
   if (dirty_count_ == 0) return false;

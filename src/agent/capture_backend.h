@@ -7,6 +7,7 @@
 // Thread-safe: Record/Hold/Persist from any thread; Pop/Ack from one sender thread.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -145,6 +146,7 @@ class CaptureQueue {
   int64_t hold_start_ns_ = 0;
   bool closed_ = false;
   bool overflow_ = false;            // buffers were full: new writes go to the bitmap
+  std::atomic<bool> overflow_hint_{false};  // overflow_, readable without mu_ (a hint only)
   bool persisted_clean_ = false;     // the bitmap file on disk marks nothing
   std::mutex persist_mu_;            // one Persist at a time
   CaptureQueueStats stats_;

@@ -194,8 +194,9 @@ void DiskSender::ReaderLoop(std::shared_ptr<wire::Connection> conn, uint64_t ses
     if (!err.ok()) {
       std::lock_guard l(mu_);
       if (session_.id == session_id) {
+        // The first error names the cause; the other streams then only see their close.
+        if (!broken_) stats_.last_error = err.ToString();
         broken_ = true;
-        stats_.last_error = err.ToString();
         if (IsFatal(err.code())) fatal_ = err;
       }
       cv_.notify_all();
@@ -272,8 +273,8 @@ Status DiskSender::SendItem(const Item& item) {
   Status s = conn->Send(item.frame, -1);
   std::lock_guard l(mu_);
   if (!s.ok()) {
+    if (!broken_) stats_.last_error = s.ToString();
     broken_ = true;
-    stats_.last_error = s.ToString();
     cv_.notify_all();
   } else {
     stats_.bytes_sent += item.frame.size();

@@ -121,6 +121,10 @@ void RegisterReplicationCommands(CLI::App& app) {
   run->add_option("--listen", run_opts->replication_listen, "replication listener host:port (default 127.0.0.1:0)");
   run->add_option("--api", run_opts->api_listen, "REST API listener host:port (default 127.0.0.1:0)");
   run->add_flag("--insecure", run_opts->insecure, "plain TCP replication without TLS (tests only)");
+  run->add_option("--nice", run_opts->replication_nice,
+                  "CPU priority of the replication data path, 0..20 (20: idle class); for a vault that "
+                  "shares its host with protected machines")
+      ->check(CLI::Range(0, 20));
   run->add_option("--retention-interval", run_opts->retention_interval_s, "seconds between retention runs");
   run->add_option("--network-driver", run_opts->network_driver,
                   "what performs the network actions of recovery plans: command:PATH (an operator "

@@ -33,6 +33,9 @@ struct DiskOptions {
   Clock* clock = nullptr;          // default: Clock::System()
   uint64_t segment_target_bytes = 256u << 20;
   bool read_only = false;
+  // Materialize gives each of its threads at least this much of the disk (tests set it low
+  // to run several threads over a small disk).
+  uint64_t materialize_share_bytes = 256u << 20;
 };
 
 // One write as it arrives from the source, payload stored as received.
@@ -102,6 +105,8 @@ struct ScrubReport {
 
 using ProgressFn = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
 
+constexpr unsigned kMaxMaterializeThreads = 4;
+
 class DiskReplica {
  public:
   // Creates an empty replica (reads as zeros at seq 0) in `dir`, which must not hold one.
@@ -146,7 +151,9 @@ class DiskReplica {
   // Reads `n` bytes at `offset` of the disk as it was after write `seq`.
   Status ReadAt(uint64_t seq, uint64_t offset, void* out, size_t n) const;
   // Writes the disk at `seq` to a new raw image at `target_path` (zero ranges as holes),
-  // fsynced before returning unless `sync` is false.
+  // fsynced before returning unless `sync` is false. Uses up to kMaxMaterializeThreads
+  // threads (one per materialize_share_bytes of disk, at most one per core); `progress` is
+  // called from the calling thread only.
   Status Materialize(uint64_t seq, const std::string& target_path, const ProgressFn& progress = {},
                      bool sync = true) const;
   // xxh3-64 of each `block_size` block of the disk at `seq` (the last block may be short).
@@ -219,6 +226,9 @@ class DiskReplica {
   size_t LowerBoundSeqLocked(uint64_t seq) const;  // index of the first record with seq >= seq
   Status ReadPiece(const Piece& piece, uint8_t* out) const;
   Status ReadRecordRange(const RecordMeta& r, uint64_t start, uint64_t end, uint8_t* out) const;
+  // Materialize's worker: pieces [begin, end) into `target`, adding the bytes covered to `done`.
+  Status MaterializePieces(const std::vector<Piece>& pieces, size_t begin, size_t end, File* target,
+                           std::atomic<uint64_t>* done) const;
   Status ApplyRecordsToBase(const std::vector<RecordMeta>& records);
   Result<RetentionReport> FoldToLocked(uint64_t seq);  // REQUIRES: base_mu_ exclusive
   Status CompactLocked(uint64_t cutoff_seq, RetentionReport* report);

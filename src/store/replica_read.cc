@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstring>
+#include <thread>
 
 #include "common/checksum.h"
 #include "store/disk_replica.h"
@@ -180,24 +182,17 @@ Status CopyRange(File* source, File* target, uint64_t start, uint64_t end, std::
 
 }  // namespace
 
-Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, const ProgressFn& progress,
-                                bool sync) const {
-  std::shared_lock b(base_mu_);
-  std::vector<Piece> pieces;
-  {
-    std::shared_lock l(mu_);
-    LL_RETURN_IF_ERROR(CheckReadableSeq(seq));
-    pieces = FullViewLocked(seq);
-  }
-  LL_ASSIGN_OR_RETURN(auto target, fs_->Open(target_path, OpenMode::kTruncate));
-  LL_RETURN_IF_ERROR(target->Truncate(size_bytes_));
+// One worker's share of a materialization: pieces [begin, end) of the view, written to
+// `target` at their disk offsets. Adds the bytes it covers to `*done` as it goes.
+Status DiskReplica::MaterializePieces(const std::vector<Piece>& pieces, size_t begin, size_t end,
+                                      File* target, std::atomic<uint64_t>* done) const {
   std::string buf, rec, batch;
   std::vector<iovec> iov;
-  uint64_t done = 0, last_report = 0;
   // A whole raw record that a batched read can take as is.
   auto batchable = [](const Piece& p) {
-    return !p.from_base && p.record.kind == RecordKind::kData && p.record.codec == uint8_t(Codec::kNone) &&
-           p.start == p.record.offset && p.end == p.record.end();
+    return !p.from_base && p.record.kind == RecordKind::kData &&
+           p.record.codec == uint8_t(Codec::kNone) && p.start == p.record.offset &&
+           p.end == p.record.end();
   };
   // Small enough that read, hash and write of a batch happen while it is still in cache.
   // Larger writes make the kernel allocate larger page-cache folios for the output, which
@@ -206,7 +201,7 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, co
   // took 2-5x the system time of 192 KiB ones.
   constexpr uint64_t kBatchBytes = 192u << 10;
   constexpr size_t kBatchRecords = 500;  // two iovecs each, below IOV_MAX
-  for (size_t i = 0; i < pieces.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     const Piece& p = pieces[i];
     if (batchable(p)) {
       // Records written one after another, both in the segment and on the disk (an initial
@@ -215,10 +210,11 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, co
       // one write.
       size_t j = i;
       uint64_t file_end = p.record.payload_offset + p.record.payload_size;
-      while (j + 1 < pieces.size() && j + 1 - i < kBatchRecords && batchable(pieces[j + 1]) &&
+      while (j + 1 < end && j + 1 - i < kBatchRecords && batchable(pieces[j + 1]) &&
              pieces[j + 1].record.segment == p.record.segment &&
              pieces[j + 1].record.payload_offset == file_end + kRecordHeaderSize &&
-             pieces[j + 1].start == pieces[j].end && file_end - p.record.payload_offset < kBatchBytes) {
+             pieces[j + 1].start == pieces[j].end &&
+             file_end - p.record.payload_offset < kBatchBytes) {
         ++j;
         file_end = pieces[j].record.payload_offset + pieces[j].record.payload_size;
       }
@@ -237,12 +233,14 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, co
         ssize_t n = ::preadv(seg_fd, iov.data(), int(iov.size()), off_t(p.record.payload_offset));
         if (n > 0) got = size_t(n);
         if (got != want) {
-          return Status::IOError(p.record.segment->path() + ": short read of " + std::to_string(want) + " bytes at " +
+          return Status::IOError(p.record.segment->path() + ": short read of " +
+                                 std::to_string(want) + " bytes at " +
                                  std::to_string(p.record.payload_offset));
         }
       } else {
         batch.resize(size_t(file_end - p.record.payload_offset));
-        LL_RETURN_IF_ERROR(p.record.segment->ReadPayload(p.record.payload_offset, batch.data(), batch.size()));
+        LL_RETURN_IF_ERROR(
+            p.record.segment->ReadPayload(p.record.payload_offset, batch.data(), batch.size()));
         for (size_t k = i; k <= j; ++k) {
           const RecordMeta& r = pieces[k].record;
           std::memcpy(rec.data() + (pieces[k].start - p.start),
@@ -255,24 +253,24 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, co
         const RecordMeta& r = pieces[k].record;
         char* data = rec.data() + (pieces[k].start - p.start);
         if (Xxh3(data, r.payload_size) != r.payload_checksum)
-          return Status::Corruption(r.segment->path() + " offset " + std::to_string(r.payload_offset - kRecordHeaderSize) +
-                                    ": payload checksum mismatch (seq " + std::to_string(r.seq) + ")");
+          return Status::Corruption(r.segment->path() + " offset " +
+                                    std::to_string(r.payload_offset - kRecordHeaderSize) +
+                                    ": payload checksum mismatch (seq " + std::to_string(r.seq) +
+                                    ")");
         if (IsAllZero(data, r.payload_size)) {  // zeros stay a hole
           if (run_end > run_start)
-            LL_RETURN_IF_ERROR(target->WriteAt(run_start, rec.data() + (run_start - p.start), run_end - run_start));
+            LL_RETURN_IF_ERROR(target->WriteAt(run_start, rec.data() + (run_start - p.start),
+                                               run_end - run_start));
           run_start = run_end = pieces[k].end;
           continue;
         }
         run_end = pieces[k].end;
       }
       if (run_end > run_start)
-        LL_RETURN_IF_ERROR(target->WriteAt(run_start, rec.data() + (run_start - p.start), run_end - run_start));
+        LL_RETURN_IF_ERROR(
+            target->WriteAt(run_start, rec.data() + (run_start - p.start), run_end - run_start));
+      done->fetch_add(pieces[j].end - p.start, std::memory_order_relaxed);
       i = j;
-      done = pieces[j].end;
-      if (progress && (done - last_report >= (256u << 20) || done == size_bytes_)) {
-        progress(done, size_bytes_);
-        last_report = done;
-      }
       continue;
     }
     if (p.from_base) {
@@ -281,23 +279,86 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path, co
         LL_ASSIGN_OR_RETURN(auto extent, base_->NextData(pos));
         if (extent.first >= p.end) break;
         uint64_t s = std::max(extent.first, pos), e = std::min(extent.second, p.end);
-        LL_RETURN_IF_ERROR(CopyRange(base_.get(), target.get(), s, e, &buf));
+        LL_RETURN_IF_ERROR(CopyRange(base_.get(), target, s, e, &buf));
         pos = e;
       }
     } else if (p.record.kind == RecordKind::kData) {
       rec.resize(size_t(p.end - p.start));
-      LL_RETURN_IF_ERROR(ReadRecordRange(p.record, p.start, p.end, reinterpret_cast<uint8_t*>(rec.data())));
+      LL_RETURN_IF_ERROR(
+          ReadRecordRange(p.record, p.start, p.end, reinterpret_cast<uint8_t*>(rec.data())));
       if (!IsAllZero(rec.data(), rec.size()))
         LL_RETURN_IF_ERROR(target->WriteAt(p.start, rec.data(), rec.size()));
     }
-    done = p.end;
-    if (progress && (done - last_report >= (256u << 20) || done == size_bytes_)) {
-      progress(done, size_bytes_);
-      last_report = done;
+    done->fetch_add(p.end - p.start, std::memory_order_relaxed);
+  }
+  return Status::Ok();
+}
+
+// The view is cut into one contiguous share of pieces per worker, balanced by bytes: the
+// copies, checksums and page-cache work of a large disk then use every core the host gives,
+// where a single copy loop (or `cp`) is bound to one. The shares write disjoint ranges of
+// the target, so no ordering between them matters.
+Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path,
+                                const ProgressFn& progress, bool sync) const {
+  std::shared_lock b(base_mu_);
+  std::vector<Piece> pieces;
+  {
+    std::shared_lock l(mu_);
+    LL_RETURN_IF_ERROR(CheckReadableSeq(seq));
+    pieces = FullViewLocked(seq);
+  }
+  LL_ASSIGN_OR_RETURN(auto target, fs_->Open(target_path, OpenMode::kTruncate));
+  LL_RETURN_IF_ERROR(target->Truncate(size_bytes_));
+  const uint64_t share_bytes = std::max<uint64_t>(1, options_.materialize_share_bytes);
+  // A base range (after a fold, the whole disk may be one) is cut so that it can be shared.
+  const uint64_t base_piece_bytes = std::min<uint64_t>(64u << 20, share_bytes);
+  if (std::any_of(pieces.begin(), pieces.end(), [&](const Piece& p) {
+        return p.from_base && p.end - p.start > base_piece_bytes;
+      })) {
+    std::vector<Piece> cut;
+    for (const Piece& p : pieces) {
+      for (uint64_t s = p.start; s < p.end; s += p.from_base ? base_piece_bytes : p.end - p.start) {
+        cut.push_back(p);
+        cut.back().start = s;
+        if (p.from_base) cut.back().end = std::min(p.end, s + base_piece_bytes);
+      }
+    }
+    pieces = std::move(cut);
+  }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const size_t workers = size_t(
+      std::clamp<uint64_t>(size_bytes_ / share_bytes, 1, std::min(cores, kMaxMaterializeThreads)));
+  std::vector<size_t> cuts{0};
+  uint64_t covered = 0;
+  for (size_t i = 0; i < pieces.size() && cuts.size() < workers; ++i) {
+    covered += pieces[i].end - pieces[i].start;
+    if (covered * workers >= cuts.size() * size_bytes_ && i + 1 < pieces.size())
+      cuts.push_back(i + 1);
+  }
+  cuts.push_back(pieces.size());
+  std::atomic<uint64_t> done{0};
+  std::atomic<size_t> finished{0};
+  std::vector<Status> results(cuts.size() - 1);
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w + 1 < cuts.size(); ++w)
+    threads.emplace_back([&, w] {
+      results[w] = MaterializePieces(pieces, cuts[w], cuts[w + 1], target.get(), &done);
+      finished.fetch_add(1);
+    });
+  // This thread only reports progress (the callback need not be thread-safe).
+  uint64_t last_report = 0;
+  while (finished.load() < threads.size()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    uint64_t d = done.load(std::memory_order_relaxed);
+    if (progress && d - last_report >= (256u << 20)) {
+      progress(d, size_bytes_);
+      last_report = d;
     }
   }
+  for (auto& t : threads) t.join();
+  for (const Status& s : results) LL_RETURN_IF_ERROR(s);
   if (sync) LL_RETURN_IF_ERROR(target->Sync());
-  if (progress && last_report != size_bytes_) progress(size_bytes_, size_bytes_);
+  if (progress) progress(size_bytes_, size_bytes_);
   return Status::Ok();
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "common/log.h"
+#include "wire/connection.h"
 
 namespace lifeline::vault {
 
@@ -29,12 +30,13 @@ store::PointKind ToPointKind(wire::PointKind k) {
 }
 }  // namespace
 
-DiskSink::DiskSink(store::DiskReplica* replica, uint64_t max_buffer_bytes)
+DiskSink::DiskSink(store::DiskReplica* replica, uint64_t max_buffer_bytes, int cpu_nice)
     : replica_(replica), max_buffer_bytes_(max_buffer_bytes) {
   appended_seq_ = replica_->appended_seq();
   acked_seq_ = replica_->durable_seq();
-  commit_thread_ = std::thread([this] {
+  commit_thread_ = std::thread([this, cpu_nice] {
     ::pthread_setname_np(::pthread_self(), "sink-commit");
+    wire::SetCurrentThreadNice(cpu_nice);
     CommitLoop();
   });
 }

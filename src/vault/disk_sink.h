@@ -42,8 +42,9 @@ struct SinkStats {
 
 class DiskSink {
  public:
-  // REQUIRES: `replica` outlives the sink.
-  DiskSink(store::DiskReplica* replica, uint64_t max_buffer_bytes = 256u << 20);
+  // REQUIRES: `replica` outlives the sink. `cpu_nice`: the commit thread's nice value, as
+  // the replication connections' (wire::SetCurrentThreadNice).
+  DiskSink(store::DiskReplica* replica, uint64_t max_buffer_bytes = 256u << 20, int cpu_nice = 0);
   ~DiskSink();
   DiskSink(const DiskSink&) = delete;
   DiskSink& operator=(const DiskSink&) = delete;

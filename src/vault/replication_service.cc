@@ -30,7 +30,8 @@ void ReplicationService::Stop() {
 DiskSink* ReplicationService::SinkFor(store::DiskReplica* replica) {
   std::lock_guard l(mu_);
   auto& sink = sinks_[replica->disk_id()];
-  if (!sink) sink = std::make_unique<DiskSink>(replica, options_.max_buffer_bytes_per_disk);
+  if (!sink) sink = std::make_unique<DiskSink>(replica, options_.max_buffer_bytes_per_disk,
+                                                options_.server.connection.cpu_nice);
   return sink.get();
 }
 

@@ -107,6 +107,7 @@ Status Vault::StartReplication() {
   ReplicationOptions ro;
   ro.server.bind_address = ep.host;
   ro.server.port = ep.port;
+  ro.server.connection.cpu_nice = options_.replication_nice;
   std::shared_ptr<wire::TlsContext> tls;
   if (!options_.insecure) {
     LL_ASSIGN_OR_RETURN(auto cfg, wire::LoadVaultTlsConfig(pki_dir()));

@@ -41,6 +41,10 @@ struct VaultOptions {
   bool insecure = false;          // plain TCP replication (never the default)
   int64_t retention_interval_s = 60;
   std::string network_driver;     // plan network actions: command:PATH | lab:NAME (recovery_ops.h)
+  // Nice value (0..19, 20 = idle class) of the replication data path (connections, decoding,
+  // journal appends): for a vault that shares its host with protected machines, whose own
+  // I/O should come first.
+  int replication_nice = 0;
 };
 
 class Vault {

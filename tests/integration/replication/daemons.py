@@ -75,10 +75,10 @@ class Site:
         path = os.path.join(self.work, name)
         return open(path).read() if os.path.exists(path) else ""
 
-    def start_vault(self):
+    def start_vault(self, *extra):
         log = open(os.path.join(self.work, "vault.log"), "a")
         p = subprocess.Popen([self.lifeline, "vault", "run", "--dir", self.vault_dir, "--listen",
-                              f"127.0.0.1:{self.repl_port}", "--api", f"127.0.0.1:{self.api_port}"],
+                              f"127.0.0.1:{self.repl_port}", "--api", f"127.0.0.1:{self.api_port}", *extra],
                              stdout=log, stderr=log)
         self.procs.append(p)
         deadline = time.time() + 20

@@ -4,11 +4,12 @@ loopback, driven by the CLI. Initial + delta byte-equal; a policy change reachin
 agent; SIGKILL of the agent mid-transfer (nothing acknowledged is sent again) and of the vault
 (progress, throughput and ETA shown meanwhile), restart, replica still equal to the source;
 health following the policy's RPO thresholds and coming back; authentication failures; the
-1..32 stream bounds. Prints 'N passed, M failed' and exits non-zero on any failure."""
-import json, os, shutil, signal, sys, tempfile, time
+1..32 stream bounds; a path that silently stops forwarding (black hole) detected by the heartbeats
+and survived on the next vault address; `vault run --nice`. Prints 'N passed, M failed' and exits non-zero on any failure."""
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemons import Results, Site, change_blocks, make_disk, wait_for  # noqa: E402
+from daemons import Results, Site, change_blocks, free_port, make_disk, wait_for  # noqa: E402
 
 work = tempfile.mkdtemp(prefix="ll-daemons-")
 site = Site(sys.argv[1], work)
@@ -197,6 +198,127 @@ def a_disk_that_grows_is_followed_and_one_that_shrinks_is_refused():
     assert s["health"] != "Healthy" and s["size_bytes"] == 16 * MiB, s
 
 
+class BlackHoleProxy:
+    """A TCP relay to the vault's replication port that can stop forwarding without closing
+    anything: bytes are read and dropped in both directions, as on a path that silently
+    loses every packet. Only the agent's heartbeats can notice it."""
+
+    def __init__(self, target_port):
+        self.port = free_port()
+        self.target = ("127.0.0.1", target_port)
+        self.dropping = False
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source, target):
+        try:
+            while True:
+                data = source.recv(1 << 16)
+                if not data:
+                    break
+                if not self.dropping:
+                    target.sendall(data)
+        except OSError:
+            pass
+        if self.dropping:
+            return  # a black hole carries no FIN or RST either: the other side stays open
+        for s in (source, target):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.listener.close()
+
+
+def a_black_holed_path_is_detected_and_survived():
+    # A second agent whose first replication address is a relay that will black-hole the
+    # path in the middle of the initial copy; its second address is the vault itself.
+    proxy = BlackHoleProxy(site.repl_port)
+    agent_dir = os.path.join(work, "agent-bh")
+    site.run("agent", "register", "--vault", f"https://127.0.0.1:{site.api_port}", "--ca", site.init["ca"],
+             "--key", json.loads(cli("vault", "key", "--json").stdout)["registration_key"], "--name", "agent-bh",
+             "--dir", agent_dir, "--replication", f"127.0.0.1:{proxy.port}", f"127.0.0.1:{site.repl_port}")
+    log_path = os.path.join(work, "agent-bh.log")
+    agent = subprocess.Popen([site.lifeline, "agent", "run", "--dir", agent_dir], stdout=open(log_path, "a"),
+                             stderr=subprocess.STDOUT)
+    site.procs.append(agent)
+    try:
+        disk = os.path.join(work, "bh.img")
+        make_disk(disk, 96, 14)  # 48 MiB of data at the 24 MiB/s of the "slow" policy: about 2 s
+        cli("machine", "protect", "bh", "--disk", disk, "--agent", "agent-bh", "--policy", "slow")
+        wait_for("the copy to start through the relay",
+                 lambda: proxy.connections > 0 and site.disk_status("bh").get("bytes_received", 0) > 4 * MiB)
+        proxy.dropping = True
+        cut = time.time()
+        received = site.disk_status("bh")["bytes_received"]
+        # The copy goes on over the second address: the vault receives new bytes again.
+        wait_for("bytes after the cut", lambda: site.disk_status("bh")["bytes_received"] > received + MiB, timeout=30)
+        resumed_s = time.time() - cut
+        wait_for("bh protected", lambda: site.status("bh")["state"] == "protected", timeout=120)
+        assert site.replica_equals("bh-disk0", disk), "replica differs after the black hole"
+        log = open(log_path).read()
+        assert "heartbeat timeout" in log, log[-2000:]
+        m = [int(x) for x in re.findall(r"no data from [^ ]+ for (\d+) ms", log)]
+        assert m and min(m) < 3000, f"black hole detected after {m} ms"
+        assert resumed_s < 10, f"replication resumed {resumed_s:.1f} s after the black hole"
+        print(f"  black hole detected after {min(m)} ms of silence; bytes flowing again {resumed_s:.1f} s after the cut",
+              flush=True)
+    finally:
+        proxy.close()
+        agent.terminate()
+        agent.wait()
+
+
+def thread_nice(pid, name):
+    """Nice values of the threads of `pid` named `name` (field 19 of /proc/PID/task/TID/stat)."""
+    out = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if open(f"/proc/{pid}/task/{tid}/comm").read().strip() == name:
+                out.append(int(open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()[16]))
+        except OSError:
+            pass
+    return out
+
+
+def vault_nice_lowers_its_replication_data_path():
+    # `vault run --nice 10`: the connections and the journal commit threads run at nice 10
+    # (a vault sharing its host with protected machines); out of range is a usage error.
+    p = site.run("vault", "run", "--dir", site.vault_dir, "--nice", "21", check=False)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    site.vault.terminate()
+    site.vault.wait()
+    site.start_vault("--nice", "10")
+    try:
+        disk = os.path.join(work, "web.img")
+        before = newest_seq("web")
+        change_blocks(disk, 4, 21)
+        wait_for("a point after the restart", lambda: newest_seq("web") > before, timeout=60)
+        io = wait_for("replication connections", lambda: thread_nice(site.vault.pid, "repl-io"))
+        commit = thread_nice(site.vault.pid, "sink-commit")
+        assert io and all(n == 10 for n in io), io
+        assert commit and all(n == 10 for n in commit), commit
+        assert site.replica_equals("web-disk0", disk)
+    finally:
+        site.vault.terminate()
+        site.vault.wait()
+        site.start_vault()
+
+
 def authentication_failures_are_refused():
     p = site.run("agent", "register", "--vault", f"https://127.0.0.1:{site.api_port}", "--ca", site.init["ca"],
                  "--key", "llr_" + "0" * 64, "--name", "intruder", "--dir", os.path.join(work, "intruder"),
@@ -221,7 +343,8 @@ try:
               agent_sigkill_mid_transfer_resends_nothing_acknowledged, vault_sigkill_mid_transfer_loses_nothing,
               health_follows_the_policy_thresholds, unplanned_failover_to_the_latest_app_consistent_point,
               agent_bandwidth_limit_is_shared_by_its_disks,
-              a_disk_that_grows_is_followed_and_one_that_shrinks_is_refused, authentication_failures_are_refused,
+              a_disk_that_grows_is_followed_and_one_that_shrinks_is_refused, a_black_holed_path_is_detected_and_survived,
+              vault_nice_lowers_its_replication_data_path, authentication_failures_are_refused,
               stream_bounds_are_enforced):
         results.test(t)
 finally:

@@ -35,6 +35,7 @@ void RunModel(uint64_t seed, int steps) {
   ManualClock clock;
   RetentionPolicy policy{.window_seconds = 3000, .keep_all_seconds = 600, .keep_one_per_seconds = 300};
   DiskOptions opts{&fs, &clock, /*segment_target_bytes=*/32 * 1024};
+  opts.materialize_share_bytes = 48 * 1024;  // several materialize threads over this small disk
   auto d = std::move(DiskReplica::Create(dir + "/d", "m", kDisk, policy, opts)).value();
   ReferenceDisk ref(kDisk);
   uint64_t crashes = 0, folds = 0, compacted = 0, fills = 0;
@@ -98,6 +99,10 @@ void RunModel(uint64_t seed, int steps) {
     if (step % 50 == 49) {
       for (const auto& p : d->Points())
         ASSERT_TRUE(testing::SameBytes(ReadAll(*d, p.seq), ref.StateAt(p.seq))) << "point " << p.id << " at step " << step;
+      // Materialized (threads sharing the view) the newest durable state reads the same.
+      const std::string image = dir + "/materialized.img";
+      ASSERT_TRUE(d->Materialize(d->durable_seq(), image, {}, /*sync=*/false).ok()) << "at step " << step;
+      ASSERT_TRUE(testing::SameBytes(testing::ReadFile(image), ref.StateAt(d->durable_seq()))) << "at step " << step;
     }
   }
   ASSERT_TRUE(d->Sync().ok());

@@ -7,6 +7,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <string>
@@ -94,6 +96,12 @@ inline std::string ReadAll(const DiskReplica& d, uint64_t seq) {
   Status s = d.ReadAt(seq, 0, out.data(), out.size());
   EXPECT_TRUE(s.ok()) << s.ToString();
   return out;
+}
+
+// The bytes of a file (holes read as zeros).
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
 }  // namespace lifeline::store::testing
