@@ -1,8 +1,7 @@
 #include "agent/agent_daemon.h"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "agent/disk_sender.h"
 #include "agent/nbd_capture.h"
@@ -77,7 +76,28 @@ struct AgentDaemon::Worker {
   std::mutex mu;
   json report;  // latest progress
   bool pending_change_logged = false;  // nbd mode: a change waits for an agent restart
+  // The vault's planned-failover drain request (0: none); changes reach the running worker
+  // without a restart. Scan mode answers it in `drain`, added to every report.
+  std::atomic<uint64_t> drain_request{0};
+  json drain;
 };
+
+namespace {
+// capture.drain_request of an assignment: a planned failover's drain request (0: none).
+uint64_t DrainRequestOf(const json& a) {
+  if (!a.is_object() || !a.contains("capture") || !a["capture"].is_object()) return 0;
+  const json& c = a["capture"];
+  return c.contains("drain_request") && c["drain_request"].is_number_unsigned()
+             ? c["drain_request"].get<uint64_t>()
+             : 0;
+}
+// The assignment without its drain request: what a worker restart depends on.
+json WithoutDrain(json a) {
+  if (a.is_object() && a.contains("capture") && a["capture"].is_object())
+    a["capture"].erase("drain_request");
+  return a;
+}
+}  // namespace
 
 AgentDaemon::AgentDaemon(std::string dir, AgentConfig config) : dir_(std::move(dir)), config_(std::move(config)) {
   if (config_.bandwidth_limit_bytes_per_second > 0)
@@ -103,6 +123,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
   std::string disk_id = a["disk_id"];
   auto w = std::make_unique<Worker>();
   w->assignment = a;
+  w->drain_request = DrainRequestOf(a);
   Worker* raw = w.get();
   {
     std::lock_guard l(mu_);
@@ -116,6 +137,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
       std::lock_guard l(raw->mu);
       r["disk_id"] = disk_id;
       r["machine"] = a["machine"];
+      if (!r.contains("drain")) r["drain"] = raw->drain;
       raw->report = std::move(r);
     };
     SenderOptions so;
@@ -181,14 +203,16 @@ void AgentDaemon::StartWorker(const std::string& text) {
       return false;
     };
     if (!start_sender()) return;
+    const std::string state_dir = JoinPath(JoinPath(dir_, "disks"), disk_id);
     if (!scan) {  // continuous capture: serve the disk over NBD
-      RunNbdAssignment(a.dump(), JoinPath(JoinPath(dir_, "disks"), disk_id), raw->sender.get(), durable_seq, raw->stop,
+      RunNbdAssignment(a.dump(), state_dir, raw->sender.get(), durable_seq, raw->stop,
+                       raw->drain_request,
                        [&](const std::string& r) { set_report(json::parse(r)); });
       return;
     }
     ScanOptions opts;
     opts.disk_path = a["path"];
-    opts.state_dir = JoinPath(JoinPath(dir_, "disks"), disk_id);
+    opts.state_dir = state_dir;
     opts.pre_hook = a.value("pre_hook", "");
     opts.post_hook = a.value("post_hook", "");
     raw->capture = std::make_unique<ScanCapture>(opts, raw->sender.get());
@@ -196,7 +220,30 @@ void AgentDaemon::StartWorker(const std::string& text) {
     std::string last_error;
     json last;  // the last finished phase
     json sync;  // the first finished phase (initial replication or resync): what it sent
+    // Planned failover: a drain request is answered by one whole cycle that began after it
+    // was seen (the source is stopped by then); its point is the drained seq. No cycle runs
+    // after that until the request is lifted (a cancelled failover).
+    uint64_t drained_for = 0;
+    auto set_drain = [&](json d) {
+      std::lock_guard l(raw->mu);
+      raw->drain = std::move(d);
+      if (raw->report.is_object()) raw->report["drain"] = raw->drain;
+    };
     while (!raw->stop) {
+      const uint64_t drain_at_start = raw->drain_request.load();
+      if (drain_at_start == 0 && drained_for != 0) {
+        log::Info(kLog, disk_id + ": drain request lifted (failover cancelled): cycles resume");
+        drained_for = 0;
+        set_drain(nullptr);
+      }
+      if (drain_at_start != 0 && drain_at_start == drained_for) {  // drained: wait for a change
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (drain_at_start != 0) {
+        log::Info(kLog, disk_id + ": planned failover: a last cycle to drain the disk");
+        set_drain({{"request", drain_at_start}, {"state", "draining"}, {"seq", 0}});
+      }
       auto t0 = std::chrono::steady_clock::now();
       auto r = raw->capture->RunOnce([&](const ScanProgress& p) {
         double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
@@ -219,6 +266,11 @@ void AgentDaemon::StartWorker(const std::string& text) {
                 {"blocks_changed", r->blocks_changed}, {"point_seq", r->point_seq}};
         if (sync.is_null() && r->phase != "cycle") sync = last;
         auto st = raw->sender->stats();
+        if (drain_at_start != 0 && raw->drain_request.load() == drain_at_start) {
+          drained_for = drain_at_start;
+          log::Info(kLog, disk_id + ": drained at seq " + std::to_string(r->point_seq));
+          set_drain({{"request", drain_at_start}, {"state", "drained"}, {"seq", r->point_seq}});
+        }
         set_report({{"phase", "idle"}, {"percent", 100.0}, {"initial_complete", true}, {"last", last}, {"sync", sync},
                     {"bytes_on_wire", st.bytes_sent}, {"last_error", ""}});
       } else if (uint64_t grown = raw->capture->grown_to(); grown > so.disk_size_bytes) {
@@ -236,7 +288,10 @@ void AgentDaemon::StartWorker(const std::string& text) {
         set_report({{"phase", "error"}, {"last_error", last_error}, {"initial_complete", raw->capture->initial_complete()},
                     {"last", last}});
       }
-      while (!raw->stop && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(interval_s))
+      // A new drain request cuts the wait short.
+      while (!raw->stop &&
+             std::chrono::steady_clock::now() - t0 < std::chrono::seconds(interval_s) &&
+             raw->drain_request.load() == drain_at_start)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
@@ -279,7 +334,17 @@ void AgentDaemon::Reconcile(const std::string& assignments_json) {
     std::lock_guard l(mu_);
     for (auto& [id, w] : workers_) {
       auto it = wanted.find(id);
-      if (it != wanted.end() && it->second == w->assignment) continue;
+      if (it != wanted.end()) {
+        // A drain request (or its end) reaches the running worker; alone it restarts nothing.
+        const uint64_t drain = DrainRequestOf(it->second);
+        if (w->drain_request.exchange(drain) != drain)
+          log::Info(kLog, id + (drain ? ": the vault asks for a drain (planned failover)"
+                                      : ": drain request lifted"));
+        if (WithoutDrain(it->second) == WithoutDrain(w->assignment)) {
+          w->assignment = it->second;
+          continue;
+        }
+      }
       const char* what = it == wanted.end() ? ": no longer assigned by the vault" : ": policy changed";
       if (w->assignment.value("mode", "scan") == "nbd" && !NewResyncEpoch(w->assignment, it, wanted.end())) {
         // The machine's own disk: it stays served while the machine may run (a new resync

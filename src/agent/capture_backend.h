@@ -60,8 +60,20 @@ class CaptureQueue {
 
   // Numbers a completed write and queues it (or marks its blocks dirty). Never blocks on
   // the link; waits only while a group barrier holds completions (bounded). `data` for
-  // kData. Returns the write's last seq, or 0 when it went to the bitmap.
+  // kData. Returns the write's last seq, or 0 when it went to the bitmap (or was refused
+  // by the fence: RecordWrite says so).
   uint64_t Record(wire::WriteKind kind, uint64_t offset, uint64_t length, ByteSpan data);
+  // Record, but Unauthenticated (NBD: EPERM) once the queue is fenced: the write must not
+  // be acknowledged to the machine.
+  Result<uint64_t> RecordWrite(wire::WriteKind kind, uint64_t offset, uint64_t length,
+                               ByteSpan data);
+
+  // Fence for a planned failover: from now on RecordWrite refuses every write, so nothing
+  // the machine is told is written can miss the final point. Returns the newest seq
+  // recorded before the fence. Unfence lifts it (a cancelled failover).
+  uint64_t Fence();
+  void Unfence();
+  bool fenced() const;
   // Queues a point at the newest seq, unless the stream is not a consistent disk state
   // (dirty blocks or resync pending): then returns 0.
   uint64_t RecordPoint(wire::PointKind kind, const std::string& label, const std::string& group_id,
@@ -144,6 +156,7 @@ class CaptureQueue {
   uint64_t hold_id_ = 0;             // the vault's id of a cross-machine hold, 0: local
   int64_t hold_start_ns_ = 0;
   bool closed_ = false;
+  bool fenced_ = false;              // planned failover: writes are refused
   bool overflow_ = false;            // buffers were full: new writes go to the bitmap
   bool persisted_clean_ = false;     // the bitmap file on disk marks nothing
   std::mutex persist_mu_;            // one Persist at a time
@@ -153,6 +166,8 @@ class CaptureQueue {
 };
 
 // The nbd::Backend that records completed writes into a CaptureQueue.
+// Once the queue is fenced, writes, trims and zeroes are refused (EPERM) without touching
+// the disk.
 class CaptureBackend final : public nbd::Backend {
  public:
   CaptureBackend(std::shared_ptr<nbd::Backend> inner, CaptureQueue* queue) : inner_(std::move(inner)), queue_(queue) {}

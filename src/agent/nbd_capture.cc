@@ -80,6 +80,7 @@ Status NbdCapture::Start(uint64_t first_seq) {
   }
   queue_ = std::make_unique<CaptureQueue>(qo, image_->size(), first_seq);
   LL_RETURN_IF_ERROR(queue_->Open());
+  if (options_.fenced) (void)queue_->Fence();
   {
     std::lock_guard l(warning_mu_);
     last_warning_ = queue_->open_warning();
@@ -371,6 +372,21 @@ Status NbdCapture::WaitCaughtUp(int64_t timeout_ms) {
   return Status::Busy("capture did not catch up in " + std::to_string(timeout_ms) + " ms");
 }
 
+Result<uint64_t> NbdCapture::TakeDrainPoint() {
+  CaptureQueueStats qs = queue_->stats();
+  uint64_t acked = sender_ ? sender_->acked_seq() : local_acked_.load();
+  if (qs.dirty_blocks > 0 || qs.state == CaptureState::kBitmap || acked < qs.last_seq ||
+      !initial_complete_)
+    return Status::Busy(
+        "still sending: " + std::to_string(qs.last_seq - std::min(acked, qs.last_seq)) +
+        " writes and " + std::to_string(qs.dirty_blocks) + " dirty blocks");
+  if (qs.last_seq == 0)
+    return uint64_t{0};  // nothing was ever written: the empty replica is the disk
+  uint64_t seq = queue_->RecordPoint(wire::PointKind::kCrash, "planned failover", "", 0);
+  if (seq == 0) return Status::Busy("no point possible yet");
+  return seq;
+}
+
 NbdCaptureStats NbdCapture::stats() const {
   NbdCaptureStats s;
   s.url = url_;
@@ -390,8 +406,9 @@ NbdCaptureStats NbdCapture::stats() const {
   return s;
 }
 
-void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir, DiskSender* sender,
-                      uint64_t durable_seq, const std::atomic<bool>& stop,
+void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir,
+                      DiskSender* sender, uint64_t durable_seq, const std::atomic<bool>& stop,
+                      const std::atomic<uint64_t>& drain_request,
                       const std::function<void(const std::string&)>& report) {
   using json = nlohmann::json;
   json a = json::parse(assignment_json, nullptr, false);
@@ -414,6 +431,8 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
   o.queue.max_spill_bytes = capture.value("max_spill_bytes", uint64_t(1) << 30);
   if (capture.contains("resync_epoch") && capture["resync_epoch"].is_number_unsigned())
     o.resync_epoch = capture["resync_epoch"].get<uint64_t>();
+  uint64_t fenced_for = drain_request.load();  // the drain request the fence answers
+  o.fenced = fenced_for != 0;
   NbdCapture nc(o, sender);
   Status s = nc.Start(durable_seq + 1);
   if (!s.ok()) {
@@ -421,7 +440,36 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
     return;
   }
   uint64_t initial_dirty = std::max<uint64_t>({uint64_t(1), nc.stats().initial_blocks, nc.stats().queue.dirty_blocks});
+  bool drained = false;
+  uint64_t drained_seq = 0;
   while (!stop) {
+    // Planned failover: fence, send what is queued, final point; a lifted request unfences.
+    if (uint64_t want = drain_request.load(); want != fenced_for) {
+      if (want == 0) {
+        nc.Unfence();
+        log::Info(kLog,
+                  o.disk_path +
+                      ": drain request lifted (failover cancelled): the disk takes writes again");
+      } else {
+        uint64_t seq = nc.Fence();
+        log::Info(kLog, o.disk_path + ": planned failover: writes refused after seq " +
+                            std::to_string(seq) + "; sending what is queued");
+      }
+      fenced_for = want;
+      drained = false;
+    }
+    if (fenced_for != 0 && !drained) {
+      auto point = nc.TakeDrainPoint();
+      if (point.ok()) {
+        drained = true;
+        drained_seq = *point;
+        log::Info(kLog, o.disk_path + ": drained at seq " + std::to_string(drained_seq));
+      }
+    }
+    json drain = fenced_for == 0 ? json(nullptr)
+                                 : json{{"request", fenced_for},
+                                        {"state", drained ? "drained" : "draining"},
+                                        {"seq", drained_seq}};
     NbdCaptureStats st = nc.stats();
     SenderStats ss = sender->stats();
     bool caught_up = st.acked_seq >= st.queue.last_seq && st.queue.dirty_blocks == 0;
@@ -451,9 +499,15 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
                 {"dirty_blocks", st.queue.dirty_blocks},
                 {"connected", ss.connected},
                 {"bytes_on_wire", ss.bytes_sent},
-                {"last_error", ss.connected ? std::string() : error}}
+                {"last_error", ss.connected ? std::string() : error},
+                {"drain", drain}}
                .dump());
-    for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // While draining, look again soon: the vault waits for the answer.
+    const int ticks = fenced_for != 0 && !drained ? 1 : 10;
+    for (int i = 0; i < ticks && !stop; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (drain_request.load() != fenced_for) break;
+    }
   }
   nc.Stop();
 }

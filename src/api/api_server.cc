@@ -67,14 +67,17 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(vault::Vault* vault, const s
   if (!s->server_->is_valid()) return Status::IOError("cannot load the vault's TLS certificate for the API");
   s->server_->set_payload_max_length(kMaxBodyBytes);
   s->server_->set_read_timeout(10, 0);
-  LL_ASSIGN_OR_RETURN(s->recovery_, vault::RecoveryOps::Create(
-                                       vault->store(), vault->catalog(),
-                                       {.dir = vault->options().dir,
-                                        .job_timeout_ms = 25000,
-                                        .points_received = [vault](const std::string& disk_id) {
-                                          return vault->PointsReceived(disk_id);
-                                        },
-                                        .network_driver = vault->options().network_driver}));
+  LL_ASSIGN_OR_RETURN(
+      s->recovery_,
+      vault::RecoveryOps::Create(
+          vault->store(), vault->catalog(),
+          {.dir = vault->options().dir,
+           .job_timeout_ms = 25000,
+           .points_received =
+               [vault](const std::string& disk_id) { return vault->PointsReceived(disk_id); },
+           .agent_report =
+               [vault](const std::string& disk_id) { return vault->AgentReport(disk_id); },
+           .network_driver = vault->options().network_driver}));
   s->Routes();
   int port = ep.port == 0 ? s->server_->bind_to_any_port(ep.host) : (s->server_->bind_to_port(ep.host, ep.port) ? ep.port : -1);
   if (port <= 0) return Status::IOError("cannot listen on " + listen + " for the API");

@@ -412,6 +412,12 @@ uint64_t Vault::PointsReceived(const std::string& disk_id) const {
   return it == stats.end() ? 0 : it->second.points_received;
 }
 
+json Vault::AgentReport(const std::string& disk_id) const {
+  std::lock_guard l(mu_);
+  auto it = reports_.find(disk_id);
+  return it == reports_.end() ? json(nullptr) : it->second;
+}
+
 Result<json> Vault::MachineStatus(const std::string& name) {
   LL_ASSIGN_OR_RETURN(auto m, catalog_->GetMachineByName(name));
   LL_ASSIGN_OR_RETURN(auto disks, catalog_->ListDisks(m.id));

@@ -87,6 +87,8 @@ class Vault {
   store::ReplicaStore* store() { return store_.get(); }
   // Point messages received for a disk since the vault started (0 without replication).
   uint64_t PointsReceived(const std::string& disk_id) const;
+  // The agent's latest report of a disk (null before the first since the vault started).
+  nlohmann::json AgentReport(const std::string& disk_id) const;
   control::Catalog* catalog() { return catalog_.get(); }
 
  private:
