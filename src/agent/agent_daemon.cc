@@ -1,6 +1,7 @@
 #include "agent/agent_daemon.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "agent/disk_sender.h"
@@ -83,14 +84,36 @@ struct AgentDaemon::Worker {
 };
 
 namespace {
-// capture.drain_request of an assignment: a planned failover's drain request (0: none).
-uint64_t DrainRequestOf(const json& a) {
+// An unsigned field of an assignment's capture settings (0: absent). `replica_epoch`: when
+// the vault created the machine's replicas (0: protected before epochs existed);
+// `drain_request`: a planned failover's drain request (0: none).
+uint64_t CaptureField(const json& a, const char* key) {
   if (!a.is_object() || !a.contains("capture") || !a["capture"].is_object()) return 0;
   const json& c = a["capture"];
-  return c.contains("drain_request") && c["drain_request"].is_number_unsigned()
-             ? c["drain_request"].get<uint64_t>()
-             : 0;
+  return c.contains(key) && c[key].is_number_unsigned() ? c[key].get<uint64_t>() : 0;
 }
+uint64_t ReplicaEpochOf(const json& a) { return CaptureField(a, "replica_epoch"); }
+uint64_t DrainRequestOf(const json& a) { return CaptureField(a, "drain_request"); }
+
+// The replica epoch the disk's state answers (0: none recorded).
+uint64_t StoredEpoch(const std::string& state_dir) {
+  auto raw = ReadWholeFile(FileSystem::Posix(), JoinPath(state_dir, "replica-epoch"), 64);
+  return raw.ok() ? std::strtoull(raw->c_str(), nullptr, 10) : 0;
+}
+// The disk's state answers another replica than the one of `epoch`.
+bool ReplicaReplaced(const std::string& state_dir, uint64_t epoch) {
+  const uint64_t stored = StoredEpoch(state_dir);
+  return epoch != 0 && stored != 0 && stored != epoch;
+}
+// Records that the disk's state now answers the replica of `epoch`.
+void SaveReplicaEpoch(const std::string& state_dir, uint64_t epoch) {
+  if (epoch == 0 || StoredEpoch(state_dir) == epoch) return;
+  if (!FileSystem::Posix()->MakeDirs(state_dir).ok()) return;
+  Status s = WriteFileAtomic(FileSystem::Posix(), JoinPath(state_dir, "replica-epoch"),
+                             std::to_string(epoch));
+  if (!s.ok()) log::Warn(kLog, state_dir + ": cannot save the replica epoch: " + s.ToString());
+}
+
 // The assignment without its drain request: what a worker restart depends on.
 json WithoutDrain(json a) {
   if (a.is_object() && a.contains("capture") && a["capture"].is_object())
@@ -204,15 +227,38 @@ void AgentDaemon::StartWorker(const std::string& text) {
     };
     if (!start_sender()) return;
     const std::string state_dir = JoinPath(JoinPath(dir_, "disks"), disk_id);
+    // A replica other than the one this state describes (the machine was deleted and
+    // protected again): what the state says the vault holds is not true any more.
+    const uint64_t epoch = ReplicaEpochOf(a);
+    const bool replaced = ReplicaReplaced(state_dir, epoch) || durable_seq == 0;
     if (!scan) {  // continuous capture: serve the disk over NBD
-      RunNbdAssignment(a.dump(), state_dir, raw->sender.get(), durable_seq, raw->stop,
-                       raw->drain_request,
-                       [&](const std::string& r) { set_report(json::parse(r)); });
+      json na = a;
+      if (replaced && epoch != 0) na["replica_replaced"] = true;
+      bool epoch_saved = false;
+      RunNbdAssignment(na.dump(), state_dir, raw->sender.get(), durable_seq, raw->stop,
+                       raw->drain_request, [&](const std::string& r) {
+                         json report = json::parse(r);
+                         if (!epoch_saved && report.value("phase", "") != "error") {
+                           // Served: the disk's state answers this replica from now on.
+                           SaveReplicaEpoch(state_dir, epoch);
+                           epoch_saved = true;
+                         }
+                         set_report(std::move(report));
+                       });
       return;
     }
     ScanOptions opts;
     opts.disk_path = a["path"];
     opts.state_dir = state_dir;
+    if (replaced) {
+      // Block hashes kept for an earlier replica would hide blocks from this one: without
+      // them the agent copies the disk (empty replica) or compares hashes with it (seeded).
+      std::string state = JoinPath(opts.state_dir, "scan-state");
+      if (FileSystem::Posix()->Exists(state) && FileSystem::Posix()->Remove(state).ok())
+        log::Info(kLog,
+                  disk_id + ": a new replica at the vault: its earlier block hashes are dropped");
+    }
+    SaveReplicaEpoch(state_dir, epoch);
     opts.pre_hook = a.value("pre_hook", "");
     opts.post_hook = a.value("post_hook", "");
     raw->capture = std::make_unique<ScanCapture>(opts, raw->sender.get());

@@ -85,12 +85,28 @@ Status NbdCapture::Start(uint64_t first_seq) {
     std::lock_guard l(warning_mu_);
     last_warning_ = queue_->open_warning();
   }
+  // The vault's replica is not the one this state describes (it holds nothing although the
+  // state says the copy is complete, or the vault says it was created anew): copy again.
+  const bool replaced =
+      sender_ && (options_.replica_replaced || (first_seq == 1 && initial_complete_));
+  if (replaced) {
+    log::Info(kLog, options_.disk_path + ": a new replica at the vault: copying the disk again");
+    initial_complete_ = false;
+    initial_started_ = false;
+  }
   // A new resync request from the vault: the disk changed behind the agent's back, so the
-  // replica's content is not this disk's and the bitmap cannot say where they differ.
-  const bool epoch_resync = sender_ && options_.resync_epoch != 0 && options_.resync_epoch != resync_epoch_;
+  // replica's content is not this disk's and the bitmap cannot say where they differ. A
+  // replaced replica that is not empty (kept files) may hold other data in the holes too.
+  const bool epoch_resync =
+      sender_ && ((options_.resync_epoch != 0 && options_.resync_epoch != resync_epoch_) ||
+                  (replaced && first_seq > 1));
   if (epoch_resync) {
-    log::Info(kLog, options_.disk_path + ": the vault asks for a whole-disk resync (the disk was written " +
-                        "outside this agent, e.g. by a failback): copying every block again");
+    log::Info(kLog,
+              options_.disk_path +
+                  (replaced ? ": the new replica may hold other data"
+                            : ": the vault asks for a whole-disk resync (the disk was written "
+                              "outside this agent, e.g. by a failback)") +
+                  ": copying every block again, holes included");
     initial_complete_ = false;
     initial_started_ = false;
     resync_epoch_ = options_.resync_epoch;
@@ -431,6 +447,7 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
   o.queue.max_spill_bytes = capture.value("max_spill_bytes", uint64_t(1) << 30);
   if (capture.contains("resync_epoch") && capture["resync_epoch"].is_number_unsigned())
     o.resync_epoch = capture["resync_epoch"].get<uint64_t>();
+  o.replica_replaced = a.value("replica_replaced", false);
   uint64_t fenced_for = drain_request.load();  // the drain request the fence answers
   o.fenced = fenced_for != 0;
   NbdCapture nc(o, sender);

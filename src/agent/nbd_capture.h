@@ -47,6 +47,9 @@ struct NbdCaptureOptions {
   // Start fenced (a planned failover's drain was requested before this start): the export
   // refuses writes from its first request.
   bool fenced = false;
+  // The vault's replica is not the one this state was written for (the machine was deleted
+  // and protected again): the disk is copied again, holes too unless the replica is empty.
+  bool replica_replaced = false;
   // Nice value (0..19) of the thread that hands captured writes to the sender; the
   // sender's connections take theirs from SenderOptions. Replication yields CPU to the
   // machine's own I/O: under CPU pressure the lag grows, the writes do not slow down.

@@ -72,6 +72,9 @@ class RecoveryOps {
   Result<nlohmann::json> PlanRun(const std::string& plan, const nlohmann::json& request);
   // What a machine's recovery currently serves: exports, images, running copies.
   Result<nlohmann::json> Recovery(const std::string& machine);
+  // Before a machine is deleted: stops its drill and failover copies, removes its exports
+  // and DIR/recovery/MACHINE. Returns what it did (one line each).
+  Result<std::vector<std::string>> ReleaseMachine(const control::Machine& machine);
 
   PointExports* exports() { return exports_.get(); }
   control::JobRunner* runner() { return runner_.get(); }
