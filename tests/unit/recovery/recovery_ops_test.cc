@@ -77,6 +77,11 @@ class RecoveryOpsTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   control::Machine Machine() { return catalog_->GetMachineByName("web1").value(); }
+  // The planned-failover drain request in web1's capture config (0: none).
+  uint64_t DrainRequest() {
+    json capture = json::parse(Machine().capture_config, nullptr, false);
+    return capture.is_object() ? capture.value("drain_request", uint64_t{0}) : uint64_t{0};
+  }
   // Replaces the operations with ones made with `o` (in this test's directory).
   void Reopen(RecoveryOptions o) {
     ops_.reset();
@@ -586,14 +591,10 @@ TEST_F(RecoveryOpsTest, PlannedFailoverUsesTheSeqTheAgentDrainedAt) {
             std::lock_guard l(mu);
             return disk_id == "web1-disk0" ? report : json();
           }});
-  auto request_of = [&] {
-    json capture = json::parse(Machine().capture_config, nullptr, false);
-    return capture.is_object() ? capture.value("drain_request", uint64_t{0}) : uint64_t{0};
-  };
   std::atomic<uint64_t> seen{0};
   std::thread agent([&] {
     for (int i = 0; i < 200 && seen == 0; ++i) {
-      seen = request_of();
+      seen = DrainRequest();
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     {
@@ -621,9 +622,9 @@ TEST_F(RecoveryOpsTest, PlannedFailoverUsesTheSeqTheAgentDrainedAt) {
   EXPECT_EQ(f["disks"][0]["seq"], 5u);
   EXPECT_TRUE(ReadAll(f["disks"][0]["image"]) == ReadAtSeq(disk_, 5, 0, kDiskBytes));
   EXPECT_EQ(Machine().state, "failed-over");
-  EXPECT_EQ(request_of(), seen.load());  // the fence holds while failed over
+  EXPECT_EQ(DrainRequest(), seen.load());  // the fence holds while failed over
   ASSERT_TRUE(ops_->FailoverCancel("web1").ok());
-  EXPECT_EQ(request_of(), 0u) << "cancel must lift the fence";
+  EXPECT_EQ(DrainRequest(), 0u) << "cancel must lift the fence";
   ops_.reset();  // before `report` goes out of scope
 }
 
@@ -636,10 +637,42 @@ TEST_F(RecoveryOpsTest, PlannedFailoverFailsClearlyWhenTheAgentDoesNotAnswer) {
       << r.status().ToString();
   EXPECT_NE(r.status().message().find("An unplanned failover needs no source"), std::string::npos);
   EXPECT_EQ(Machine().state, "protected");
-  EXPECT_EQ(
-      json::parse(Machine().capture_config, nullptr, false).value("drain_request", uint64_t{0}), 0u)
-      << "a failed drain must lift the fence";
+  EXPECT_EQ(DrainRequest(), 0u) << "a failed drain must lift the fence";
   EXPECT_EQ(disk_->Points().size(), 3u);
+}
+
+// A vault stopped while the drain waits: the job stays running with its request in the
+// catalog (the source stays fenced), and the next start resumes the wait with the same
+// request, which the agent then answers.
+TEST_F(RecoveryOpsTest, PlannedDrainResumesAfterAVaultRestart) {
+  Reopen({.drain_timeout_ms = 30000, .agent_report = [](const std::string&) { return json(); }});
+  const json args = {
+      {"machine", "web1"}, {"point", "latest-processed"}, {"mode", "export"}, {"launch", false}};
+  control::JobSpec spec;
+  spec.kind = "failover";
+  spec.target = "web1";
+  spec.steps = {{"failover.drain", "wait for the source to drain", args},
+                {"failover.recover", "start the machine from the recovery point", args}};
+  auto job = ops_->runner()->Submit(spec);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  for (int i = 0; i < 200 && DrainRequest() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const uint64_t request = DrainRequest();
+  ASSERT_NE(request, 0u);
+  ops_.reset();  // the vault stops in the middle of the wait
+  EXPECT_EQ(catalog_->GetJob(*job)->state, control::JobState::kRunning);
+  EXPECT_EQ(DrainRequest(), request) << "the fence must hold across the restart";
+  // The agent answers the same request once the vault is back.
+  Reopen({.drain_timeout_ms = 30000, .agent_report = [request](const std::string&) {
+            return json{{"drain", {{"request", request}, {"state", "drained"}, {"seq", 3}}}};
+          }});
+  auto done = ops_->runner()->Wait(*job, 20000);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->state, control::JobState::kDone) << done->error;
+  EXPECT_EQ(Machine().state, "failed-over");
+  EXPECT_EQ(DrainRequest(), request);
+  ASSERT_TRUE(ops_->FailoverCancel("web1").ok());
+  EXPECT_EQ(DrainRequest(), 0u);
 }
 
 }  // namespace
