@@ -1,8 +1,8 @@
 #include "agent/agent_daemon.h"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "agent/disk_sender.h"
 #include "agent/nbd_capture.h"
@@ -77,7 +77,50 @@ struct AgentDaemon::Worker {
   std::mutex mu;
   json report;  // latest progress
   bool pending_change_logged = false;  // nbd mode: a change waits for an agent restart
+  // The vault's planned-failover drain request (0: none); changes reach the running worker
+  // without a restart. Scan mode answers it in `drain`, added to every report.
+  std::atomic<uint64_t> drain_request{0};
+  json drain;
 };
+
+namespace {
+// An unsigned field of an assignment's capture settings (0: absent). `replica_epoch`: when
+// the vault created the machine's replicas (0: protected before epochs existed);
+// `drain_request`: a planned failover's drain request (0: none).
+uint64_t CaptureField(const json& a, const char* key) {
+  if (!a.is_object() || !a.contains("capture") || !a["capture"].is_object()) return 0;
+  const json& c = a["capture"];
+  return c.contains(key) && c[key].is_number_unsigned() ? c[key].get<uint64_t>() : 0;
+}
+uint64_t ReplicaEpochOf(const json& a) { return CaptureField(a, "replica_epoch"); }
+uint64_t DrainRequestOf(const json& a) { return CaptureField(a, "drain_request"); }
+
+// The replica epoch the disk's state answers (0: none recorded).
+uint64_t StoredEpoch(const std::string& state_dir) {
+  auto raw = ReadWholeFile(FileSystem::Posix(), JoinPath(state_dir, "replica-epoch"), 64);
+  return raw.ok() ? std::strtoull(raw->c_str(), nullptr, 10) : 0;
+}
+// The disk's state answers another replica than the one of `epoch`.
+bool ReplicaReplaced(const std::string& state_dir, uint64_t epoch) {
+  const uint64_t stored = StoredEpoch(state_dir);
+  return epoch != 0 && stored != 0 && stored != epoch;
+}
+// Records that the disk's state now answers the replica of `epoch`.
+void SaveReplicaEpoch(const std::string& state_dir, uint64_t epoch) {
+  if (epoch == 0 || StoredEpoch(state_dir) == epoch) return;
+  if (!FileSystem::Posix()->MakeDirs(state_dir).ok()) return;
+  Status s = WriteFileAtomic(FileSystem::Posix(), JoinPath(state_dir, "replica-epoch"),
+                             std::to_string(epoch));
+  if (!s.ok()) log::Warn(kLog, state_dir + ": cannot save the replica epoch: " + s.ToString());
+}
+
+// The assignment without its drain request: what a worker restart depends on.
+json WithoutDrain(json a) {
+  if (a.is_object() && a.contains("capture") && a["capture"].is_object())
+    a["capture"].erase("drain_request");
+  return a;
+}
+}  // namespace
 
 AgentDaemon::AgentDaemon(std::string dir, AgentConfig config) : dir_(std::move(dir)), config_(std::move(config)) {
   if (config_.bandwidth_limit_bytes_per_second > 0)
@@ -103,6 +146,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
   std::string disk_id = a["disk_id"];
   auto w = std::make_unique<Worker>();
   w->assignment = a;
+  w->drain_request = DrainRequestOf(a);
   Worker* raw = w.get();
   {
     std::lock_guard l(mu_);
@@ -116,6 +160,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
       std::lock_guard l(raw->mu);
       r["disk_id"] = disk_id;
       r["machine"] = a["machine"];
+      if (!r.contains("drain")) r["drain"] = raw->drain;
       raw->report = std::move(r);
     };
     SenderOptions so;
@@ -181,14 +226,39 @@ void AgentDaemon::StartWorker(const std::string& text) {
       return false;
     };
     if (!start_sender()) return;
+    const std::string state_dir = JoinPath(JoinPath(dir_, "disks"), disk_id);
+    // A replica other than the one this state describes (the machine was deleted and
+    // protected again): what the state says the vault holds is not true any more.
+    const uint64_t epoch = ReplicaEpochOf(a);
+    const bool replaced = ReplicaReplaced(state_dir, epoch) || durable_seq == 0;
     if (!scan) {  // continuous capture: serve the disk over NBD
-      RunNbdAssignment(a.dump(), JoinPath(JoinPath(dir_, "disks"), disk_id), raw->sender.get(), durable_seq, raw->stop,
-                       [&](const std::string& r) { set_report(json::parse(r)); });
+      json na = a;
+      if (replaced && epoch != 0) na["replica_replaced"] = true;
+      bool epoch_saved = false;
+      RunNbdAssignment(na.dump(), state_dir, raw->sender.get(), durable_seq, raw->stop,
+                       raw->drain_request, [&](const std::string& r) {
+                         json report = json::parse(r);
+                         if (!epoch_saved && report.value("phase", "") != "error") {
+                           // Served: the disk's state answers this replica from now on.
+                           SaveReplicaEpoch(state_dir, epoch);
+                           epoch_saved = true;
+                         }
+                         set_report(std::move(report));
+                       });
       return;
     }
     ScanOptions opts;
     opts.disk_path = a["path"];
-    opts.state_dir = JoinPath(JoinPath(dir_, "disks"), disk_id);
+    opts.state_dir = state_dir;
+    if (replaced) {
+      // Block hashes kept for an earlier replica would hide blocks from this one: without
+      // them the agent copies the disk (empty replica) or compares hashes with it (seeded).
+      std::string state = JoinPath(opts.state_dir, "scan-state");
+      if (FileSystem::Posix()->Exists(state) && FileSystem::Posix()->Remove(state).ok())
+        log::Info(kLog,
+                  disk_id + ": a new replica at the vault: its earlier block hashes are dropped");
+    }
+    SaveReplicaEpoch(state_dir, epoch);
     opts.pre_hook = a.value("pre_hook", "");
     opts.post_hook = a.value("post_hook", "");
     raw->capture = std::make_unique<ScanCapture>(opts, raw->sender.get());
@@ -196,7 +266,30 @@ void AgentDaemon::StartWorker(const std::string& text) {
     std::string last_error;
     json last;  // the last finished phase
     json sync;  // the first finished phase (initial replication or resync): what it sent
+    // Planned failover: a drain request is answered by one whole cycle that began after it
+    // was seen (the source is stopped by then); its point is the drained seq. No cycle runs
+    // after that until the request is lifted (a cancelled failover).
+    uint64_t drained_for = 0;
+    auto set_drain = [&](json d) {
+      std::lock_guard l(raw->mu);
+      raw->drain = std::move(d);
+      if (raw->report.is_object()) raw->report["drain"] = raw->drain;
+    };
     while (!raw->stop) {
+      const uint64_t drain_at_start = raw->drain_request.load();
+      if (drain_at_start == 0 && drained_for != 0) {
+        log::Info(kLog, disk_id + ": drain request lifted (failover cancelled): cycles resume");
+        drained_for = 0;
+        set_drain(nullptr);
+      }
+      if (drain_at_start != 0 && drain_at_start == drained_for) {  // drained: wait for a change
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      if (drain_at_start != 0) {
+        log::Info(kLog, disk_id + ": planned failover: a last cycle to drain the disk");
+        set_drain({{"request", drain_at_start}, {"state", "draining"}, {"seq", 0}});
+      }
       auto t0 = std::chrono::steady_clock::now();
       auto r = raw->capture->RunOnce([&](const ScanProgress& p) {
         double rate = p.seconds > 0 ? double(p.bytes_done) / p.seconds : 0;
@@ -219,6 +312,11 @@ void AgentDaemon::StartWorker(const std::string& text) {
                 {"blocks_changed", r->blocks_changed}, {"point_seq", r->point_seq}};
         if (sync.is_null() && r->phase != "cycle") sync = last;
         auto st = raw->sender->stats();
+        if (drain_at_start != 0 && raw->drain_request.load() == drain_at_start) {
+          drained_for = drain_at_start;
+          log::Info(kLog, disk_id + ": drained at seq " + std::to_string(r->point_seq));
+          set_drain({{"request", drain_at_start}, {"state", "drained"}, {"seq", r->point_seq}});
+        }
         set_report({{"phase", "idle"}, {"percent", 100.0}, {"initial_complete", true}, {"last", last}, {"sync", sync},
                     {"bytes_on_wire", st.bytes_sent}, {"last_error", ""}});
       } else if (uint64_t grown = raw->capture->grown_to(); grown > so.disk_size_bytes) {
@@ -236,7 +334,10 @@ void AgentDaemon::StartWorker(const std::string& text) {
         set_report({{"phase", "error"}, {"last_error", last_error}, {"initial_complete", raw->capture->initial_complete()},
                     {"last", last}});
       }
-      while (!raw->stop && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(interval_s))
+      // A new drain request cuts the wait short.
+      while (!raw->stop &&
+             std::chrono::steady_clock::now() - t0 < std::chrono::seconds(interval_s) &&
+             raw->drain_request.load() == drain_at_start)
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
@@ -279,7 +380,17 @@ void AgentDaemon::Reconcile(const std::string& assignments_json) {
     std::lock_guard l(mu_);
     for (auto& [id, w] : workers_) {
       auto it = wanted.find(id);
-      if (it != wanted.end() && it->second == w->assignment) continue;
+      if (it != wanted.end()) {
+        // A drain request (or its end) reaches the running worker; alone it restarts nothing.
+        const uint64_t drain = DrainRequestOf(it->second);
+        if (w->drain_request.exchange(drain) != drain)
+          log::Info(kLog, id + (drain ? ": the vault asks for a drain (planned failover)"
+                                      : ": drain request lifted"));
+        if (WithoutDrain(it->second) == WithoutDrain(w->assignment)) {
+          w->assignment = it->second;
+          continue;
+        }
+      }
       const char* what = it == wanted.end() ? ": no longer assigned by the vault" : ": policy changed";
       if (w->assignment.value("mode", "scan") == "nbd" && !NewResyncEpoch(w->assignment, it, wanted.end())) {
         // The machine's own disk: it stays served while the machine may run (a new resync

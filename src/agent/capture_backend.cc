@@ -213,6 +213,40 @@ void CaptureQueue::PushLocked(CaptureRecord r) {
 }
 
 uint64_t CaptureQueue::Record(wire::WriteKind kind, uint64_t offset, uint64_t length, ByteSpan data) {
+  auto r = RecordWrite(kind, offset, length, data);
+  return r.ok() ? *r : 0;
+}
+
+namespace {
+Status FencedError() {
+  return Status::Unauthenticated(
+      "the disk is fenced for a planned failover: writes are refused until the failover is "
+      "cancelled");
+}
+}  // namespace
+
+uint64_t CaptureQueue::Fence() {
+  std::unique_lock<std::shared_mutex> gate(fence_gate_);
+  std::lock_guard<std::mutex> lock(mu_);
+  // With the gate held alone, no change is between its fence check and its record: every
+  // change that passed the check is numbered, and none after it can touch the disk.
+  fenced_ = true;
+  return next_seq_ - 1;
+}
+
+void CaptureQueue::Unfence() {
+  std::unique_lock<std::shared_mutex> gate(fence_gate_);
+  std::lock_guard<std::mutex> lock(mu_);
+  fenced_ = false;
+}
+
+bool CaptureQueue::fenced() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fenced_;
+}
+
+Result<uint64_t> CaptureQueue::RecordWrite(wire::WriteKind kind, uint64_t offset, uint64_t length,
+                                           ByteSpan data) {
   // The copy of the data is made before taking the ordering lock, so the machine's writes
   // copy in parallel and the lock only numbers them. While the buffers overflow the copy
   // would be dropped: skip it (a stale hint only costs a copy or a resynced block).
@@ -229,6 +263,7 @@ uint64_t CaptureQueue::Record(wire::WriteKind kind, uint64_t offset, uint64_t le
     }
     hold_cv_.wait_for(lock, std::chrono::nanoseconds(left));
   }
+  if (fenced_) return FencedError();
   ++stats_.records;
   if (resync_read_length_ && offset < resync_read_offset_ + resync_read_length_ &&
       resync_read_offset_ < offset + length)
@@ -490,9 +525,14 @@ CaptureQueueStats CaptureQueue::stats() const {
   return s;
 }
 
+// A write already in flight when the fence comes lands on the disk but is refused (never
+// acknowledged): the machine cannot count on it, so the final point need not hold it.
 Status CaptureBackend::Write(uint64_t offset, ByteSpan data, bool fua) {
+  auto gate = queue_->EnterChange();
+  if (queue_->fenced_in_gate()) return FencedError();
   LL_RETURN_IF_ERROR(inner_->Write(offset, data, fua));
-  queue_->Record(wire::WriteKind::kData, offset, data.size(), data);
+  LL_RETURN_IF_ERROR(
+      queue_->RecordWrite(wire::WriteKind::kData, offset, data.size(), data).status());
   return fua ? queue_->Persist() : Status::Ok();
 }
 
@@ -502,14 +542,18 @@ Status CaptureBackend::Flush() {
 }
 
 Status CaptureBackend::Trim(uint64_t offset, uint64_t length, bool fua) {
+  auto gate = queue_->EnterChange();
+  if (queue_->fenced_in_gate()) return FencedError();
   LL_RETURN_IF_ERROR(inner_->Trim(offset, length, fua));
-  queue_->Record(wire::WriteKind::kTrim, offset, length, {});
+  LL_RETURN_IF_ERROR(queue_->RecordWrite(wire::WriteKind::kTrim, offset, length, {}).status());
   return fua ? queue_->Persist() : Status::Ok();
 }
 
 Status CaptureBackend::WriteZeroes(uint64_t offset, uint64_t length, nbd::ZeroMode mode, bool fua) {
+  auto gate = queue_->EnterChange();
+  if (queue_->fenced_in_gate()) return FencedError();
   LL_RETURN_IF_ERROR(inner_->WriteZeroes(offset, length, mode, fua));
-  queue_->Record(wire::WriteKind::kZero, offset, length, {});
+  LL_RETURN_IF_ERROR(queue_->RecordWrite(wire::WriteKind::kZero, offset, length, {}).status());
   return fua ? queue_->Persist() : Status::Ok();
 }
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,28 @@ class CaptureQueue {
 
   // Numbers a completed write and queues it (or marks its blocks dirty). Never blocks on
   // the link; waits only while a group barrier holds completions (bounded). `data` for
-  // kData. Returns the write's last seq, or 0 when it went to the bitmap.
+  // kData. Returns the write's last seq, or 0 when it went to the bitmap (or was refused
+  // by the fence: RecordWrite says so).
   uint64_t Record(wire::WriteKind kind, uint64_t offset, uint64_t length, ByteSpan data);
+  // Record, but Unauthenticated (NBD: EPERM) once the queue is fenced: the write must not
+  // be acknowledged to the machine.
+  Result<uint64_t> RecordWrite(wire::WriteKind kind, uint64_t offset, uint64_t length,
+                               ByteSpan data);
+
+  // Fence for a planned failover: from now on RecordWrite refuses every write, so nothing
+  // the machine is told is written can miss the final point. Returns the newest seq
+  // recorded before the fence. Unfence lifts it (a cancelled failover).
+  // Fence waits for the changes inside the gate (below) to finish: after it returns, no
+  // change can reach the disk until Unfence.
+  uint64_t Fence();
+  void Unfence();
+  bool fenced() const;
+  // The gate a change to the disk holds from its fence check until it is recorded, so a
+  // change is either refused before it touches the disk or numbered before the fence's seq
+  // (a write applied locally but refused would leave the disk ahead of the replica).
+  // REQUIRES for fenced_in_gate(): the returned lock is held.
+  std::shared_lock<std::shared_mutex> EnterChange() const { return std::shared_lock(fence_gate_); }
+  bool fenced_in_gate() const { return fenced_; }
   // Queues a point at the newest seq, unless the stream is not a consistent disk state
   // (dirty blocks or resync pending): then returns 0.
   uint64_t RecordPoint(wire::PointKind kind, const std::string& label, const std::string& group_id,
@@ -145,6 +166,9 @@ class CaptureQueue {
   uint64_t hold_id_ = 0;             // the vault's id of a cross-machine hold, 0: local
   int64_t hold_start_ns_ = 0;
   bool closed_ = false;
+  bool fenced_ = false;              // planned failover: writes are refused; written under
+                                     // fence_gate_ (exclusive) and mu_
+  mutable std::shared_mutex fence_gate_;
   bool overflow_ = false;            // buffers were full: new writes go to the bitmap
   std::atomic<bool> overflow_hint_{false};  // overflow_, readable without mu_ (a hint only)
   bool persisted_clean_ = false;     // the bitmap file on disk marks nothing
@@ -155,6 +179,8 @@ class CaptureQueue {
 };
 
 // The nbd::Backend that records completed writes into a CaptureQueue.
+// Once the queue is fenced, writes, trims and zeroes are refused (EPERM) without touching
+// the disk.
 class CaptureBackend final : public nbd::Backend {
  public:
   CaptureBackend(std::shared_ptr<nbd::Backend> inner, CaptureQueue* queue) : inner_(std::move(inner)), queue_(queue) {}

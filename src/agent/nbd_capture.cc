@@ -80,16 +80,33 @@ Status NbdCapture::Start(uint64_t first_seq) {
   }
   queue_ = std::make_unique<CaptureQueue>(qo, image_->size(), first_seq);
   LL_RETURN_IF_ERROR(queue_->Open());
+  if (options_.fenced) (void)queue_->Fence();
   {
     std::lock_guard l(warning_mu_);
     last_warning_ = queue_->open_warning();
   }
+  // The vault's replica is not the one this state describes (it holds nothing although the
+  // state says the copy is complete, or the vault says it was created anew): copy again.
+  const bool replaced =
+      sender_ && (options_.replica_replaced || (first_seq == 1 && initial_complete_));
+  if (replaced) {
+    log::Info(kLog, options_.disk_path + ": a new replica at the vault: copying the disk again");
+    initial_complete_ = false;
+    initial_started_ = false;
+  }
   // A new resync request from the vault: the disk changed behind the agent's back, so the
-  // replica's content is not this disk's and the bitmap cannot say where they differ.
-  const bool epoch_resync = sender_ && options_.resync_epoch != 0 && options_.resync_epoch != resync_epoch_;
+  // replica's content is not this disk's and the bitmap cannot say where they differ. A
+  // replaced replica that is not empty (kept files) may hold other data in the holes too.
+  const bool epoch_resync =
+      sender_ && ((options_.resync_epoch != 0 && options_.resync_epoch != resync_epoch_) ||
+                  (replaced && first_seq > 1));
   if (epoch_resync) {
-    log::Info(kLog, options_.disk_path + ": the vault asks for a whole-disk resync (the disk was written " +
-                        "outside this agent, e.g. by a failback): copying every block again");
+    log::Info(kLog,
+              options_.disk_path +
+                  (replaced ? ": the new replica may hold other data"
+                            : ": the vault asks for a whole-disk resync (the disk was written "
+                              "outside this agent, e.g. by a failback)") +
+                  ": copying every block again, holes included");
     initial_complete_ = false;
     initial_started_ = false;
     resync_epoch_ = options_.resync_epoch;
@@ -371,6 +388,21 @@ Status NbdCapture::WaitCaughtUp(int64_t timeout_ms) {
   return Status::Busy("capture did not catch up in " + std::to_string(timeout_ms) + " ms");
 }
 
+Result<uint64_t> NbdCapture::TakeDrainPoint() {
+  CaptureQueueStats qs = queue_->stats();
+  uint64_t acked = sender_ ? sender_->acked_seq() : local_acked_.load();
+  if (qs.dirty_blocks > 0 || qs.state == CaptureState::kBitmap || acked < qs.last_seq ||
+      !initial_complete_)
+    return Status::Busy(
+        "still sending: " + std::to_string(qs.last_seq - std::min(acked, qs.last_seq)) +
+        " writes and " + std::to_string(qs.dirty_blocks) + " dirty blocks");
+  if (qs.last_seq == 0)
+    return uint64_t{0};  // nothing was ever written: the empty replica is the disk
+  uint64_t seq = queue_->RecordPoint(wire::PointKind::kCrash, "planned failover", "", 0);
+  if (seq == 0) return Status::Busy("no point possible yet");
+  return seq;
+}
+
 NbdCaptureStats NbdCapture::stats() const {
   NbdCaptureStats s;
   s.url = url_;
@@ -390,8 +422,9 @@ NbdCaptureStats NbdCapture::stats() const {
   return s;
 }
 
-void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir, DiskSender* sender,
-                      uint64_t durable_seq, const std::atomic<bool>& stop,
+void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir,
+                      DiskSender* sender, uint64_t durable_seq, const std::atomic<bool>& stop,
+                      const std::atomic<uint64_t>& drain_request,
                       const std::function<void(const std::string&)>& report) {
   using json = nlohmann::json;
   json a = json::parse(assignment_json, nullptr, false);
@@ -414,6 +447,9 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
   o.queue.max_spill_bytes = capture.value("max_spill_bytes", uint64_t(1) << 30);
   if (capture.contains("resync_epoch") && capture["resync_epoch"].is_number_unsigned())
     o.resync_epoch = capture["resync_epoch"].get<uint64_t>();
+  o.replica_replaced = a.value("replica_replaced", false);
+  uint64_t fenced_for = drain_request.load();  // the drain request the fence answers
+  o.fenced = fenced_for != 0;
   NbdCapture nc(o, sender);
   Status s = nc.Start(durable_seq + 1);
   if (!s.ok()) {
@@ -421,7 +457,36 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
     return;
   }
   uint64_t initial_dirty = std::max<uint64_t>({uint64_t(1), nc.stats().initial_blocks, nc.stats().queue.dirty_blocks});
+  bool drained = false;
+  uint64_t drained_seq = 0;
   while (!stop) {
+    // Planned failover: fence, send what is queued, final point; a lifted request unfences.
+    if (uint64_t want = drain_request.load(); want != fenced_for) {
+      if (want == 0) {
+        nc.Unfence();
+        log::Info(kLog,
+                  o.disk_path +
+                      ": drain request lifted (failover cancelled): the disk takes writes again");
+      } else {
+        uint64_t seq = nc.Fence();
+        log::Info(kLog, o.disk_path + ": planned failover: writes refused after seq " +
+                            std::to_string(seq) + "; sending what is queued");
+      }
+      fenced_for = want;
+      drained = false;
+    }
+    if (fenced_for != 0 && !drained) {
+      auto point = nc.TakeDrainPoint();
+      if (point.ok()) {
+        drained = true;
+        drained_seq = *point;
+        log::Info(kLog, o.disk_path + ": drained at seq " + std::to_string(drained_seq));
+      }
+    }
+    json drain = fenced_for == 0 ? json(nullptr)
+                                 : json{{"request", fenced_for},
+                                        {"state", drained ? "drained" : "draining"},
+                                        {"seq", drained_seq}};
     NbdCaptureStats st = nc.stats();
     SenderStats ss = sender->stats();
     bool caught_up = st.acked_seq >= st.queue.last_seq && st.queue.dirty_blocks == 0;
@@ -451,9 +516,15 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
                 {"dirty_blocks", st.queue.dirty_blocks},
                 {"connected", ss.connected},
                 {"bytes_on_wire", ss.bytes_sent},
-                {"last_error", ss.connected ? std::string() : error}}
+                {"last_error", ss.connected ? std::string() : error},
+                {"drain", drain}}
                .dump());
-    for (int i = 0; i < 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // While draining, look again soon: the vault waits for the answer.
+    const int ticks = fenced_for != 0 && !drained ? 1 : 10;
+    for (int i = 0; i < ticks && !stop; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (drain_request.load() != fenced_for) break;
+    }
   }
   nc.Stop();
 }

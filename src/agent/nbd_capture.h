@@ -44,6 +44,12 @@ struct NbdCaptureOptions {
   // the original disk): the replica is not this disk's state, so every block, holes
   // included, is copied again; the value is kept so a restart does not start over.
   uint64_t resync_epoch = 0;
+  // Start fenced (a planned failover's drain was requested before this start): the export
+  // refuses writes from its first request.
+  bool fenced = false;
+  // The vault's replica is not the one this state was written for (the machine was deleted
+  // and protected again): the disk is copied again, holes too unless the replica is empty.
+  bool replica_replaced = false;
   // Nice value (0..19) of the thread that hands captured writes to the sender; the
   // sender's connections take theirs from SenderOptions. Replication yields CPU to the
   // machine's own I/O: under CPU pressure the lag grows, the writes do not slow down.
@@ -99,6 +105,14 @@ class NbdCapture {
   // dirty (Busy after `timeout_ms`).
   Status WaitCaughtUp(int64_t timeout_ms);
 
+  // Planned failover. Fence: the export refuses writes, trims and zeroes (EPERM) from now
+  // on; returns the newest seq recorded before. Unfence: writes are taken again.
+  uint64_t Fence() { return queue_->Fence(); }
+  void Unfence() { queue_->Unfence(); }
+  // REQUIRES: fenced. Once everything queued is acknowledged by the vault and no block is
+  // dirty, queues the final point and returns its seq (the drained seq); Busy before.
+  Result<uint64_t> TakeDrainPoint();
+
   NbdCaptureStats stats() const;
 
  private:
@@ -141,8 +155,12 @@ class NbdCapture {
 // Serves the disk until `stop`, calling `report` with a JSON progress object (phase,
 // percent, initial_complete, nbd_url, capture_state, lag_ms, seqs, buffer figures) about
 // every 500 ms. `sender` is started; `durable_seq` is what its Start returned.
-void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir, DiskSender* sender,
-                      uint64_t durable_seq, const std::atomic<bool>& stop,
+// `drain_request` is the vault's planned-failover drain request (0: none): while it is set
+// the export is fenced, and once drained the report carries
+// "drain": {"request", "state": "draining"|"drained", "seq"}; back to 0 lifts the fence.
+void RunNbdAssignment(const std::string& assignment_json, const std::string& state_dir,
+                      DiskSender* sender, uint64_t durable_seq, const std::atomic<bool>& stop,
+                      const std::atomic<uint64_t>& drain_request,
                       const std::function<void(const std::string& report_json)>& report);
 
 }  // namespace lifeline::agent

@@ -6,6 +6,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "control/catalog.h"
 #include "vault/recovery_config.h"
 #include "vault/recovery_ops.h"
 #include "vault/vault.h"
@@ -67,14 +68,17 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Start(vault::Vault* vault, const s
   if (!s->server_->is_valid()) return Status::IOError("cannot load the vault's TLS certificate for the API");
   s->server_->set_payload_max_length(kMaxBodyBytes);
   s->server_->set_read_timeout(10, 0);
-  LL_ASSIGN_OR_RETURN(s->recovery_, vault::RecoveryOps::Create(
-                                       vault->store(), vault->catalog(),
-                                       {.dir = vault->options().dir,
-                                        .job_timeout_ms = 25000,
-                                        .points_received = [vault](const std::string& disk_id) {
-                                          return vault->PointsReceived(disk_id);
-                                        },
-                                        .network_driver = vault->options().network_driver}));
+  LL_ASSIGN_OR_RETURN(
+      s->recovery_,
+      vault::RecoveryOps::Create(
+          vault->store(), vault->catalog(),
+          {.dir = vault->options().dir,
+           .job_timeout_ms = 25000,
+           .points_received =
+               [vault](const std::string& disk_id) { return vault->PointsReceived(disk_id); },
+           .agent_report =
+               [vault](const std::string& disk_id) { return vault->AgentReport(disk_id); },
+           .network_driver = vault->options().network_driver}));
   s->Routes();
   int port = ep.port == 0 ? s->server_->bind_to_any_port(ep.host) : (s->server_->bind_to_port(ep.host, ep.port) ? ep.port : -1);
   if (port <= 0) return Status::IOError("cannot listen on " + listen + " for the API");
@@ -140,6 +144,24 @@ void ApiServer::Routes() {
   }));
   s.Get(R"(/v1/machines/([A-Za-z0-9._-]+))",
         admin([v](const httplib::Request& req) { return v->MachineStatus(req.matches[1].str()); }));
+  // Machine delete: ?force=true&keep_replica=true (each optional).
+  vault::RecoveryOps* rops = recovery_.get();
+  s.Delete(R"(/v1/machines/([A-Za-z0-9._-]+))",
+           admin([v, rops](const httplib::Request& req) -> Result<json> {
+             json body = json::object();
+             for (const auto& [key, value] : req.params) {
+               if (key != "force" && key != "keep_replica")
+                 return Status::InvalidArgument("unknown parameter '" + key.substr(0, 64) +
+                                                "' (known: force, keep_replica)");
+               if (value != "true" && value != "false" && value != "1" && value != "0")
+                 return Status::InvalidArgument(key + " must be true or false, not '" +
+                                                value.substr(0, 64) + "'");
+               body[key] = value == "true" || value == "1";
+             }
+             return v->DeleteMachine(req.matches[1].str(), body, [rops](const control::Machine& m) {
+               return rops->ReleaseMachine(m);
+             });
+           }));
   s.Get(R"(/v1/machines/([A-Za-z0-9._-]+)/points)",
         admin([v](const httplib::Request& req) { return v->Points(req.matches[1].str()); }));
   // Recovery operations (recovery_ops.h); each runs as a job and answers when it ends.

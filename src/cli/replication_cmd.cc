@@ -1,5 +1,5 @@
 // `lifeline vault init|run|key`, `lifeline agent register|run`, `lifeline machine
-// protect|status|list`, `lifeline point list`: the daemons and the CLI over the vault's API.
+// protect|status|list|delete`, `lifeline point list`: the daemons and the CLI over the vault's API.
 #include <CLI/CLI.hpp>
 #include <signal.h>
 #include <unistd.h>
@@ -316,6 +316,42 @@ void RegisterReplicationCommands(CLI::App& app) {
       for (const auto& m : all)
         std::cout << m.value("name", "") << "\t" << m.value("state", "") << "\t" << m.value("health", "") << "\t"
                   << m["disks"].size() << " disk(s)\n";
+      return Status::Ok();
+    });
+  });
+
+  struct DeleteArgs {
+    ClientFlags flags;
+    std::string name;
+    bool force = false, keep_replica = false;
+  };
+  auto da = std::make_shared<DeleteArgs>();
+  auto* del = machine->add_subcommand(
+      "delete", "remove a machine from the vault: catalog, replicas, the agent's assignment");
+  del->add_option("name", da->name, "machine name")->required();
+  del->add_flag("--force", da->force,
+                "delete even while a drill runs or the machine is failed over (its copies and "
+                "exports are stopped)");
+  del->add_flag("--keep-replica", da->keep_replica,
+                "keep the replica files (protecting the same name again starts from them)");
+  da->flags.Add(del);
+  del->callback([da] {
+    RunCommand([&]() -> Status {
+      LL_ASSIGN_OR_RETURN(auto client, da->flags.Client());
+      std::string query;
+      if (da->force) query += "force=true";
+      if (da->keep_replica) query += std::string(query.empty() ? "" : "&") + "keep_replica=true";
+      LL_ASSIGN_OR_RETURN(
+          json out, client.Delete("/v1/machines/" + da->name + (query.empty() ? "" : "?" + query)));
+      if (Globals().json) return PrintJson(out), Status::Ok();
+      std::cerr << "machine " << da->name << " deleted (was " << out.value("state", "") << ")\n";
+      for (const auto& line : out.value("released", json::array()))
+        std::cerr << "  " << line.get<std::string>() << "\n";
+      for (const auto& d : out.value("disks", json::array())) {
+        std::cerr << "  " << d.value("disk_id", "") << ": replica " << d.value("replica", "");
+        if (d.contains("reason")) std::cerr << " (" << d.value("reason", "") << ")";
+        std::cerr << "\n";
+      }
       return Status::Ok();
     });
   });

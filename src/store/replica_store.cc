@@ -1,5 +1,7 @@
 #include "store/replica_store.h"
 
+#include <chrono>
+#include <filesystem>
 #include <set>
 
 namespace lifeline::store {
@@ -37,6 +39,30 @@ Result<DiskReplica*> ReplicaStore::Disk(const std::string& disk_id) {
   DiskReplica* raw = d.get();
   disks_[disk_id] = std::move(d);
   return raw;
+}
+
+Status ReplicaStore::RemoveDisk(const std::string& disk_id) {
+  std::lock_guard l(mu_);
+  if (disk_id.empty() || disk_id.find('/') != std::string::npos || disk_id == "." ||
+      disk_id == ".." || !fs()->Exists(DiskDir(disk_id)))
+    return Status::NotFound("no disk '" + disk_id + "' in " + root_);
+  auto it = disks_.find(disk_id);
+  if (it != disks_.end()) {
+    removed_.push_back(std::move(it->second));
+    disks_.erase(it);
+  }
+  // Renamed first, so a crash leaves either the whole replica or none under disks/.
+  const std::string trash = JoinPath(root_, "removed");
+  LL_RETURN_IF_ERROR(fs()->MakeDirs(trash));
+  const std::string target = JoinPath(
+      trash,
+      disk_id + "." + std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  LL_RETURN_IF_ERROR(fs()->Rename(DiskDir(disk_id), target));
+  LL_RETURN_IF_ERROR(fs()->SyncDir(JoinPath(root_, "disks")));
+  std::error_code ec;
+  std::filesystem::remove_all(target, ec);
+  if (ec) return Status::IOError("cannot remove " + target + ": " + ec.message());
+  return Status::Ok();
 }
 
 Result<std::vector<std::string>> ReplicaStore::DiskIds() const {

@@ -29,6 +29,10 @@ class ReplicaStore {
                                   const RetentionPolicy& retention = {});
   Result<DiskReplica*> Disk(const std::string& disk_id);
   Result<std::vector<std::string>> DiskIds() const;
+  // Removes a disk's replica: its directory is renamed away (atomic), then deleted. The
+  // DiskReplica object stays allocated until the store closes, so a pointer someone still
+  // holds never dangles. REQUIRES: nothing writes to the disk any more. NotFound if absent.
+  Status RemoveDisk(const std::string& disk_id);
   const std::string& root() const { return root_; }
 
   // Records a point on every member disk at the given seqs with one group point id. A crash
@@ -47,6 +51,7 @@ class ReplicaStore {
   const DiskOptions options_;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<DiskReplica>> disks_;
+  std::vector<std::unique_ptr<DiskReplica>> removed_;  // see RemoveDisk
 };
 
 }  // namespace lifeline::store

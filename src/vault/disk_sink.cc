@@ -72,6 +72,13 @@ Result<uint64_t> DiskSink::Join(uint64_t session_id, wire::Connection* conn) {
   return *durable;
 }
 
+void DiskSink::AbortStreams() {
+  std::lock_guard l(mu_);
+  // Under mu_: a connection leaves (and may be destroyed) only after Leave takes it.
+  for (auto* c : conns_) c->Abort();
+  room_cv_.notify_all();
+}
+
 void DiskSink::Leave(wire::Connection* conn) {
   std::lock_guard l(mu_);
   conns_.erase(conn);

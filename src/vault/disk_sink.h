@@ -64,6 +64,8 @@ class DiskSink {
 
   SinkStats stats() const;
   store::DiskReplica* replica() const { return replica_; }
+  // Ends every stream of the disk now (its machine was deleted); their threads then Leave.
+  void AbortStreams();
 
   // Group holds (group_coordinator.h): sends `frame` on one stream of the current session
   // (IOError when the agent is not connected), and collects the agent's answers.

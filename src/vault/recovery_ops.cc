@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -10,6 +12,7 @@
 #include "control/nic_assign.h"
 #include "control/plan.h"
 #include "control/plan_steps.h"
+#include "control/process.h"
 #include "vault/json_fields.h"
 #include "vault/network_drivers.h"
 #include "vault/recovery_steps.h"
@@ -320,6 +323,34 @@ Result<json> RecoveryOps::PlanRun(const std::string& plan_name, const json& requ
   po.point = point;
   LL_ASSIGN_OR_RETURN(control::JobSpec job, control::BuildPlanJob(plan, op, po));
   return RunJob(job);
+}
+
+Result<std::vector<std::string>> RecoveryOps::ReleaseMachine(const control::Machine& m) {
+  std::vector<std::string> done;
+  LL_ASSIGN_OR_RETURN(auto instances, catalog_->ListInstances(m.id, ""));
+  auto launcher = launchers_.Create(m.launcher, json::parse(m.launcher_config, nullptr, false));
+  for (const auto& in : instances) {
+    control::LaunchHandle h;
+    h.pid = static_cast<pid_t>(in.pid);
+    Status s = launcher.ok() ? (*launcher)->Stop(h, options_.stop_grace_ms)
+                             : control::StopProcessGroup(h.pid, options_.stop_grace_ms);
+    if (!s.ok() && s.code() != Code::kNotFound)
+      return s.WithContext("stop the " + in.operation + " copy");
+    LL_RETURN_IF_ERROR(catalog_->DeleteInstance(in.id));
+    done.push_back("stopped the " + in.operation + " copy (pid " + std::to_string(in.pid) + ")");
+  }
+  for (const auto& e : exports_->List(m.name)) {
+    LL_RETURN_IF_ERROR(exports_->Unexport(e.operation, e.machine, e.disk_id));
+    done.push_back("removed the " + e.operation + " export of " + e.disk_id);
+  }
+  const std::string dir = RecoveryDir(options_, m.name);
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    std::filesystem::remove_all(dir, ec);
+    if (ec) return Status::IOError("cannot remove " + dir + ": " + ec.message());
+    done.push_back("removed " + dir);
+  }
+  return done;
 }
 
 Result<json> RecoveryOps::Recovery(const std::string& machine) {

@@ -32,6 +32,10 @@ struct RecoveryOptions {
   // Point messages received per disk (a capture cycle's end, even when the store already
   // has that point); lets a planned failover see an idle source's cycle. Optional.
   std::function<uint64_t(const std::string& disk_id)> points_received;
+  // The agent's latest report of a disk (null: none yet). A planned failover reads the
+  // agent's answer to its drain request there ("drain": {request, state, seq}). Without it
+  // the drain is inferred from the replica (planned_drain.h).
+  std::function<nlohmann::json(const std::string& disk_id)> agent_report;
   // Performs the network actions of recovery plans: "" (none: they fail), "command:PATH" or
   // "lab:NAME[:STATE_DIR]" (network_drivers.h).
   std::string network_driver;
@@ -68,6 +72,9 @@ class RecoveryOps {
   Result<nlohmann::json> PlanRun(const std::string& plan, const nlohmann::json& request);
   // What a machine's recovery currently serves: exports, images, running copies.
   Result<nlohmann::json> Recovery(const std::string& machine);
+  // Before a machine is deleted: stops its drill and failover copies, removes its exports
+  // and DIR/recovery/MACHINE. Returns what it did (one line each).
+  Result<std::vector<std::string>> ReleaseMachine(const control::Machine& machine);
 
   PointExports* exports() { return exports_.get(); }
   control::JobRunner* runner() { return runner_.get(); }

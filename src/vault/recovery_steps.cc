@@ -11,11 +11,12 @@
 #include <sstream>
 
 #include "common/checksum.h"
-#include "control/nic_assign.h"
 #include "common/clock.h"
 #include "common/fs.h"
 #include "common/units.h"
+#include "control/nic_assign.h"
 #include "control/process.h"
+#include "vault/planned_drain.h"
 #include "vault/reverse_replication.h"
 
 namespace lifeline::vault {
@@ -27,12 +28,6 @@ using nlohmann::json;
 static std::string StateOf(control::Catalog* catalog, const std::string& machine) {
   auto m = catalog->GetMachineByName(machine);
   return m.ok() ? m->state : "";
-}
-
-static int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 std::string RecoveryDir(const RecoveryOptions& o, const std::string& machine) {
@@ -105,103 +100,6 @@ Status StopFailover(const RecoveryDeps& d, control::StepContext& ctx, const cont
 }
 
 namespace {
-
-// Planned failover: the source is shut down; wait until the replica stops moving and holds
-// every record it received durably, then take the final point on every disk.
-class DrainStep final : public control::Step {
- public:
-  DrainStep(RecoveryDeps d, json args) : d_(std::move(d)), args_(std::move(args)) {}
-  bool Resumable() const override { return true; }
-  Status Run(control::StepContext& ctx) override {
-    const std::string name = args_.value("machine", "");
-    LL_ASSIGN_OR_RETURN(auto m, d_.catalog->GetMachineByName(name));
-    LL_ASSIGN_OR_RETURN(auto state, control::ParseMachineState(m.state));
-    LL_ASSIGN_OR_RETURN(auto drill, control::ParseDrillState(m.drill_state));
-    LL_RETURN_IF_ERROR(
-        control::NextState(name, state, MachineEvent::kFailoverStart, drill).status());
-    LL_ASSIGN_OR_RETURN(auto disks, d_.catalog->ListDisks(m.id));
-    std::vector<store::DiskReplica*> replicas;
-    for (const auto& disk : disks) {
-      LL_ASSIGN_OR_RETURN(auto r, d_.store->Disk(disk.store_disk_id));
-      replicas.push_back(r);
-    }
-    // Drained = the agent finished a capture cycle after the source stopped (a new point
-    // on every disk: a scan cycle or a crash point interval ends with one) and nothing has
-    // arrived since for the quiet time. The cycle matters: a scan agent sends a stopped
-    // disk's last changes only at its next cycle, which quiet time alone cannot see.
-    int64_t interval_ms = 0;
-    if (m.policy_id != 0) {
-      auto policy = d_.catalog->GetPolicy(m.policy_id);
-      if (policy.ok()) interval_ms = policy->crash_point_interval_seconds * 1000;
-    }
-    // `drain_cycles` capture cycles must end after the drain began (more than one when a cycle
-    // may have been running as the source stopped, e.g. failback from a reverse replica).
-    const int64_t cycles = std::max<int64_t>(1, args_.value("drain_cycles", int64_t{1}));
-    const int64_t timeout_ms =
-        interval_ms > 0 ? std::max(d_.options.drain_timeout_ms, (cycles + 1) * interval_ms + 10000)
-                        : d_.options.drain_timeout_ms;
-    std::vector<uint64_t> start_point(replicas.size(), 0);
-    for (size_t i = 0; i < replicas.size(); ++i) {
-      if (args_.contains("drain_after_point")) {  // a resumed drain keeps its reference
-        start_point[i] = args_["drain_after_point"].value(disks[i].store_disk_id, uint64_t{0});
-      } else {
-        for (const auto& p : replicas[i]->Points()) start_point[i] = std::max(start_point[i], p.id);
-      }
-    }
-    ctx.Log("planned failover: waiting for a capture cycle after the source stopped and " +
-            std::to_string(d_.options.drain_quiet_ms) + " ms without writes (at most " +
-            std::to_string(timeout_ms / 1000) + " s)");
-    const int64_t deadline = SteadyMs() + timeout_ms;
-    // A cycle of an idle source ends with a point the store already has; the point messages
-    // count it all the same. The first message may end a cycle that began before the drain
-    // (it may have read a block before its last write), so messages need one more: each of
-    // the others ends a cycle that began after the drain started.
-    const auto& messages = d_.options.points_received;
-    std::vector<uint64_t> start_messages(replicas.size(), 0);
-    for (size_t i = 0; i < replicas.size(); ++i)
-      if (messages) start_messages[i] = messages(disks[i].store_disk_id);
-    std::vector<uint64_t> last(replicas.size(), UINT64_MAX);
-    int64_t quiet_since = SteadyMs();
-    while (true) {
-      bool moved = false, cycled = true;
-      for (size_t i = 0; i < replicas.size(); ++i) {
-        uint64_t durable = replicas[i]->durable_seq();
-        if (durable != replicas[i]->appended_seq() || durable != last[i]) moved = true;
-        last[i] = durable;
-        int64_t newer = 0;
-        for (const auto& p : replicas[i]->Points()) newer += p.id > start_point[i] ? 1 : 0;
-        const int64_t cycle_ends =
-            messages ? int64_t(messages(disks[i].store_disk_id) - start_messages[i]) : 0;
-        if (newer < cycles && cycle_ends < cycles + 1) cycled = false;
-      }
-      if (moved) quiet_since = SteadyMs();
-      if (cycled && SteadyMs() - quiet_since >= d_.options.drain_quiet_ms) break;
-      if (SteadyMs() > deadline)
-        return Status::Busy(
-            std::string("the source of ") + name +
-            (cycled ? " is still sending writes: shut it down before a planned failover"
-                    : " sent no complete capture cycle: is its agent running? (an unplanned "
-                      "failover needs no source)"));
-      if (!ctx.SleepMs(50)) return Status::Busy("stopped while draining");
-    }
-    for (size_t i = 0; i < replicas.size(); ++i) {
-      store::PointRequest req;
-      req.seq = replicas[i]->durable_seq();
-      req.label = "planned failover";
-      // Reuse a point already at the final seq (e.g. after a resumed drain).
-      std::vector<store::RecoveryPoint> points = replicas[i]->Points();
-      if (!points.empty() && points.back().seq == req.seq) continue;
-      LL_ASSIGN_OR_RETURN(auto p, replicas[i]->AddPoint(req));
-      ctx.Log(disks[i].store_disk_id + ": final point " + std::to_string(p.id) + " at seq " +
-              std::to_string(p.seq));
-    }
-    return Status::Ok();
-  }
-
- private:
-  RecoveryDeps d_;
-  json args_;
-};
 
 // Brings the machine up at the recovery site from the chosen point.
 class RecoverStep final : public control::Step {
@@ -341,7 +239,11 @@ class StopStep final : public control::Step {
                          d_.options.actor)
               .status());
     LL_RETURN_IF_ERROR(StopFailover(d_, ctx, m));
-    if (cancel) (void)::unlink(FailoverFile(d_.options, name).c_str());
+    if (cancel) {
+      (void)::unlink(FailoverFile(d_.options, name).c_str());
+      // The source may run again: its agent lifts the fence of a planned failover.
+      LL_RETURN_IF_ERROR(ClearDrainRequest(d_, ctx, name));
+    }
     return Status::Ok();
   }
 
@@ -384,7 +286,10 @@ class CommitStep final : public control::Step {
               std::to_string(drop.size()) + " other points");
     }
     record["committed"] = now;
-    return WriteJsonFile(FailoverFile(d_.options, name), record);
+    LL_RETURN_IF_ERROR(WriteJsonFile(FailoverFile(d_.options, name), record));
+    // Done with the drain: once the machine is assigned again (after a failback) its agent
+    // must not find the old request.
+    return ClearDrainRequest(d_, ctx, name);
   }
 
  private:
@@ -672,7 +577,7 @@ control::StepFactory Factory(const RecoveryDeps& deps) {
 }  // namespace
 
 Status RegisterRecoverySteps(control::StepRegistry* registry, const RecoveryDeps& d) {
-  LL_RETURN_IF_ERROR(registry->Register("failover.drain", Factory<DrainStep>(d)));
+  LL_RETURN_IF_ERROR(registry->Register("failover.drain", DrainStepFactory(d)));
   LL_RETURN_IF_ERROR(registry->Register("failover.recover", Factory<RecoverStep>(d)));
   LL_RETURN_IF_ERROR(registry->Register("failover.stop", Factory<StopStep>(d)));
   LL_RETURN_IF_ERROR(registry->Register("failover.commit", Factory<CommitStep>(d)));

@@ -1,5 +1,8 @@
 #include "vault/replication_service.h"
 
+#include <chrono>
+#include <thread>
+
 #include "common/log.h"
 #include "wire/streams.h"
 
@@ -33,6 +36,23 @@ DiskSink* ReplicationService::SinkFor(store::DiskReplica* replica) {
   if (!sink) sink = std::make_unique<DiskSink>(replica, options_.max_buffer_bytes_per_disk,
                                                 options_.server.connection.cpu_nice);
   return sink.get();
+}
+
+Status ReplicationService::CloseDisk(const std::string& disk_id, int64_t timeout_ms) {
+  DiskSink* sink = FindSink(disk_id);
+  if (!sink) return Status::Ok();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    sink->AbortStreams();
+    if (sink->stats().streams == 0) break;
+    if (std::chrono::steady_clock::now() > deadline)
+      return Status::Busy("a replication stream of disk " + disk_id + " did not end within " +
+                          std::to_string(timeout_ms) + " ms");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::lock_guard l(mu_);
+  sinks_.erase(disk_id);
+  return Status::Ok();
 }
 
 DiskSink* ReplicationService::FindSink(const std::string& disk_id) const {
@@ -77,6 +97,17 @@ void ReplicationService::Serve(wire::Connection& conn) {
   if (!durable.ok()) {
     sink->Leave(&conn);
     return refuse(durable.status());
+  }
+  if (hello->acked_seq > *durable) {
+    // Invariant 1 says this cannot happen to the same replica: it was replaced (the machine
+    // was deleted and protected again, or the store restored from an older copy).
+    sink->Leave(&conn);
+    return refuse(Status::FailedPrecondition(
+        "disk " + hello->disk_id + ": the agent holds seq " + std::to_string(hello->acked_seq) +
+        " as acknowledged but the replica ends at seq " + std::to_string(*durable) +
+        ": the replica was replaced (e.g. the machine was deleted and protected again); restart "
+        "the agent so "
+        "it copies the disk again"));
   }
   wire::HelloOk ok;
   ok.durable_seq = *durable;

@@ -40,6 +40,10 @@ class ReplicationService {
   // The sink of a disk that has connected since the service started; null otherwise.
   DiskSink* FindSink(const std::string& disk_id) const;
   const wire::Server& server() const { return *server_; }
+  // Ends the disk's streams and forgets its sink, so its replica can be removed (machine
+  // delete). REQUIRES: new HELLOs for the disk are refused already. Busy when a stream has
+  // not ended within `timeout_ms` (the sink is kept then).
+  Status CloseDisk(const std::string& disk_id, int64_t timeout_ms);
 
  private:
   ReplicationService(const ReplicationOptions& options, AuthorizeFn authorize)

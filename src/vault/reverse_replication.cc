@@ -248,14 +248,27 @@ static Result<json> RunReverseReprotectImpl(const RecoveryDeps& d, control::Step
   auto existing = PeerStatus(peer, name);
   if (!existing.ok() && existing.status().code() != Code::kNotFound)
     return existing.status().WithContext("primary vault " + cfg.value("vault", ""));
+  bool create = !existing.ok();
   if (existing.ok()) {
     const std::string state = existing->value("state", "");
-    if (state != "enabling" && state != "initial-replication" && state != "protected")
+    if (state == "committed") {
+      // Left by an earlier failback (the primary vault's failover into the original disks,
+      // committed): its reverse replica is history, the original disks seed a new one.
+      ctx.Log("primary vault: " + name +
+              " is committed there from an earlier failback: deleting it");
+      LL_RETURN_IF_ERROR(
+          peer.Delete("/v1/machines/" + name).status().WithContext("primary vault machine delete"));
+      create = true;
+    } else if (state != "enabling" && state != "initial-replication" && state != "protected") {
       return Status::FailedPrecondition("the primary vault already has a machine " + name +
                                         " in state " + state +
-                                        ": remove it there before re-protecting again");
-    ctx.Log("primary vault: " + name + " already protected there (" + state + "), waiting");
-  } else {
+                                        ": remove it there (`lifeline machine delete " + name +
+                                        "` at the primary vault) before re-protecting again");
+    } else {
+      ctx.Log("primary vault: " + name + " already protected there (" + state + "), waiting");
+    }
+  }
+  if (create) {
     auto created = peer.Post("/v1/machines", json{{"name", name},
                                                   {"agent", cfg.value("agent", "")},
                                                   {"policy", policy},

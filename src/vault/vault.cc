@@ -280,11 +280,16 @@ Result<json> Vault::Protect(const json& req) {
   m.site_id = site.id;
   m.policy_id = policy->id;
   m.capture_mode = mode;
+  json capture = json::object();
   if (mode == "nbd") {
-    json capture = {{"nbd_listen", req.value("nbd_listen", "127.0.0.1:0")},
-                    {"point_interval_s", req.value("point_interval_s", 5)}};
-    m.capture_config = capture.dump();
+    capture = {{"nbd_listen", req.value("nbd_listen", "127.0.0.1:0")},
+               {"point_interval_s", req.value("point_interval_s", 5)}};
   }
+  // Names this generation of the machine's replicas: an agent that kept state for an earlier
+  // machine of the same name (deleted, then protected again) sees a new epoch and does not
+  // trust that state.
+  capture["replica_epoch"] = static_cast<uint64_t>(Clock::System()->NowUnixNanos());
+  m.capture_config = capture.dump();
   LL_ASSIGN_OR_RETURN(int64_t machine_id, catalog_->AddMachine(m));
   store::RetentionPolicy retention;
   retention.window_seconds = policy->retention_seconds;
@@ -411,6 +416,12 @@ uint64_t Vault::PointsReceived(const std::string& disk_id) const {
   auto stats = replication_->Stats();
   auto it = stats.find(disk_id);
   return it == stats.end() ? 0 : it->second.points_received;
+}
+
+json Vault::AgentReport(const std::string& disk_id) const {
+  std::lock_guard l(mu_);
+  auto it = reports_.find(disk_id);
+  return it == reports_.end() ? json(nullptr) : it->second;
 }
 
 Result<json> Vault::MachineStatus(const std::string& name) {

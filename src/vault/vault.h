@@ -4,20 +4,22 @@
 // Thread-safe: API handlers and replication streams call in concurrently.
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 
 namespace lifeline::control {
 class Catalog;
 class Lifecycle;
+struct Machine;
 }  // namespace lifeline::control
 namespace lifeline::store {
 class ReplicaStore;
@@ -87,10 +89,21 @@ class Vault {
   // Takes a group point now ({label}); FailedPrecondition/Busy when it was aborted.
   Result<nlohmann::json> TakeGroupPoint(const std::string& group, const nlohmann::json& request);
   Result<nlohmann::json> GroupPoints(const std::string& group);
+  // Removes a machine: {force, keep_replica}. Refused (FailedPrecondition, naming the state
+  // and what to do) while a drill runs, during a failover or re-protect, unless `force`; a
+  // job of the machine still running is Busy even then. `release` stops the machine's
+  // recovery (copies, exports, DIR/recovery/MACHINE) first; then the catalog rows go (the
+  // agent's assignment with them), the disks' replication streams end and, unless
+  // `keep_replica`, their replicas are removed from the store.
+  Result<nlohmann::json> DeleteMachine(
+      const std::string& name, const nlohmann::json& request,
+      const std::function<Result<std::vector<std::string>>(const control::Machine&)>& release);
 
   store::ReplicaStore* store() { return store_.get(); }
   // Point messages received for a disk since the vault started (0 without replication).
   uint64_t PointsReceived(const std::string& disk_id) const;
+  // The agent's latest report of a disk (null before the first since the vault started).
+  nlohmann::json AgentReport(const std::string& disk_id) const;
   control::Catalog* catalog() { return catalog_.get(); }
 
  private:

@@ -6,14 +6,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "capture_fixture.h"
+#include "raw_nbd_client.h"
 
 namespace lifeline {
 namespace {
@@ -206,6 +209,16 @@ class CliSite {
   }
   std::string dir() const { return dir_; }
   Daemon& vault() { return vault_; }
+  // DIR/disk.img of `size` (truncate syntax) with `data_bytes` of random data at its start.
+  std::string MakeDisk(const std::string& size, uint64_t data_bytes) {
+    std::string img = dir_ + "/disk.img";
+    EXPECT_EQ(
+        Shell("truncate -s " + size + " " + img + " && head -c " + std::to_string(data_bytes) +
+              " /dev/urandom | dd of=" + img + " conv=notrunc status=none")
+            .exit_code,
+        0);
+    return img;
+  }
 
  private:
   std::string bin_ = LIFELINE_BINARY;
@@ -227,9 +240,7 @@ TEST(CaptureCliTest, InitialCopyResumesAfterAnAgentCrash) {
   site.StartVault();
   site.StartAgent("host1");
   constexpr uint64_t kData = 48u << 20;
-  std::string img = site.dir() + "/disk.img";
-  ASSERT_EQ(Shell("truncate -s 96M " + img + " && head -c " + std::to_string(kData) + " /dev/urandom | dd of=" + img +
-                  " conv=notrunc status=none").exit_code, 0);
+  std::string img = site.MakeDisk("96M", kData);
   ASSERT_EQ(site.Cli("policy set slow --bandwidth 12M").exit_code, 0);
   CommandResult prot = site.Cli("machine protect web --disk " + img + " --agent host1 --policy slow --mode nbd");
   ASSERT_EQ(prot.exit_code, 0) << prot.output;
@@ -260,6 +271,93 @@ TEST(CaptureCliTest, InitialCopyResumesAfterAnAgentCrash) {
   auto* replica = *store->Disk("web-disk0");
   ASSERT_TRUE(replica->Materialize(replica->durable_seq(), site.dir() + "/restored.img").ok());
   EXPECT_TRUE(ReadAll(site.dir() + "/restored.img") == ReadAll(img)) << "replica differs from the image";
+}
+
+// A planned failover of an nbd-mode machine asks the agent to drain: the agent fences the
+// export (writes, trims and zeroes get EPERM), sends what is queued and reports the seq of
+// its final point; the vault fails over at exactly that seq. A writer keeps writing through
+// the export until the fence: every write the NBD server acknowledged is in the failed-over
+// disk (byte compare of the whole disk), the first refused one is not. A cancel lifts the fence.
+TEST(CaptureCliTest, PlannedFailoverFencesTheNbdExportAndKeepsEveryAcknowledgedWrite) {
+  for (const char* tool : {"python3"}) RequireTool(tool);
+  CliSite site("drain");
+  site.StartVault();
+  site.StartAgent("host1");
+  constexpr uint64_t kDiskBytes = 16u << 20;
+  std::string img = site.MakeDisk("16M", 2u << 20);
+  const uint16_t port = FreePort();
+  CommandResult prot =
+      site.Cli("machine protect web --disk " + img +
+               " --agent host1 --mode nbd --nbd-listen 127.0.0.1:" + std::to_string(port) +
+               " --point-interval 1");
+  ASSERT_EQ(prot.exit_code, 0) << prot.output;
+  site.WaitMachine("web", [](const json& m) {
+    return m.value("state", "") == "protected" && Agent(m).value("phase", "") == "idle";
+  });
+  // The disk as the machine knows it: the image, then every acknowledged write.
+  std::string expected = ReadAll(img);
+  ASSERT_EQ(expected.size(), kDiskBytes);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> acked{0};
+  Status refused;
+  std::thread writer([&] {
+    RawNbdClient c;
+    if (!c.Connect(port).ok()) return;
+    for (uint64_t i = 0; !stop; ++i) {
+      const uint64_t offset = (i * 7 * 4096) % kDiskBytes;
+      std::string data(4096, char('A' + i % 26));
+      std::memcpy(data.data(), &i, sizeof i);
+      Status s = c.Write(offset, data);
+      if (!s.ok()) {
+        refused = s;
+        return;
+      }
+      expected.replace(offset, data.size(), data);  // acknowledged: the machine counts on it
+      acked++;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto t0 = std::chrono::steady_clock::now();
+  json fo = site.CliJson("failover start web --planned --materialize --no-launch");
+  const double drain_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(fo.contains("failover") && fo["failover"].is_object()) << fo.dump();
+  EXPECT_EQ(refused.message(), "NBD error 1")
+      << "the writer must be stopped by EPERM, got: " << refused.ToString();
+  EXPECT_GT(acked.load(), 100u);
+  // A new client is refused as well, for every kind of change.
+  RawNbdClient late;
+  ASSERT_TRUE(late.Connect(port).ok());
+  EXPECT_EQ(late.Write(0, std::string(4096, 'x')).message(), "NBD error 1");
+  EXPECT_EQ(late.Trim(0, 4096).message(), "NBD error 1");
+  EXPECT_EQ(late.WriteZeroes(0, 4096).message(), "NBD error 1");
+  // The failover is at the seq the agent drained at, and holds every acknowledged write.
+  const json disk = fo["failover"]["disks"][0];
+  json m = site.CliJson("machine status web");
+  EXPECT_EQ(m.value("state", ""), "failed-over");
+  const json drain = Agent(m).value("drain", json());
+  ASSERT_TRUE(drain.is_object()) << Agent(m).dump();
+  EXPECT_EQ(drain.value("state", ""), "drained");
+  EXPECT_EQ(disk.value("seq", uint64_t(0)), drain.value("seq", uint64_t(1)));
+  EXPECT_TRUE(ReadAll(disk.value("image", "")) == expected)
+      << "the failed-over disk lacks an acknowledged write";
+  std::printf(
+      "planned failover: %llu writes acknowledged until the fence, drained at seq %llu, failover "
+      "in %.2f s\n",
+      (unsigned long long)acked.load(), (unsigned long long)drain.value("seq", uint64_t(0)),
+      drain_s);
+  // Cancelled: the fence lifts and the source takes writes again.
+  ASSERT_EQ(site.Cli("failover cancel web").exit_code, 0);
+  bool written = false;
+  for (int i = 0; i < 100 && !written; ++i) {
+    RawNbdClient again;
+    written = again.Connect(port).ok() && again.Write(0, std::string(4096, 'y')).ok();
+    if (!written) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(written) << "the fence was not lifted after the cancel";
 }
 
 // A consistency group of two machines on two agents (two processes): `group create`,

@@ -1,5 +1,6 @@
 // A minimal blocking NBD client for tests: fixed newstyle handshake with EXPORT_NAME, then
-// WRITE and FLUSH, one request at a time (so a write's reply is its completion).
+// WRITE, FLUSH, TRIM and WRITE_ZEROES, one request at a time (so a write's reply is its
+// completion). A refused request is IOError "NBD error N" (N: the NBD error value).
 // Thread-compatible: one thread per client.
 #pragma once
 
@@ -48,16 +49,19 @@ class RawNbdClient {
   }
   Status Write(uint64_t offset, const std::string& data) { return Request(1, offset, data); }
   Status Flush() { return Request(3, 0, ""); }
+  Status Trim(uint64_t offset, uint32_t length) { return Request(4, offset, "", length); }
+  Status WriteZeroes(uint64_t offset, uint32_t length) { return Request(6, offset, "", length); }
 
  private:
-  Status Request(uint16_t type, uint64_t offset, const std::string& data) {
+  // `length`: for requests without a payload (trim, zeroes).
+  Status Request(uint16_t type, uint64_t offset, const std::string& data, uint32_t length = 0) {
     uint8_t h[28];
     PutBE32(h, 0x25609513);
     PutBE16(h + 4, 0);
     PutBE16(h + 6, type);
     PutBE64(h + 8, ++handle_);
     PutBE64(h + 16, offset);
-    PutBE32(h + 24, uint32_t(data.size()));
+    PutBE32(h + 24, data.empty() ? length : uint32_t(data.size()));
     LL_RETURN_IF_ERROR(WriteN(h, sizeof h));
     if (!data.empty()) LL_RETURN_IF_ERROR(WriteN(data.data(), data.size()));
     uint8_t r[16];

@@ -147,6 +147,12 @@ tp0=$(date +%s.%N)
 tp1=$(date +%s.%N)
 qemu-img convert -f raw -O raw "$(jq_ 'd["failover"]["disks"][0]["nbd_url"]' < planned.json)" planned.img
 cmp -s planned.img source.img || fail "planned failover lost data: the recovered disk differs from the shut-down source"
+# The agent confirmed the drain (a whole scan cycle after the request) and the failover is at
+# exactly the seq it reported.
+pjob=$(jq_ 'd["job"]' < planned.json)
+drained=$("$bin" job log "$pjob" --catalog vault/catalog.db 2>&1 | sed -n 's/.*drained at seq \([0-9]*\).*/\1/p' | head -1)
+[ -n "$drained" ] || fail "the agent did not confirm the drain (lifeline job log $pjob)"
+[ "$(jq_ 'd["failover"]["disks"][0]["seq"]' < planned.json)" = "$drained" ] || fail "the planned failover is not at the drained seq $drained"
 "$bin" job list --catalog vault/catalog.db >&2 || true
 t1=$(date +%s.%N)
 
@@ -162,7 +168,7 @@ printf "failover               point %s byte-exact, change-point to %s byte-exac
 printf "commit                 state %s, %s other points dropped, %s point(s) left\n" "$state" "$dropped" "$left"
 printf "re-protect             %s sync, %s of %s blocks sent (2 MiB written at the recovery site)\n" "$rp_mode" "$rp_sent" "$rp_blocks"
 printf "failback               %s blocks sent home, web1 %s, replica follows the primary again\n" "$fb_sent" "$dir_fb"
-printf "planned failover       zero data loss (recovered disk == shut-down source), %.1f s incl. drain\n" "$planned_s"
+printf "planned failover       zero data loss (recovered disk == shut-down source), agent drained at seq %s, %.1f s incl. drain\n" "$drained" "$planned_s"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
 timeline end "$(date +%s.%N)" "recovery story"
 timeline figure "drill start" "$(printf '%.2f s' "$drill_s")"

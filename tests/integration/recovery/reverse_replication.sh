@@ -6,7 +6,8 @@
 # recovery site protects the recovered disk to it (seeded from the original disk: only the
 # differing blocks are sent), every later write reaches the primary vault within seconds
 # (measured: reverse RPO), and a failback while the writer runs until the last moment loses
-# nothing; then the primary's agent replicates forward again. Prints a report; exit 1 on failure.
+# nothing; then the primary's agent replicates forward again, and a second failover and
+# re-protect to the same primary vault work too. Prints a report; exit 1 on failure.
 # With LOST_ORIGINAL=1 the original disk is gone when the primary site comes back: the
 # reverse replication starts with a full copy (zero blocks never sent) and failback recreates it.
 # Usage: [LOST_ORIGINAL=1] reverse_replication.sh LIFELINE_BINARY [WORK_DIR] [DISK_MIB]
@@ -226,6 +227,30 @@ fwd_blocks=${fwd% *}; fwd_bytes=${fwd#* }
 qemu-img convert -f raw -O raw "$(jq_ 'd["exports"][0]["nbd_url"]' < rdrill.json)" rv-final.img
 "$bin" drill cleanup web1 --vault-dir rvault > /dev/null 2>&1
 cmp -s rv-final.img primary.img || fail "the recovery vault's newest point differs from the primary disk after failback"
+
+second=""
+if [ "$lost" != 1 ]; then
+  say "9. A second round to the same primary vault: fail over, commit, re-protect again"
+  # The failback left web1 committed at the primary vault: the re-protect deletes it there and
+  # protects it anew, seeded from the original disk; the recovery site's agent must not trust
+  # the block hashes it kept from the first round.
+  "$bin" failover start web1 --materialize --no-launch --vault-dir rvault --json > fo-2.json
+  "$bin" failover commit web1 --vault-dir rvault > /dev/null
+  tr2=$(now)
+  "$bin" machine reprotect web1 --to-vault "$papi" --to-ca "$work/pvault/pki/ca.crt" --to-token "$ptoken" \
+    --agent recovery-site --interval 2 --vault-dir rvault --json > reprotect-2.json \
+    || fail "the second re-protect failed: $(cat reprotect-2.json)"
+  wait_state rvault "$rtoken" web1 protected/reverse
+  tr3=$(now)
+  export LIFELINE_TOKEN=$ptoken
+  "$bin" drill start web1 --latest --launcher-command 'exec sleep 300' --vault-dir pvault --json > pdrill-2.json
+  qemu-img convert -f raw -O raw "$(jq_ 'd["exports"][0]["nbd_url"]' < pdrill-2.json)" pv-round2.img
+  "$bin" drill cleanup web1 --vault-dir pvault > /dev/null 2>&1
+  export LIFELINE_TOKEN=$rtoken
+  cmp -s pv-round2.img "$(jq_ 'd["failover"]["disks"][0]["image"]' < fo-2.json)" \
+    || fail "after the second re-protect the primary vault's replica differs from the recovered disk"
+  second=$(printf "%.1f s, primary vault's replica == recovered disk" "$(echo "$tr3 - $tr2" | bc -l)")
+fi
 t1=$(now)
 
 echo
@@ -239,6 +264,7 @@ printf "reverse replication    5 writes at the primary vault after %.2f s on ave
 printf "reverse RPO            %.1f s, health %s (machine status at the primary vault)\n" "$rpo" "$phealth"
 printf "failback               zero data loss with %s writes until the stop, %s blocks written into the original disk, %.1f s\n" "$writes" "$fb_blocks" "$(echo "$tf1 - $tf0" | bc -l)"
 printf "forward again          primary agent resumed by hashes: %s blocks (%s bytes) sent to the recovery vault, recovery vault == primary disk\n" "$fwd_blocks" "$fwd_bytes"
+[ -z "$second" ] || printf "second re-protect      to the same primary vault (its committed web1 deleted there), %s\n" "$second"
 printf "total time             %.1f s\n" "$(echo "$t1 - $t0" | bc -l)"
 timeline end "$(date +%s.%N)" "reverse replication"
 timeline figure "re-protect ratio" "$(printf '%.2f%%' "$rp_pct") of the disk sent"

@@ -10,6 +10,9 @@
 
 #include "agent/capture_backend.h"
 #include "common/clock.h"
+#include "nbd/executor.h"
+#include "nbd/memory_backend.h"
+#include "nbd/protocol.h"
 
 namespace lifeline::agent {
 namespace {
@@ -333,6 +336,38 @@ TEST(CaptureQueueTest, GroupHoldIsBoundedAndReleasable) {
   EXPECT_EQ(q.last_seq(), 2u);
   double release_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(release_ms, 200.0);
+}
+
+// A planned failover's fence: once fenced, writes, trims and zeroes are refused with
+// Unauthenticated (NBD: EPERM) and neither reach the disk nor get a seq; unfenced, they are
+// taken again.
+TEST(CaptureQueueTest, FencedBackendRefusesEveryChangeUntilUnfenced) {
+  CaptureQueueOptions o;
+  CaptureQueue q(o, kDisk, 1);
+  ASSERT_TRUE(q.Open().ok());
+  auto image = std::make_shared<nbd::MemoryBackend>(kDisk);
+  CaptureBackend b(image, &q);
+  std::string a(4096, 'a'), z(4096, 'z');
+  ASSERT_TRUE(b.Write(0, Bytes(a), false).ok());
+  EXPECT_EQ(q.Fence(), 1u);  // the newest seq before the fence
+  EXPECT_TRUE(q.fenced());
+  EXPECT_EQ(b.Write(0, Bytes(z), false).code(), Code::kUnauthenticated);
+  EXPECT_EQ(b.Trim(0, 4096, false).code(), Code::kUnauthenticated);
+  EXPECT_EQ(b.WriteZeroes(0, 4096, nbd::ZeroMode{}, false).code(), Code::kUnauthenticated);
+  EXPECT_EQ(q.RecordWrite(wire::WriteKind::kData, 0, z.size(), Bytes(z)).status().code(),
+            Code::kUnauthenticated);
+  EXPECT_EQ(nbd::ErrorFromStatus(b.Write(0, Bytes(z), false)), nbd::kEPerm);
+  std::string back(4096, '\0');
+  ASSERT_TRUE(
+      b.Read(0, MutableByteSpan(reinterpret_cast<uint8_t*>(back.data()), back.size())).ok());
+  EXPECT_EQ(back, a) << "a refused write reached the disk";
+  EXPECT_EQ(q.last_seq(), 1u);
+  // The final point is still possible, at the fence's seq.
+  EXPECT_EQ(q.RecordPoint(wire::PointKind::kCrash, "planned failover", "", 0), 1u);
+  q.Unfence();
+  EXPECT_FALSE(q.fenced());
+  ASSERT_TRUE(b.Write(0, Bytes(z), false).ok());
+  EXPECT_EQ(q.last_seq(), 2u);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "common/units.h"
@@ -76,6 +77,19 @@ class RecoveryOpsTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   control::Machine Machine() { return catalog_->GetMachineByName("web1").value(); }
+  // The planned-failover drain request in web1's capture config (0: none).
+  uint64_t DrainRequest() {
+    json capture = json::parse(Machine().capture_config, nullptr, false);
+    return capture.is_object() ? capture.value("drain_request", uint64_t{0}) : uint64_t{0};
+  }
+  // Replaces the operations with ones made with `o` (in this test's directory).
+  void Reopen(RecoveryOptions o) {
+    ops_.reset();
+    o.dir = dir_;
+    auto ops = RecoveryOps::Create(store_.get(), catalog_.get(), std::move(o));
+    ASSERT_TRUE(ops.ok()) << ops.status().ToString();
+    ops_ = std::move(*ops);
+  }
   std::string ReadExport(const std::string& url) {
     std::string image = dir_ + "/read.img";
     std::string out;
@@ -564,6 +578,101 @@ TEST_F(RecoveryOpsTest, PlannedFailoverOfAnIdleSourceCountsPointMessages) {
   EXPECT_EQ((*r)["failover"]["disks"][0]["seq"], 3u);
   EXPECT_EQ(Machine().state, "failed-over");
   ops_.reset();  // before `messages` goes out of scope
+}
+
+// With an agent channel the drain is the agent's answer: the vault puts a request in the
+// machine's capture config, the agent reports "draining", then "drained at seq N"; the final
+// point is at exactly N (not at a later seq the replica may hold), and a cancel lifts the
+// request.
+TEST_F(RecoveryOpsTest, PlannedFailoverUsesTheSeqTheAgentDrainedAt) {
+  std::mutex mu;
+  json report;  // the agent's latest report of web1-disk0
+  Reopen({.drain_timeout_ms = 5000, .agent_report = [&](const std::string& disk_id) {
+            std::lock_guard l(mu);
+            return disk_id == "web1-disk0" ? report : json();
+          }});
+  std::atomic<uint64_t> seen{0};
+  std::thread agent([&] {
+    for (int i = 0; i < 200 && seen == 0; ++i) {
+      seen = DrainRequest();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    {
+      std::lock_guard l(mu);
+      report = {{"drain", {{"request", seen.load()}, {"state", "draining"}, {"seq", 0}}}};
+    }
+    // What was queued when the fence came arrives (seqs 4, 5), then the answer. Seq 6 stands
+    // for anything after the drained seq: the final point must not include it.
+    for (int i = 0; i < 3; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ASSERT_TRUE(
+          WriteFill(disk_, 4096 * (20 + i), char('q' + i), 4096, kT0 + (30 + i) * kSecond).ok());
+    }
+    {
+      std::lock_guard l(mu);
+      report = {{"drain", {{"request", seen.load()}, {"state", "drained"}, {"seq", 5}}}};
+    }
+  });
+  auto r =
+      ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}, {"mode", "materialize"}});
+  agent.join();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_NE(seen.load(), 0u) << "no drain request reached the agent";
+  json f = (*r)["failover"];
+  EXPECT_EQ(f["disks"][0]["seq"], 5u);
+  EXPECT_TRUE(ReadAll(f["disks"][0]["image"]) == ReadAtSeq(disk_, 5, 0, kDiskBytes));
+  EXPECT_EQ(Machine().state, "failed-over");
+  EXPECT_EQ(DrainRequest(), seen.load());  // the fence holds while failed over
+  ASSERT_TRUE(ops_->FailoverCancel("web1").ok());
+  EXPECT_EQ(DrainRequest(), 0u) << "cancel must lift the fence";
+  ops_.reset();  // before `report` goes out of scope
+}
+
+TEST_F(RecoveryOpsTest, PlannedFailoverFailsClearlyWhenTheAgentDoesNotAnswer) {
+  Reopen({.drain_timeout_ms = 600, .agent_report = [](const std::string&) { return json(); }});
+  auto r = ops_->FailoverStart("web1", {{"planned", true}, {"launch", false}});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("did not confirm the drain of disk web1-disk0 within"),
+            std::string::npos)
+      << r.status().ToString();
+  EXPECT_NE(r.status().message().find("An unplanned failover needs no source"), std::string::npos);
+  EXPECT_EQ(Machine().state, "protected");
+  EXPECT_EQ(DrainRequest(), 0u) << "a failed drain must lift the fence";
+  EXPECT_EQ(disk_->Points().size(), 3u);
+}
+
+// A vault stopped while the drain waits: the job stays running with its request in the
+// catalog (the source stays fenced), and the next start resumes the wait with the same
+// request, which the agent then answers.
+TEST_F(RecoveryOpsTest, PlannedDrainResumesAfterAVaultRestart) {
+  Reopen({.drain_timeout_ms = 30000, .agent_report = [](const std::string&) { return json(); }});
+  const json args = {
+      {"machine", "web1"}, {"point", "latest-processed"}, {"mode", "export"}, {"launch", false}};
+  control::JobSpec spec;
+  spec.kind = "failover";
+  spec.target = "web1";
+  spec.steps = {{"failover.drain", "wait for the source to drain", args},
+                {"failover.recover", "start the machine from the recovery point", args}};
+  auto job = ops_->runner()->Submit(spec);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  for (int i = 0; i < 200 && DrainRequest() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const uint64_t request = DrainRequest();
+  ASSERT_NE(request, 0u);
+  ops_.reset();  // the vault stops in the middle of the wait
+  EXPECT_EQ(catalog_->GetJob(*job)->state, control::JobState::kRunning);
+  EXPECT_EQ(DrainRequest(), request) << "the fence must hold across the restart";
+  // The agent answers the same request once the vault is back.
+  Reopen({.drain_timeout_ms = 30000, .agent_report = [request](const std::string&) {
+            return json{{"drain", {{"request", request}, {"state", "drained"}, {"seq", 3}}}};
+          }});
+  auto done = ops_->runner()->Wait(*job, 20000);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done->state, control::JobState::kDone) << done->error;
+  EXPECT_EQ(Machine().state, "failed-over");
+  EXPECT_EQ(DrainRequest(), request);
+  ASSERT_TRUE(ops_->FailoverCancel("web1").ok());
+  EXPECT_EQ(DrainRequest(), 0u);
 }
 
 }  // namespace
