@@ -27,7 +27,10 @@ void NbdCapture::BeginHashResync(uint64_t first_block) {
   HashCompareProgress p = compare_->progress();
   compare_next_block_ = p.next_block;
   if (compare_->done()) {
-    compare_.reset();  // resumed after the comparison: only sending is left
+    // Resumed after the comparison: only sending is left, and what is dirty now is what it
+    // found (and had not yet sent) before the restart.
+    compare_.reset();
+    p.blocks_changed = queue_->stats().dirty_blocks;
   } else {
     queue_->SetComparing(true);
     log::Info(kLog, options_.disk_path + ": comparing block hashes with the replica from block " +

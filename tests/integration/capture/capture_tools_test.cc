@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/dirty_bitmap.h"
 #include "capture_fixture.h"
 #include "common/clock.h"
 
@@ -320,6 +321,24 @@ TEST_F(CaptureToolsTest, AnInterruptedResyncByHashesResumesOrStartsOver) {
   EXPECT_EQ(capture_->stats().compare.blocks_compared, 1024u)
       << "no bitmap: the comparison starts over";
   EXPECT_EQ(capture_->stats().compare.blocks_changed, 1u) << "only block 100 still differs";
+  // Interrupted after the comparison, while sending what it found (block 900): the restart
+  // compares nothing and sends what the bitmap holds.
+  capture_.reset();
+  sender_.reset();
+  Ok("printf z | dd of=" + image_ + " bs=1 seek=" + std::to_string(900 * 65536) +
+     " conv=notrunc status=none");
+  std::ofstream(state)
+      << "initial_complete=0\ninitial_started=1\ninitial_blocks=0\nresync_epoch=0\n"
+         "hash_resync=1\ncompare_next_block=1024\n";
+  std::vector<uint8_t> bits(kDisk / 65536, 0);
+  bits[900] = 1;
+  std::ofstream(dir_ + "/agent-state/dirty.bitmap", std::ios::binary)
+      << agent::EncodeDirtyBitmap(agent::DirtyBitmap{65536, bits});
+  StartAgent();
+  ExpectReplicaEqualsImage();
+  EXPECT_EQ(capture_->stats().compare.blocks_compared, 0u) << "nothing compared again";
+  EXPECT_EQ(capture_->stats().compare.blocks_changed, 1u) << "block 900, left to send";
+  EXPECT_EQ(capture_->stats().resync_bytes, 65536u);
 }
 
 }  // namespace
