@@ -32,6 +32,9 @@ void NbdCapture::BeginHashResync(uint64_t first_block) {
     compare_.reset();
     p.blocks_changed = queue_->stats().dirty_blocks;
   } else {
+    // The bitmap file does not hold what is left to send until the comparison ends: a
+    // restart before then must compare again, never resume as if only sending were left.
+    initial_started_ = false;
     queue_->SetComparing(true);
     log::Info(kLog, options_.disk_path + ": comparing block hashes with the replica from block " +
                         std::to_string(p.next_block) + " of " + std::to_string(p.blocks_total));

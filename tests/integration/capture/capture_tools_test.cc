@@ -314,9 +314,20 @@ TEST_F(CaptureToolsTest, AnInterruptedResyncByHashesResumesOrStartsOver) {
       << "block 100 was compared before the restart";
   capture_.reset();
   sender_.reset();
-  interrupted_at_512();
+  // No bitmap, and a state that says the bitmap tracks the copy (an initial copy was
+  // interrupted): the comparison starts over, and the state must stop saying so until it
+  // ends, or a restart meanwhile would resume sending and skip the blocks not compared.
+  std::ofstream(state)
+      << "initial_complete=0\ninitial_started=1\ninitial_blocks=0\nresync_epoch=0\n"
+         "hash_resync=1\ncompare_next_block=512\n";
   std::filesystem::remove(dir_ + "/agent-state/dirty.bitmap");
-  StartAgent();
+  agent::NbdCaptureOptions one_block_steps = CaptureOpts();
+  one_block_steps.compare_batch_blocks = 1;
+  StartAgent(one_block_steps, SenderOpts());
+  std::string during = ReadAll(state);
+  EXPECT_TRUE(during.find("initial_started=0") != std::string::npos ||
+              during.find("initial_complete=1") != std::string::npos)
+      << during;
   ExpectReplicaEqualsImage();
   EXPECT_EQ(capture_->stats().compare.blocks_compared, 1024u)
       << "no bitmap: the comparison starts over";
