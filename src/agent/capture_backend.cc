@@ -193,6 +193,16 @@ void CaptureQueue::MarkAllDirty(const std::function<bool(uint64_t, uint64_t)>& i
   resync_cursor_ = 0;
 }
 
+void CaptureQueue::MarkDirty(uint64_t offset, uint64_t length) {
+  std::lock_guard<std::mutex> lock(mu_);
+  MarkDirtyLocked(offset, length);
+}
+
+void CaptureQueue::SetComparing(bool comparing) {
+  std::lock_guard<std::mutex> lock(mu_);
+  comparing_ = comparing;
+}
+
 uint64_t CaptureQueue::RecordSizeLocked(const CaptureRecord& r) const {
   return kRecordOverheadBytes + (r.data ? r.data->size() : 0);
 }
@@ -307,7 +317,7 @@ Result<uint64_t> CaptureQueue::RecordWrite(wire::WriteKind kind, uint64_t offset
 uint64_t CaptureQueue::RecordPoint(wire::PointKind kind, const std::string& label, const std::string& group_id,
                                    int64_t time_ns) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (overflow_ || dirty_count_ > 0 || next_seq_ <= 1) return 0;
+  if (overflow_ || comparing_ || dirty_count_ > 0 || next_seq_ <= 1) return 0;
   CaptureRecord r;
   r.type = CaptureRecord::Type::kPoint;
   r.seq = next_seq_ - 1;
@@ -406,6 +416,7 @@ Result<bool> CaptureQueue::ResyncStep(const ReadFn& read, uint32_t max_blocks) {
   r.pieces = uint32_t((length + options_.max_data_piece_bytes - 1) / options_.max_data_piece_bytes);
   r.time_ns = SourceTime();
   r.data = std::move(buf);
+  stats_.resync_bytes += length;
   r.seq = next_seq_;
   next_seq_ += r.pieces;
   unacked_.push_back({r.last_seq(), offset, length, r.time_ns});
@@ -464,8 +475,10 @@ Result<uint64_t> CaptureQueue::HoldForGroup(uint64_t hold_id, int64_t deadline_m
   std::lock_guard<std::mutex> lock(mu_);
   // Under mu_: every write that passed the hold check has finished recording, so
   // next_seq_ - 1 is exactly what completed before the hold.
-  if (overflow_ || dirty_count_ > 0)
-    return Status::FailedPrecondition("the disk is resyncing (" + std::to_string(dirty_count_) + " dirty blocks)");
+  if (overflow_ || comparing_ || dirty_count_ > 0)
+    return Status::FailedPrecondition(
+        "the disk is resyncing (" + std::to_string(dirty_count_) + " dirty blocks" +
+        (comparing_ ? ", comparing block hashes with the replica)" : ")"));
   if (next_seq_ <= 1) return Status::FailedPrecondition("the disk has no write yet");
   holding_ = true;
   hold_deadline_ns_ = deadline_mono_ns;
@@ -511,10 +524,10 @@ uint64_t CaptureQueue::last_seq() const {
 CaptureQueueStats CaptureQueue::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   CaptureQueueStats s = stats_;
-  s.state = overflow_ ? CaptureState::kBitmap
-            : dirty_count_ > 0 ? CaptureState::kResync
-            : spilling_ ? CaptureState::kSpilling
-                        : CaptureState::kStreaming;
+  s.state = overflow_                        ? CaptureState::kBitmap
+            : dirty_count_ > 0 || comparing_ ? CaptureState::kResync
+            : spilling_                      ? CaptureState::kSpilling
+                                             : CaptureState::kStreaming;
   s.last_seq = next_seq_ - 1;
   s.memory_bytes = memory_bytes_;
   s.spill_bytes = spill_ ? spill_->bytes() : 0;

@@ -46,6 +46,7 @@ struct CaptureQueueStats {
   uint64_t dirty_blocks = 0;
   uint64_t records = 0;         // writes recorded since start
   uint64_t bitmap_entries = 0;  // times the queue fell back to the bitmap
+  uint64_t resync_bytes = 0;    // disk bytes ResyncStep read and queued since start
   int64_t oldest_unacked_ns = 0;  // source time of the oldest write not acknowledged (or of
                                   // the first dirty block still waiting for a resync); 0 none
 };
@@ -104,6 +105,13 @@ class CaptureQueue {
   // Marks every block dirty (initial replication of a disk the replica lacks), except
   // ranges `is_hole` says read as zeros.
   void MarkAllDirty(const std::function<bool(uint64_t offset, uint64_t length)>& is_hole);
+  // Marks the blocks of [offset, offset + length) dirty (a resync by block hashes found
+  // them different from the replica). Never clears anything.
+  void MarkDirty(uint64_t offset, uint64_t length);
+  // While a resync by block hashes compares (true), blocks not yet compared may differ
+  // from the replica although none is dirty: no point and no group hold is possible, and
+  // the state shows as resync.
+  void SetComparing(bool comparing);
 
   // Group barrier: completions wait (at most until `deadline_mono_ns`) until Release().
   void Hold(int64_t deadline_mono_ns);
@@ -171,6 +179,7 @@ class CaptureQueue {
   mutable std::shared_mutex fence_gate_;
   bool overflow_ = false;            // buffers were full: new writes go to the bitmap
   std::atomic<bool> overflow_hint_{false};  // overflow_, readable without mu_ (a hint only)
+  bool comparing_ = false;           // a resync by block hashes is comparing (SetComparing)
   bool persisted_clean_ = false;     // the bitmap file on disk marks nothing
   std::mutex persist_mu_;            // one Persist at a time
   CaptureQueueStats stats_;

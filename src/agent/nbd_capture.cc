@@ -35,7 +35,10 @@ NbdCapture::~NbdCapture() { Stop(); }
 // whole disk; initial_started=1 once the initial copy's dirty bitmap is on disk (from then
 // on the bitmap file says what the copy still has to send: a restart resumes from it);
 // initial_blocks=N, the blocks the copy started with (for its percent); resync_epoch=N, the
-// vault's whole-disk resync request the current copy answers (NbdCaptureOptions).
+// vault's whole-disk resync request the current copy answers (NbdCaptureOptions);
+// hash_resync=1 while a resync by block hashes runs, with compare_next_block=N: the blocks
+// below N are compared and those that differ are in the dirty bitmap file (persisted
+// first), so a restart compares only from N on.
 Status NbdCapture::LoadState() {
   std::string path = options_.state_dir + "/capture.state";
   if (!FileSystem::Posix()->Exists(path)) return Status::Ok();
@@ -46,6 +49,10 @@ Status NbdCapture::LoadState() {
   if (pos != std::string::npos) initial_blocks_ = std::strtoull(raw.c_str() + pos + 15, nullptr, 10);
   pos = raw.find("resync_epoch=");
   if (pos != std::string::npos) resync_epoch_ = std::strtoull(raw.c_str() + pos + 13, nullptr, 10);
+  hash_resync_ = raw.find("hash_resync=1") != std::string::npos;
+  pos = raw.find("compare_next_block=");
+  if (pos != std::string::npos)
+    compare_next_block_ = std::strtoull(raw.c_str() + pos + 19, nullptr, 10);
   return Status::Ok();
 }
 
@@ -55,7 +62,9 @@ Status NbdCapture::SaveState() {
   std::string body = std::string("initial_complete=") + (initial_complete_ ? "1" : "0") + "\n" +
                      "initial_started=" + (initial_started_ ? "1" : "0") + "\n" +
                      "initial_blocks=" + std::to_string(initial_blocks_.load()) + "\n" +
-                     "resync_epoch=" + std::to_string(resync_epoch_) + "\n";
+                     "resync_epoch=" + std::to_string(resync_epoch_) + "\n" +
+                     "hash_resync=" + (hash_resync_ ? "1" : "0") + "\n" +
+                     "compare_next_block=" + std::to_string(compare_next_block_) + "\n";
   {
     LL_ASSIGN_OR_RETURN(auto f, fs->Open(path + ".tmp", OpenMode::kTruncate));
     LL_RETURN_IF_ERROR(f->WriteAt(0, body.data(), body.size()));
@@ -106,26 +115,40 @@ Status NbdCapture::Start(uint64_t first_seq) {
                   (replaced ? ": the new replica may hold other data"
                             : ": the vault asks for a whole-disk resync (the disk was written "
                               "outside this agent, e.g. by a failback)") +
-                  ": copying every block again, holes included");
+                  ": comparing block hashes with the replica");
     initial_complete_ = false;
     initial_started_ = false;
+    hash_resync_ = true;
+    compare_next_block_ = 0;
     resync_epoch_ = options_.resync_epoch;
   }
-  bool resume = sender_ && !initial_complete_ && initial_started_ && queue_->loaded_bitmap() &&
-                queue_->open_warning().empty();
+  const bool bitmap_ok = queue_->loaded_bitmap() && queue_->open_warning().empty();
+  bool resume = sender_ && !initial_complete_ && initial_started_ && bitmap_ok;
   if (resume) {
-    // An interrupted initial copy: the bitmap file holds every block not yet acknowledged
-    // by the vault (persisted during the copy), so only those are sent again.
-    log::Info(kLog, options_.disk_path + ": resuming the initial copy, " +
+    // An interrupted initial copy or resync: the bitmap file holds every block not yet
+    // acknowledged by the vault (persisted during the copy), so only those are sent again.
+    log::Info(kLog, options_.disk_path + ": resuming the " +
+                        (hash_resync_ ? "resync" : "initial copy") + ", " +
                         std::to_string(queue_->stats().dirty_blocks) + " blocks left");
+    if (hash_resync_) BeginHashResync(UINT64_MAX);  // nothing left to compare
+  } else if (sender_ && !initial_complete_ && (hash_resync_ || first_seq > 1) &&
+             queue_->open_warning().empty()) {
+    // The replica holds an older state of this disk (a resync request after a failback, or
+    // this agent lost its state while the vault kept the replica): compare block hashes and
+    // send only the blocks that differ. An interrupted comparison resumes from its persisted
+    // position when the bitmap file holding what it found is valid, else starts over.
+    BeginHashResync(hash_resync_ && bitmap_ok ? compare_next_block_ : 0);
+    if (!options_.state_dir.empty()) LL_RETURN_IF_ERROR(SaveState());
   } else if (sender_ && !initial_complete_) {
     // The replica lacks this disk: copy every allocated block as a resync, while the VM
-    // already runs. Holes need nothing: a new replica reads as zeros.
-    // Holes need nothing when the replica is new (it reads as zeros); after a resync request
-    // it holds older data there, so holes are copied too.
+    // already runs. Holes need nothing when the replica is new (it reads as zeros); when it
+    // holds data (here only after a damaged state file, which marked every block already)
+    // holes are copied too.
+    hash_resync_ = false;
+    const bool replica_new = first_seq == 1;
     nbd::Backend* img = image_.get();
-    queue_->MarkAllDirty([img, epoch_resync](uint64_t off, uint64_t len) {
-      if (epoch_resync) return false;
+    queue_->MarkAllDirty([img, replica_new](uint64_t off, uint64_t len) {
+      if (!replica_new) return false;
       std::vector<nbd::Extent> ext;
       if (!img->BlockStatus(off, len, 64, &ext).ok()) return false;
       uint64_t covered = 0;
@@ -144,6 +167,7 @@ Status NbdCapture::Start(uint64_t first_seq) {
     }
   } else if (!sender_) {
     initial_complete_ = true;
+    hash_resync_ = false;  // replication off: nothing to compare with
   }
   backend_ = std::make_shared<CaptureBackend>(image_, queue_.get());
   nbd::Export e;
@@ -205,8 +229,18 @@ void NbdCapture::Stop() {
   if (sender_) sender_->Stop();  // a sender blocked on a full window returns
   if (sender_thread_.joinable()) sender_thread_.join();
   if (app_thread_.joinable()) app_thread_.join();  // a running hook ends within its timeout
+  const uint64_t compared = compare_ ? compare_->progress().next_block : 0;
+  // The vault's last acknowledgement may have come after the sender thread's last look:
+  // what it covers needs no resync at the next start.
+  queue_->Ack(sender_ ? sender_->acked_seq() : local_acked_.load());
   Status s = queue_->Persist();  // whatever the vault has not acknowledged resyncs next time
   if (!s.ok()) log::Error(kLog, "persist dirty bitmap: " + s.ToString());
+  if (s.ok() && compare_ && !options_.state_dir.empty()) {
+    // The bitmap just written holds every block found different below this position.
+    compare_next_block_ = compared;
+    s = SaveState();
+    if (!s.ok()) log::Error(kLog, "save capture state: " + s.ToString());
+  }
 }
 
 Status NbdCapture::Submit(const CaptureRecord& r) {
@@ -255,11 +289,21 @@ void NbdCapture::SenderLoop() {
     queue_->Ack(sender_ ? sender_->acked_seq() : local_acked_.load());
     if (resyncing && MonoMs() - last_persist_ms >= persist_ms) {
       // During a resync (the initial copy included) the bitmap file shrinks as the vault
-      // acknowledges: a restart resends only what is left.
+      // acknowledges: a restart resends only what is left. During a comparison it also
+      // records how far the comparison got (after the bitmap that holds what it found).
       last_persist_ms = MonoMs();
+      const uint64_t compared = compare_ ? compare_->progress().next_block : 0;
       Status s = queue_->Persist();
       if (!s.ok()) log::Error(kLog, "persist dirty bitmap: " + s.ToString());
+      if (s.ok() && compare_ && compared > compare_next_block_ && !options_.state_dir.empty()) {
+        compare_next_block_ = compared;
+        s = SaveState();
+        if (!s.ok()) log::Error(kLog, "save capture state: " + s.ToString());
+      }
     }
+    // A comparison step that moved on makes the hand-off below not wait for records, so
+    // the next step follows at once; a failed one (the vault unreachable) waits as usual.
+    const bool compared_now = compare_ && CompareStep();
     auto step = queue_->ResyncStep(read, options_.resync_chunk_blocks);
     if (!step.ok()) log::Error(kLog, "resync read: " + step.status().ToString());
     if (step.ok() && *step) resyncing = true;
@@ -268,7 +312,7 @@ void NbdCapture::SenderLoop() {
     // ending a resync or taking its points.
     CaptureRecord r;
     bool popped = false;
-    for (int i = 0; i < 256 && !stop_ && queue_->Pop(&r, popped ? 0 : 20); ++i) {
+    for (int i = 0; i < 256 && !stop_ && queue_->Pop(&r, popped || compared_now ? 0 : 20); ++i) {
       popped = true;
       Status s = Submit(r);
       if (!s.ok()) {
@@ -280,19 +324,20 @@ void NbdCapture::SenderLoop() {
     }
     if (stop_) break;
     CaptureQueueStats qs = queue_->stats();
-    bool dirty = qs.dirty_blocks > 0 || qs.state == CaptureState::kBitmap;
+    bool dirty = qs.dirty_blocks > 0 || qs.state == CaptureState::kBitmap || compare_ != nullptr;
     if (dirty) {
       resyncing = true;
       continue;
     }
     if (resyncing) {
       // The stream is a disk state again: mark it with a point.
-      std::string label = initial_complete_ ? "resync" : "initial-replication";
+      std::string label = initial_complete_ || hash_resync_ ? "resync" : "initial-replication";
       // Nothing written at all: the empty replica already is the disk.
       bool nothing = qs.last_seq < first_seq_;
       if (nothing || queue_->RecordPoint(wire::PointKind::kCrash, label, "", 0) != 0) {
         resyncing = false;
         last_point_ms = MonoMs();
+        if (hash_resync_) EndHashResync();
         if (!initial_complete_) {
           initial_complete_ = true;
           if (!options_.state_dir.empty()) {
@@ -417,6 +462,16 @@ NbdCaptureStats NbdCapture::stats() const {
   s.replicating = sender_ != nullptr;
   s.app_points = app_points_;
   s.app_fallbacks = app_fallbacks_;
+  s.hash_resync = hash_resync_;
+  {
+    std::lock_guard l(resync_mu_);
+    s.hash_resync_done = hash_resync_done_;
+    s.compare = resync_progress_;
+    s.resync_bytes =
+        (hash_resync_done_ ? resync_bytes_end_ : s.queue.resync_bytes) - resync_bytes_start_;
+    s.resync_seconds =
+        double((hash_resync_done_ ? resync_end_ms_ : MonoMs()) - resync_start_ms_) / 1000.0;
+  }
   std::lock_guard l(warning_mu_);
   s.last_warning = last_warning_;
   return s;
@@ -494,7 +549,22 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
                         : st.queue.state != CaptureState::kStreaming ? CaptureStateName(st.queue.state)
                         : caught_up ? "idle"
                                     : "streaming";
+    if (st.hash_resync) phase = "resync";
     double percent = st.initial_complete ? 100.0 : 100.0 * (1.0 - double(st.queue.dirty_blocks) / double(initial_dirty));
+    if (st.hash_resync) {
+      // Compared and not waiting to be sent, of every block.
+      uint64_t done =
+          st.compare.next_block - std::min(st.compare.next_block, st.queue.dirty_blocks);
+      percent = 100.0 * double(done) / double(std::max<uint64_t>(1, st.compare.blocks_total));
+    }
+    json resync = json::object();
+    if (st.hash_resync || st.hash_resync_done)
+      resync = {{"phase", "resync"},
+                {"blocks_total", st.compare.blocks_total},
+                {"blocks_compared", st.compare.blocks_compared},
+                {"blocks_changed", st.compare.blocks_changed},
+                {"bytes_sent", st.resync_bytes},
+                {"seconds", st.resync_seconds}};
     std::string error = ss.last_error;
     Status fatal = sender->fatal_error();
     if (!fatal.ok()) error = fatal.ToString();
@@ -516,6 +586,8 @@ void RunNbdAssignment(const std::string& assignment_json, const std::string& sta
                 {"dirty_blocks", st.queue.dirty_blocks},
                 {"connected", ss.connected},
                 {"bytes_on_wire", ss.bytes_sent},
+                {"resync", resync},
+                {"sync", st.hash_resync_done ? resync : json::object()},
                 {"last_error", ss.connected ? std::string() : error},
                 {"drain", drain}}
                .dump());

@@ -2,6 +2,8 @@
 // CaptureBackend, and runs the sender thread that drains the capture stream into a
 // DiskSender, takes a crash-consistent point every policy interval, resyncs dirty blocks
 // (initial replication, after the bitmap fallback, after a restart) and then takes a point.
+// When the replica holds an older state of the disk it first compares block hashes with it
+// (hash_compare.h) and resyncs only the blocks that differ.
 // App-consistent points run the pre hook, insert the point, run the post hook.
 // Thread-safety: Start/Stop from one controlling thread; everything else from any thread.
 #pragma once
@@ -15,6 +17,7 @@
 
 #include "agent/capture_backend.h"
 #include "agent/disk_sender.h"
+#include "agent/hash_compare.h"
 #include "nbd/export_registry.h"
 #include "nbd/server.h"
 
@@ -39,10 +42,12 @@ struct NbdCaptureOptions {
   int64_t app_point_interval_ms = 0; // app-consistent points on a schedule; 0: off
   CaptureQueueOptions queue;         // state_dir is filled from above
   uint32_t resync_chunk_blocks = 16; // blocks read per resync step
-  // The vault's request to copy the whole disk again (0: none). A value other than the one
-  // in the state file means the disk was written behind the agent's back (a failback into
-  // the original disk): the replica is not this disk's state, so every block, holes
-  // included, is copied again; the value is kept so a restart does not start over.
+  uint32_t compare_batch_blocks = 256;  // blocks per step of a resync by block hashes
+  // The vault's request for a whole-disk resync (0: none). A value other than the one in
+  // the state file means the disk was written behind the agent's back (a failback into the
+  // original disk): the replica is not this disk's state, so every block, holes included,
+  // is compared with the replica by its hash and the blocks that differ are sent; the value
+  // is kept so a restart does not start over.
   uint64_t resync_epoch = 0;
   // Start fenced (a planned failover's drain was requested before this start): the export
   // refuses writes from its first request.
@@ -69,6 +74,13 @@ struct NbdCaptureStats {
   uint64_t app_points = 0;           // app-consistent points taken
   uint64_t app_fallbacks = 0;        // scheduled app points that became crash-consistent
   std::string last_warning;          // e.g. a failed hook; "" when the last app point went well
+  // Resync by block hashes: running (comparing, then sending what differs), and its
+  // figures; after it ends they stay as the last one's (hash_resync_done).
+  bool hash_resync = false;
+  bool hash_resync_done = false;
+  HashCompareProgress compare;
+  uint64_t resync_bytes = 0;  // disk bytes this resync read and sent (its dirty blocks)
+  double resync_seconds = 0;
 };
 
 class NbdCapture {
@@ -122,6 +134,13 @@ class NbdCapture {
   Status Submit(const CaptureRecord& r);
   Status LoadState();
   Status SaveState();
+  // Starts a resync by block hashes from block `first_block` (see Start).
+  void BeginHashResync(uint64_t first_block);
+  // One comparison step from the sender loop (false when it failed: retried later); at the
+  // end, persists the blocks found different so that a restart resumes sending them
+  // instead of comparing again.
+  bool CompareStep();
+  void EndHashResync();
 
   const NbdCaptureOptions options_;
   DiskSender* const sender_;
@@ -142,6 +161,18 @@ class NbdCapture {
   bool initial_started_ = false;
   std::atomic<uint64_t> initial_blocks_{0};
   uint64_t resync_epoch_ = 0;        // the vault's last resync request this state answered
+  // A resync by block hashes is under way (state file hash_resync=1): comparing while
+  // compare_ is set, then sending the blocks found different (the initial-copy machinery).
+  std::atomic<bool> hash_resync_{false};
+  uint64_t compare_next_block_ = 0;  // persisted: blocks below it compared (and their
+                                     // differing ones in the persisted dirty bitmap)
+  std::unique_ptr<BlockHashCompare> compare_;
+  mutable std::mutex resync_mu_;  // guards the figures below (read by stats())
+  HashCompareProgress resync_progress_;
+  bool hash_resync_done_ = false;
+  uint64_t resync_bytes_start_ = 0, resync_bytes_end_ = 0;
+  int64_t resync_start_ms_ = 0, resync_end_ms_ = 0;
+  int64_t compare_error_log_ms_ = 0;  // rate-limits the log of a failing comparison
   std::atomic<uint64_t> points_{0};
   std::atomic<uint64_t> last_point_seq_{0};
   std::atomic<uint64_t> submitted_seq_{0};

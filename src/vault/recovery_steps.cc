@@ -82,7 +82,7 @@ Status RequestWholeDiskResync(const RecoveryDeps& d, control::StepContext& ctx, 
   const uint64_t epoch = static_cast<uint64_t>(Clock::System()->NowUnixNanos());
   capture["resync_epoch"] = epoch;
   LL_RETURN_IF_ERROR(d.catalog->SetMachineCapture(m.id, m.capture_mode, capture.dump()));
-  ctx.Log(m.name + ": nbd mode, the agent copies the whole disk again (resync epoch " +
+  ctx.Log(m.name + ": nbd mode, the agent resyncs the whole disk by block hashes (resync epoch " +
           std::to_string(epoch) + ")");
   return Status::Ok();
 }

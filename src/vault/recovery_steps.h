@@ -40,8 +40,8 @@ Status StopFailover(const RecoveryDeps& d, control::StepContext& ctx, const cont
 
 // After a failback wrote the original disks, an nbd-mode agent cannot know which blocks
 // changed (it sees only the writes it serves): a new `resync_epoch` in the machine's capture
-// config makes it copy the whole disk again. Scan-mode machines need nothing (their next
-// scan compares block hashes).
+// config makes it compare every block's hash with the replica and send the blocks that
+// differ. Scan-mode machines need nothing (their next scan compares block hashes).
 Status RequestWholeDiskResync(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m);
 
 }  // namespace lifeline::vault

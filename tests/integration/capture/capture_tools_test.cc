@@ -7,6 +7,7 @@
 #include <set>
 #include <thread>
 
+#include "agent/dirty_bitmap.h"
 #include "capture_fixture.h"
 #include "common/clock.h"
 
@@ -28,6 +29,15 @@ class CaptureToolsTest : public CaptureFixture {
        " conv=notrunc status=none && head -c 1M /dev/zero | tr '\\0' 'Z' | dd of=" + src +
        " bs=1M seek=32 conv=notrunc status=none");
     return src;
+  }
+  // Protects the disk, makes the writes in `qemu_io_commands` through the agent, waits until
+  // the vault holds them and stops the agent.
+  void ReplicateThenStop(const std::string& qemu_io_commands) {
+    StartAgent();
+    Ok("qemu-io -f raw " + qemu_io_commands + " -c flush " + capture_->url());
+    ASSERT_TRUE(capture_->WaitCaughtUp(30000).ok());
+    capture_.reset();
+    sender_.reset();
   }
 };
 
@@ -217,14 +227,11 @@ TEST_F(CaptureToolsTest, AgentRestartDeliversWritesTheVaultNeverAcknowledged) {
 }
 
 // A failback writes the original disk without the agent seeing it: a new resync epoch from
-// the vault makes the agent copy every block again (holes too: the replica holds older data
-// there), once; the same epoch after a restart copies nothing more.
-TEST_F(CaptureToolsTest, ANewResyncEpochCopiesWhatChangedBehindTheAgent) {
-  StartAgent();
-  Ok("qemu-io -f raw -c 'write -P 0x61 0 2M' -c flush " + capture_->url());
-  ASSERT_TRUE(capture_->WaitCaughtUp(30000).ok());
-  capture_.reset();
-  sender_.reset();
+// the vault makes the agent compare every block's hash with the replica (holes too: the
+// replica holds older data there) and send only those that differ, once; the same epoch
+// after a restart sends nothing more.
+TEST_F(CaptureToolsTest, ANewResyncEpochSendsOnlyTheBlocksChangedBehindTheAgent) {
+  ReplicateThenStop("-c 'write -P 0x61 0 2M' -c 'write -P 0x62 30M 8M'");
   // Behind the agent's back: new data at 20 MiB, a hole punched where the replica has data.
   Ok("dd if=/dev/zero bs=1M count=1 status=none | tr '\\000' '\\161' | dd of=" + image_ +
      " bs=1M seek=20 conv=notrunc,fsync status=none");
@@ -240,13 +247,109 @@ TEST_F(CaptureToolsTest, ANewResyncEpochCopiesWhatChangedBehindTheAgent) {
   agent::NbdCaptureOptions co = CaptureOpts();
   co.resync_epoch = 7;
   StartAgent(co, SenderOpts());
-  EXPECT_EQ(capture_->stats().initial_blocks, kDisk / (64 * 1024)) << "every block, holes included";
   ExpectReplicaEqualsImage();
+  agent::NbdCaptureStats st = capture_->stats();
+  EXPECT_TRUE(st.hash_resync_done);
+  EXPECT_EQ(st.compare.blocks_compared, kDisk / (64 * 1024)) << "every block, holes included";
+  EXPECT_EQ(st.compare.blocks_changed, 32u) << "1 MiB written and 1 MiB punched behind the agent";
+  EXPECT_EQ(st.resync_bytes, 2u << 20);
+  bool resync_point = false;
+  for (const auto& p : Replica()->Points()) resync_point |= p.label == "resync";
+  EXPECT_TRUE(resync_point) << "a point follows the resync";
   capture_.reset();
   sender_.reset();
   StartAgent(co, SenderOpts());
-  EXPECT_EQ(capture_->stats().queue.dirty_blocks, 0u) << "the same epoch must not copy the disk again";
+  EXPECT_EQ(capture_->stats().queue.dirty_blocks, 0u) << "the same epoch must not resync again";
+  EXPECT_FALSE(capture_->stats().hash_resync);
   EXPECT_TRUE(capture_->stats().initial_complete);
+}
+
+// The machine writes all over the disk while the comparison runs (one block per step, so it
+// lasts): every write reaches the replica, whichever side of a block's hashing it lands on.
+TEST_F(CaptureToolsTest, WritesDuringAResyncByHashesAllReachTheReplica) {
+  ReplicateThenStop("-c 'write -P 0x61 0 16M'");
+  Ok("dd if=/dev/urandom bs=64k count=3 seek=7 of=" + image_ + " conv=notrunc status=none");
+  agent::NbdCaptureOptions co = CaptureOpts();
+  co.resync_epoch = 8;
+  co.compare_batch_blocks = 1;
+  StartAgent(co, SenderOpts());
+  // Writes of 4 KiB..200 KiB over the whole disk, each in its own qemu-io run, until the
+  // comparison ends (bounded).
+  int runs = 0, during = 0;
+  for (; runs < 60; ++runs) {
+    bool comparing = capture_->stats().queue.state == agent::CaptureState::kResync;
+    during += comparing;
+    if (!comparing && runs >= 10) break;
+    uint64_t off = (uint64_t(runs) * 1040383) % (kDisk - (256u << 10));
+    Ok("qemu-io -f raw -c 'write -P " + std::to_string(0x20 + runs) + " " + std::to_string(off) +
+       " " + std::to_string(4096 * (1 + runs % 50)) + "' -c 'write -P 0x7e " +
+       std::to_string(kDisk / 2 + off / 2) + " 4k' " + capture_->url());
+  }
+  std::printf("%d client runs, %d of them while the resync ran\n", runs, during);
+  EXPECT_GT(during, 0) << "no write raced with the resync: the test proves nothing";
+  ExpectReplicaEqualsImage();
+  EXPECT_GE(capture_->stats().compare.blocks_changed, 3u);
+}
+
+// A comparison interrupted by a restart resumes from the position in capture.state when
+// the dirty bitmap file (which holds what it found below that position) is valid, and
+// starts over without it (the safe fallback).
+TEST_F(CaptureToolsTest, AnInterruptedResyncByHashesResumesOrStartsOver) {
+  ReplicateThenStop("-c 'write -P 0x61 0 1M'");  // leaves a valid, clean dirty.bitmap
+  Ok("printf x | dd of=" + image_ + " bs=1 seek=" + std::to_string(100 * 65536) +
+     " conv=notrunc status=none");
+  Ok("printf y | dd of=" + image_ + " bs=1 seek=" + std::to_string(800 * 65536) +
+     " conv=notrunc status=none");
+  const std::string state = dir_ + "/agent-state/capture.state";
+  auto interrupted_at_512 = [&] {
+    std::ofstream(state)
+        << "initial_complete=0\ninitial_started=0\ninitial_blocks=0\nresync_epoch=0\n"
+           "hash_resync=1\ncompare_next_block=512\n";
+  };
+  interrupted_at_512();
+  StartAgent();
+  ASSERT_TRUE(capture_->WaitCaughtUp(30000).ok());
+  EXPECT_EQ(capture_->stats().compare.blocks_compared, 512u) << "resumed at block 512";
+  EXPECT_EQ(capture_->stats().compare.blocks_changed, 1u)
+      << "block 100 was compared before the restart";
+  capture_.reset();
+  sender_.reset();
+  // No bitmap, and a state that says the bitmap tracks the copy (an initial copy was
+  // interrupted): the comparison starts over, and the state must stop saying so until it
+  // ends, or a restart meanwhile would resume sending and skip the blocks not compared.
+  std::ofstream(state)
+      << "initial_complete=0\ninitial_started=1\ninitial_blocks=0\nresync_epoch=0\n"
+         "hash_resync=1\ncompare_next_block=512\n";
+  std::filesystem::remove(dir_ + "/agent-state/dirty.bitmap");
+  agent::NbdCaptureOptions one_block_steps = CaptureOpts();
+  one_block_steps.compare_batch_blocks = 1;
+  StartAgent(one_block_steps, SenderOpts());
+  std::string during = ReadAll(state);
+  EXPECT_TRUE(during.find("initial_started=0") != std::string::npos ||
+              during.find("initial_complete=1") != std::string::npos)
+      << during;
+  ExpectReplicaEqualsImage();
+  EXPECT_EQ(capture_->stats().compare.blocks_compared, 1024u)
+      << "no bitmap: the comparison starts over";
+  EXPECT_EQ(capture_->stats().compare.blocks_changed, 1u) << "only block 100 still differs";
+  // Interrupted after the comparison, while sending what it found (block 900): the restart
+  // compares nothing and sends what the bitmap holds.
+  capture_.reset();
+  sender_.reset();
+  Ok("printf z | dd of=" + image_ + " bs=1 seek=" + std::to_string(900 * 65536) +
+     " conv=notrunc status=none");
+  std::ofstream(state)
+      << "initial_complete=0\ninitial_started=1\ninitial_blocks=0\nresync_epoch=0\n"
+         "hash_resync=1\ncompare_next_block=1024\n";
+  std::vector<uint8_t> bits(kDisk / 65536, 0);
+  bits[900] = 1;
+  std::ofstream(dir_ + "/agent-state/dirty.bitmap", std::ios::binary)
+      << agent::EncodeDirtyBitmap(agent::DirtyBitmap{65536, bits});
+  StartAgent();
+  ExpectReplicaEqualsImage();
+  EXPECT_EQ(capture_->stats().compare.blocks_compared, 0u) << "nothing compared again";
+  EXPECT_EQ(capture_->stats().compare.blocks_changed, 1u) << "block 900, left to send";
+  EXPECT_EQ(capture_->stats().resync_bytes, 65536u);
 }
 
 }  // namespace

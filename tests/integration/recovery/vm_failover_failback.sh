@@ -175,6 +175,14 @@ for i in $(seq 300); do
 done
 [ $served = 1 ] || fail "the agent does not serve vm1 again after 60 s: $(tail -5 agent2.log)"
 t_agent2=$(since "$ts")
+# The failback's resync request: block hashes compared, only the blocks that differ sent
+# (the recovery site's writes, not the 1024 blocks of the disk).
+sync_field() { "$bin" machine status vm1 --vault-dir vault --json | jq_ "((d['disks'][0].get('agent') or {}).get('sync') or {}).get('$1', '')"; }
+for i in $(seq 100); do [ -n "$(sync_field blocks_compared)" ] && break; sleep 0.2; done
+rs_changed=$(sync_field blocks_changed); rs_compared=$(sync_field blocks_compared); rs_bytes=$(sync_field bytes_sent)
+[ "$rs_compared" = 1024 ] || fail "the agent's resync compared '$rs_compared' blocks, expected 1024"
+[ -n "$rs_changed" ] && [ "$rs_changed" -ge 1 ] && [ "$rs_changed" -le 51 ] \
+  || fail "the agent's resync sent '$rs_changed' blocks, expected 1..51 (5% of 1024)"
 boot_vm vm3-charlie CHARLIE "$agent_url"; t_vm3=$vm_secs; prev3=$vm_prev
 [ "$prev3" = BRAVO ] || fail "VM #3 found '$prev3' at 8 MiB, expected BRAVO (the recovery site's writes did not survive failback)"
 [ "$(mark_at source.img)" = CHARLIE ] || fail "the source disk does not hold CHARLIE after VM #3"
@@ -214,6 +222,7 @@ printf "commit                 %s s\n" "$t_commit"
 printf "re-protect (offline)   %s s, %s of %s blocks sent into the original disk\n" "$t_reprotect" "$rp_sent" "$rp_blocks"
 printf "failback               %s s, %s blocks sent home (1 MiB written after re-protect), vm1 %s, original disk holds %s\n" "$t_failback" "$fb_sent" "$dir_fb" "$orig"
 printf "agent again            %s s until it served the disk again\n" "$t_agent2"
+printf "resync by hashes       %s of %s blocks differed, %s bytes sent\n" "$rs_changed" "$rs_compared" "$rs_bytes"
 printf "VM #3 on primary       boot to power-off %s s, PREV '%s', wrote CHARLIE\n" "$t_vm3" "$prev3"
 printf "forward replication    newest point holds %s %s s after power-off\n" "$vault_mark" "$t_point3"
 printf "replica vs primary     %s blocks of 64 KiB differ\n" "$replica_diff"
