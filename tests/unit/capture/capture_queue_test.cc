@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -368,6 +369,55 @@ TEST(CaptureQueueTest, FencedBackendRefusesEveryChangeUntilUnfenced) {
   EXPECT_FALSE(q.fenced());
   ASSERT_TRUE(b.Write(0, Bytes(z), false).ok());
   EXPECT_EQ(q.last_seq(), 2u);
+}
+
+// A disk whose writes wait, once started, until the test lets them finish.
+class SlowWriteBackend final : public nbd::Backend {
+ public:
+  explicit SlowWriteBackend(uint64_t size) : inner_(size) {}
+  uint64_t size() const override { return inner_.size(); }
+  Status Read(uint64_t offset, MutableByteSpan out) override { return inner_.Read(offset, out); }
+  Status Write(uint64_t offset, ByteSpan data, bool fua) override {
+    started_ = true;
+    while (!go_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return inner_.Write(offset, data, fua);
+  }
+  Status Flush() override { return inner_.Flush(); }
+  Status Trim(uint64_t offset, uint64_t length, bool fua) override { return inner_.Trim(offset, length, fua); }
+  Status WriteZeroes(uint64_t offset, uint64_t length, nbd::ZeroMode mode, bool fua) override {
+    return inner_.WriteZeroes(offset, length, mode, fua);
+  }
+  Status BlockStatus(uint64_t offset, uint64_t length, size_t max_extents, std::vector<nbd::Extent>* out) override {
+    return inner_.BlockStatus(offset, length, max_extents, out);
+  }
+  std::atomic<bool> started_{false}, go_{false};
+
+ private:
+  nbd::MemoryBackend inner_;
+};
+
+TEST(CaptureQueueTest, FenceWaitsForAWriteAlreadyOnItsWayToTheDisk) {
+  // A write that passed the fence check is on the disk when the fence comes: the fence
+  // waits for it, and it is numbered before the fence's seq (never on the disk and refused).
+  CaptureQueueOptions o;
+  CaptureQueue q(o, kDisk, 1);
+  ASSERT_TRUE(q.Open().ok());
+  auto image = std::make_shared<SlowWriteBackend>(kDisk);
+  CaptureBackend b(image, &q);
+  std::string a(4096, 'a');
+  Status write_status = Status::IOError("not run");
+  std::thread writer([&] { write_status = b.Write(0, Bytes(a), false); });
+  while (!image->started_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::atomic<uint64_t> fence_seq{UINT64_MAX};
+  std::thread fencer([&] { fence_seq = q.Fence(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(fence_seq.load(), UINT64_MAX) << "the fence did not wait for the write on its way";
+  image->go_ = true;
+  writer.join();
+  fencer.join();
+  EXPECT_TRUE(write_status.ok()) << write_status.ToString();
+  EXPECT_EQ(fence_seq.load(), 1u) << "the write that reached the disk is before the fence";
+  EXPECT_EQ(b.Write(4096, Bytes(a), false).code(), Code::kUnauthenticated);
 }
 
 }  // namespace
