@@ -361,12 +361,8 @@ void AgentDaemon::StopWorker(const std::string& disk_id) {
 static bool NewResyncEpoch(const json& running, std::map<std::string, json>::const_iterator wanted,
                            std::map<std::string, json>::const_iterator end) {
   if (wanted == end) return false;
-  auto epoch = [](const json& a) -> uint64_t {
-    if (!a.contains("capture") || !a["capture"].is_object()) return 0;
-    const json& c = a["capture"];
-    return c.contains("resync_epoch") && c["resync_epoch"].is_number_unsigned() ? c["resync_epoch"].get<uint64_t>() : 0;
-  };
-  return epoch(wanted->second) != 0 && epoch(wanted->second) != epoch(running);
+  const uint64_t epoch = CaptureField(wanted->second, "resync_epoch");
+  return epoch != 0 && epoch != CaptureField(running, "resync_epoch");
 }
 
 void AgentDaemon::Reconcile(const std::string& assignments_json) {

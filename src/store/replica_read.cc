@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "common/checksum.h"
@@ -337,22 +339,29 @@ Status DiskReplica::Materialize(uint64_t seq, const std::string& target_path,
   }
   cuts.push_back(pieces.size());
   std::atomic<uint64_t> done{0};
-  std::atomic<size_t> finished{0};
+  std::mutex finished_mu;
+  std::condition_variable finished_cv;
+  size_t finished = 0;
   std::vector<Status> results(cuts.size() - 1);
   std::vector<std::thread> threads;
   for (size_t w = 0; w + 1 < cuts.size(); ++w)
     threads.emplace_back([&, w] {
       results[w] = MaterializePieces(pieces, cuts[w], cuts[w + 1], target.get(), &done);
-      finished.fetch_add(1);
+      std::lock_guard l(finished_mu);
+      ++finished;
+      finished_cv.notify_one();
     });
-  // This thread only reports progress (the callback need not be thread-safe).
+  // This thread only reports progress (the callback need not be thread-safe), and wakes as
+  // soon as the last share is done.
   uint64_t last_report = 0;
-  while (finished.load() < threads.size()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (std::unique_lock l(finished_mu);
+       !finished_cv.wait_for(l, std::chrono::milliseconds(20), [&] { return finished == threads.size(); });) {
     uint64_t d = done.load(std::memory_order_relaxed);
     if (progress && d - last_report >= (256u << 20)) {
+      l.unlock();
       progress(d, size_bytes_);
       last_report = d;
+      l.lock();
     }
   }
   for (auto& t : threads) t.join();

@@ -19,11 +19,6 @@ int64_t SteadyMs() {
       .count();
 }
 
-json CaptureConfig(const control::Machine& m) {
-  json capture = json::parse(m.capture_config, nullptr, false);
-  return capture.is_object() ? capture : json::object();
-}
-
 // An unsigned field of an object, 0 when missing or of another type (agents' reports are
 // input: never an exception).
 uint64_t U64(const json& j, const char* key) {
@@ -105,7 +100,7 @@ class DrainStep final : public control::Step {
   // point (nbd mode: after the fence; scan mode: a whole cycle after the request).
   Status AgentDrain(control::StepContext& ctx, const control::Machine& m,
                     std::vector<DrainDisk>& disks) {
-    json capture = CaptureConfig(m);
+    json capture = CaptureConfigOf(m);
     uint64_t request = DrainRequestIn(capture);
     const std::string agent = AgentOf(d_.catalog, m);
     if (request == 0) {
@@ -250,7 +245,7 @@ control::StepFactory DrainStepFactory(const RecoveryDeps& deps) {
 Status ClearDrainRequest(const RecoveryDeps& d, control::StepContext& ctx,
                          const std::string& machine) {
   LL_ASSIGN_OR_RETURN(auto m, d.catalog->GetMachineByName(machine));
-  json capture = CaptureConfig(m);
+  json capture = CaptureConfigOf(m);
   if (DrainRequestIn(capture) == 0) return Status::Ok();
   capture.erase("drain_request");
   LL_RETURN_IF_ERROR(d.catalog->SetMachineCapture(m.id, m.capture_mode, capture.dump()));

@@ -75,10 +75,14 @@ Status StopInstances(const RecoveryDeps& d, control::StepContext& ctx, const con
   return first;
 }
 
+json CaptureConfigOf(const control::Machine& m) {
+  json capture = json::parse(m.capture_config, nullptr, false);
+  return capture.is_object() ? capture : json::object();
+}
+
 Status RequestWholeDiskResync(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m) {
   if (m.capture_mode != "nbd") return Status::Ok();
-  json capture = json::parse(m.capture_config, nullptr, false);
-  if (!capture.is_object()) capture = json::object();
+  json capture = CaptureConfigOf(m);
   const uint64_t epoch = static_cast<uint64_t>(Clock::System()->NowUnixNanos());
   capture["resync_epoch"] = epoch;
   LL_RETURN_IF_ERROR(d.catalog->SetMachineCapture(m.id, m.capture_mode, capture.dump()));

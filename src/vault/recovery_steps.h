@@ -38,6 +38,9 @@ Status WriteJsonFile(const std::string& path, const nlohmann::json& j);
 Status StopInstances(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m);
 Status StopFailover(const RecoveryDeps& d, control::StepContext& ctx, const control::Machine& m);
 
+// The machine's capture settings as a JSON object (empty when unset or unreadable).
+nlohmann::json CaptureConfigOf(const control::Machine& m);
+
 // After a failback wrote the original disks, an nbd-mode agent cannot know which blocks
 // changed (it sees only the writes it serves): a new `resync_epoch` in the machine's capture
 // config makes it compare every block's hash with the replica and send the blocks that

@@ -243,6 +243,11 @@ json Agent(const json& machine) {
   return d.contains("agent") ? d["agent"] : json::object();
 }
 
+// The agent finished its first copy (or resync) and is idle.
+bool CopyDone(const json& machine) {
+  return Agent(machine).value("initial_complete", false) && Agent(machine).value("phase", "") == "idle";
+}
+
 // The initial copy of a disk in nbd mode survives a SIGKILL of the agent: the restarted
 // agent sends only what the vault had not acknowledged. The vault's byte count proves it.
 TEST(CaptureCliTest, InitialCopyResumesAfterAnAgentCrash) {
@@ -267,9 +272,7 @@ TEST(CaptureCliTest, InitialCopyResumesAfterAnAgentCrash) {
   uint64_t before = site.CliJson("machine status web")["disks"][0].value("bytes_received", uint64_t(0));
   EXPECT_LT(before, kData) << "the copy finished before the crash: the test proves nothing";
   site.StartAgent("host1", /*register_it=*/false);
-  json done = site.WaitMachine("web", [](const json& m) {
-    return Agent(m).value("initial_complete", false) && Agent(m).value("phase", "") == "idle";
-  }, 60);
+  json done = site.WaitMachine("web", CopyDone, 60);
   uint64_t total = done["disks"][0].value("bytes_received", uint64_t(0));
   std::printf("initial copy of %llu MiB: %llu MiB before the crash, %llu MiB in all (%.2fx the data)\n",
               (unsigned long long)(kData >> 20), (unsigned long long)(before >> 20),
@@ -288,20 +291,11 @@ TEST(CaptureCliTest, LostStateResyncsByBlockHashes) {
   site.StartVault();
   site.StartAgent("host1");
   constexpr uint64_t kDiskBytes = 64u << 20, kBlock = 64u << 10;
-  std::string img = site.dir() + "/disk.img";
-  ASSERT_EQ(Shell("truncate -s 64M " + img + " && head -c 8M /dev/urandom | dd of=" + img +
-                  " conv=notrunc status=none")
-                .exit_code,
-            0);
+  std::string img = site.MakeDisk("64M", 8u << 20);
   CommandResult prot = site.Cli("machine protect web --disk " + img +
                                 " --agent host1 --mode nbd --point-interval 1");
   ASSERT_EQ(prot.exit_code, 0) << prot.output;
-  site.WaitMachine(
-      "web",
-      [](const json& m) {
-        return Agent(m).value("initial_complete", false) && Agent(m).value("phase", "") == "idle";
-      },
-      60);
+  site.WaitMachine("web", CopyDone, 60);
   site.agent("host1").Stop();
   uint64_t before =
       site.CliJson("machine status web")["disks"][0].value("bytes_received", uint64_t(0));
@@ -315,10 +309,7 @@ TEST(CaptureCliTest, LostStateResyncsByBlockHashes) {
   site.StartAgent("host1", /*register_it=*/false);
   json done = site.WaitMachine(
       "web",
-      [](const json& m) {
-        return Agent(m).value("initial_complete", false) && Agent(m).value("phase", "") == "idle" &&
-               Agent(m).contains("sync") && !Agent(m)["sync"].empty();
-      },
+      [](const json& m) { return CopyDone(m) && Agent(m).contains("sync") && !Agent(m)["sync"].empty(); },
       60);
   json sync = Agent(done).value("sync", json::object());
   uint64_t sent = done["disks"][0].value("bytes_received", uint64_t(0)) - before;
