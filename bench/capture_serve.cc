@@ -1,5 +1,5 @@
 // capture_serve: serves a disk image through the nbd-mode capture agent for benchmarks.
-// Usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N]
+// Usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR]
 // With --replicate, an in-process vault (replication service + replica store in STORE_DIR)
 // receives the stream over TLS on loopback, as a local vault would. Prints the NBD URL on
 // stdout, then every second a status line on stderr; on SIGTERM/SIGINT prints a summary
@@ -31,7 +31,7 @@ void OnSignal(int) { g_stop = true; }
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N]\n");
+    std::fprintf(stderr, "usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR]\n");
     return 2;
   }
   log::SetLevelFromEnv(log::Level::kWarn);
@@ -42,10 +42,12 @@ int main(int argc, char** argv) {
   int nice = agent::kReplicationNice;  // the agent's replication threads, as the daemon
   int vault_nice = 0;                  // the vault's, as `vault run`
   uint64_t spill_mib = 1024;  // as the agent daemon
+  std::string state_dir;      // the agent's (spill file, bitmap); default STORE_DIR-agent
   for (int i = 3; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--replicate")) store_dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--nice")) nice = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--vault-nice")) vault_nice = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--state-dir")) state_dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--spill-mib")) spill_mib = std::strtoull(argv[i + 1], nullptr, 10);
     if (!std::strcmp(argv[i], "--codec")) codec = ParseCodec(argv[i + 1]).ok() ? *ParseCodec(argv[i + 1]) : Codec::kNone;
   }
@@ -98,7 +100,7 @@ int main(int argc, char** argv) {
   agent::NbdCaptureOptions o;
   o.disk_path = image;
   o.listen_port = port;
-  o.state_dir = store_dir.empty() ? "" : store_dir + "-agent";
+  o.state_dir = store_dir.empty() ? "" : state_dir.empty() ? store_dir + "-agent" : state_dir;
   o.point_interval_ms = 5000;
   o.replication_nice = nice;
   o.queue.max_spill_bytes = spill_mib << 20;

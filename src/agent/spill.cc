@@ -100,10 +100,13 @@ uint64_t SpillFile::EncodedBytes(const CaptureRecord& r) {
   return kFixedBytes + r.label.size() + r.group_id.size() + (r.data ? r.data->size() : 0) + 8;
 }
 
+// The fixed fields, label and group id are encoded into a small buffer; the payload is
+// hashed and written from the record's own buffer (one vectored write), not copied: this
+// runs in the machine's write path while the memory buffer is full.
 Status SpillFile::Append(const CaptureRecord& r) {
-  std::string buf(EncodedBytes(r), '\0');
-  auto* p = reinterpret_cast<uint8_t*>(buf.data());
   size_t payload = r.data ? r.data->size() : 0;
+  std::string head(kFixedBytes + r.label.size() + r.group_id.size(), '\0');
+  auto* p = reinterpret_cast<uint8_t*>(head.data());
   PutLE32(p, kRecordMagic);
   PutLE32(p + 4, uint32_t(payload));
   PutLE64(p + 8, r.seq);
@@ -116,16 +119,18 @@ Status SpillFile::Append(const CaptureRecord& r) {
   PutLE64(p + 40, uint64_t(r.time_ns));
   PutLE16(p + 48, uint16_t(r.label.size()));
   PutLE16(p + 50, uint16_t(r.group_id.size()));
-  size_t pos = kFixedBytes;
-  std::memcpy(p + pos, r.label.data(), r.label.size());
-  pos += r.label.size();
-  std::memcpy(p + pos, r.group_id.data(), r.group_id.size());
-  pos += r.group_id.size();
-  if (payload) std::memcpy(p + pos, r.data->data(), payload);
-  pos += payload;
-  PutLE64(p + pos, Xxh3(p, pos));
-  LL_RETURN_IF_ERROR(file_->WriteAt(write_pos_, buf.data(), buf.size()));
-  write_pos_ += buf.size();
+  std::memcpy(p + kFixedBytes, r.label.data(), r.label.size());
+  std::memcpy(p + kFixedBytes + r.label.size(), r.group_id.data(), r.group_id.size());
+  ByteSpan body(payload ? reinterpret_cast<const uint8_t*>(r.data->data()) : nullptr, payload);
+  Xxh3Stream hash;
+  hash.Update(p, head.size());
+  if (payload) hash.Update(body.data(), body.size());
+  uint8_t tail[8];
+  PutLE64(tail, hash.Digest());
+  ByteSpan pieces[3] = {ByteSpan(p, head.size()), body, ByteSpan(tail, sizeof(tail))};
+  uint64_t total = head.size() + payload + sizeof(tail);
+  LL_RETURN_IF_ERROR(file_->WriteAtV(write_pos_, pieces, 3));
+  write_pos_ += total;
   ++records_;
   return Status::Ok();
 }

@@ -20,6 +20,12 @@ std::string BaseName(const std::string& path) {
   return pos == std::string::npos ? path : path.substr(pos + 1);
 }
 
+Status File::WriteAtV(uint64_t offset, const ByteSpan* pieces, size_t count) {
+  std::string joined;
+  for (size_t i = 0; i < count; ++i) joined.append(reinterpret_cast<const char*>(pieces[i].data()), pieces[i].size());
+  return WriteAt(offset, joined.data(), joined.size());
+}
+
 // Durable replace: write a temp file, fsync it, rename over the target, fsync the dir.
 // After a crash the path holds either the old or the new contents, never a mix.
 Status WriteFileAtomic(FileSystem* fs, const std::string& path, std::string_view data) {

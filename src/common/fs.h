@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bytes.h"
 #include "common/status.h"
 
 namespace lifeline {
@@ -20,6 +21,9 @@ class File {
   virtual Result<size_t> ReadAt(uint64_t offset, void* buf, size_t n) = 0;
   // Writes exactly n bytes at offset (extends the file if needed).
   virtual Status WriteAt(uint64_t offset, const void* data, size_t n) = 0;
+  // Writes `count` pieces back to back at offset, as WriteAt of their concatenation. This
+  // default copies them into one buffer; the POSIX file writes them with pwritev, no copy.
+  virtual Status WriteAtV(uint64_t offset, const ByteSpan* pieces, size_t count);
   virtual Status Sync() = 0;  // data and metadata durable (fsync)
   virtual Result<uint64_t> Size() = 0;
   virtual Status Truncate(uint64_t size) = 0;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +43,38 @@ class PosixFile final : public File {
         return Status::FromErrno(errno, "write " + path_ + " at " + std::to_string(offset));
       }
       done += size_t(r);
+    }
+    return Status::Ok();
+  }
+  Status WriteAtV(uint64_t offset, const ByteSpan* pieces, size_t count) override {
+    constexpr size_t kMaxPieces = 8;
+    if (count > kMaxPieces) return File::WriteAtV(offset, pieces, count);
+    iovec iov[kMaxPieces];
+    size_t total = 0;
+    for (size_t i = 0; i < count; ++i) {
+      iov[i] = {const_cast<uint8_t*>(pieces[i].data()), pieces[i].size()};
+      total += pieces[i].size();
+    }
+    iovec* next = iov;
+    int left = int(count);
+    for (size_t done = 0; done < total;) {
+      ssize_t r = ::pwritev(fd_, next, left, off_t(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return Status::FromErrno(errno, "write " + path_ + " at " + std::to_string(offset + done));
+      }
+      done += size_t(r);
+      // Skip what was written: whole pieces, then part of the next (a short write).
+      size_t n = size_t(r);
+      while (left > 0 && n >= next->iov_len) {
+        n -= next->iov_len;
+        ++next;
+        --left;
+      }
+      if (left > 0) {
+        next->iov_base = static_cast<char*>(next->iov_base) + n;
+        next->iov_len -= n;
+      }
     }
     return Status::Ok();
   }

@@ -1,10 +1,8 @@
 #include "store/segment.h"
 
 #include <fcntl.h>
-#include <sys/uio.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "common/checksum.h"
@@ -112,34 +110,11 @@ Status Segment::Append(RecordHeader header, std::string_view payload, uint64_t* 
   header.payload_size = uint32_t(payload.size());
   uint8_t head[kRecordHeaderSize];
   EncodeRecordHeader(header, head);
-  Status s;
   size_t total = kRecordHeaderSize + payload.size();
-  if (file_->fd() >= 0) {
-    // Header and payload in one vectored write: no copy of the payload.
-    iovec iov[2] = {{head, kRecordHeaderSize}, {const_cast<char*>(payload.data()), payload.size()}};
-    size_t done = 0;
-    while (done < total) {
-      int first = done < kRecordHeaderSize ? 0 : 1;
-      iovec part[2];
-      int n = 0;
-      for (int k = first; k < 2; ++k) part[n++] = iov[k];
-      size_t skip = done - (first == 0 ? 0 : kRecordHeaderSize);
-      part[0].iov_base = static_cast<char*>(part[0].iov_base) + skip;
-      part[0].iov_len -= skip;
-      ssize_t w = ::pwritev(file_->fd(), part, n, off_t(write_offset_ + done));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        s = Status::FromErrno(errno, "write " + path() + " at " + std::to_string(write_offset_ + done));
-        break;
-      }
-      done += size_t(w);
-    }
-  } else {
-    scratch_.resize(total);
-    std::memcpy(scratch_.data(), head, kRecordHeaderSize);
-    if (!payload.empty()) std::memcpy(scratch_.data() + kRecordHeaderSize, payload.data(), payload.size());
-    s = file_->WriteAt(write_offset_, scratch_.data(), scratch_.size());
-  }
+  // Header and payload in one vectored write: no copy of the payload.
+  ByteSpan pieces[2] = {ByteSpan(head, kRecordHeaderSize),
+                        ByteSpan(reinterpret_cast<const uint8_t*>(payload.data()), payload.size())};
+  Status s = file_->WriteAtV(write_offset_, pieces, 2);
   if (!s.ok()) {
     // A partial append must not leave garbage that a later append would follow.
     (void)file_->Truncate(write_offset_);
@@ -147,7 +122,6 @@ Status Segment::Append(RecordHeader header, std::string_view payload, uint64_t* 
   }
   *payload_offset = write_offset_ + kRecordHeaderSize;
   write_offset_ += total;
-  if (scratch_.capacity() > (4u << 20)) std::string().swap(scratch_);
   StartWriteback();
   return Status::Ok();
 }

@@ -73,7 +73,6 @@ class Segment {
   uint64_t number_;
   uint64_t write_offset_;
   uint64_t writeback_offset_;  // writeback was started for [.., writeback_offset_)
-  std::string scratch_;
 };
 
 }  // namespace lifeline::store

@@ -17,7 +17,7 @@ TEST_F(CaptureFixture, VmBootsFromTheAgentsNbdDiskAndItsWritesReachTheReplica) {
   for (const char* tool : {"qemu-system-x86_64", "busybox", "cpio", "apt-get", "dpkg-deb", "timeout"}) RequireTool(tool);
   std::string cache = (std::filesystem::path(LIFELINE_BINARY).parent_path().parent_path().parent_path() /
                        "test-cache" / "vm").string();
-  std::string script = std::string(LIFELINE_SOURCE_DIR) + "/tests/integration/capture/make_test_vm.sh";
+  std::string script = LIFELINE_SOURCE_DIR "/tests/integration/capture/make_test_vm.sh";
   CommandResult built = Shell(script + " " + cache);
   ASSERT_EQ(built.exit_code, 0) << "cannot build the test VM (kernel download?):\n" << built.output;
   StartAgent();

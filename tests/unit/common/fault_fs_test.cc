@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 
 namespace lifeline {
@@ -87,6 +88,23 @@ TEST_F(FaultFsTest, WriteBudgetGivesNoSpace) {
   EXPECT_TRUE(f->WriteAt(5, "123456", 6).ok());
   fs_.SetFailSync(true);
   EXPECT_EQ(f->Sync().code(), Code::kIOError);
+}
+
+// WriteAtV writes its pieces back to back, empty ones included, both as one pwritev (POSIX)
+// and through the default that joins them (the fault-injecting file), which also keeps the
+// pieces subject to the write budget.
+TEST_F(FaultFsTest, VectoredWriteJoinsItsPieces) {
+  auto bytes = [](const char* s) { return ByteSpan(reinterpret_cast<const uint8_t*>(s), std::strlen(s)); };
+  ByteSpan pieces[4] = {bytes("head"), ByteSpan(), bytes("-payload-"), bytes("tail")};
+  auto posix = *FileSystem::Posix()->Open(P("v"), OpenMode::kCreate);
+  ASSERT_TRUE(posix->WriteAt(0, "0123456789", 10).ok());
+  ASSERT_TRUE(posix->WriteAtV(3, pieces, 4).ok());
+  EXPECT_EQ(Read("v"), "012head-payload-tail");
+  auto faulty = *fs_.Open(P("w"), OpenMode::kCreate);
+  ASSERT_TRUE(faulty->WriteAtV(0, pieces, 4).ok());
+  EXPECT_EQ(Read("w"), "head-payload-tail");
+  fs_.SetWriteBudget(5);
+  EXPECT_EQ(faulty->WriteAtV(0, pieces, 4).code(), Code::kNoSpace);
 }
 
 }  // namespace

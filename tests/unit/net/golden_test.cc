@@ -62,8 +62,7 @@ class GoldenTest : public ::testing::TestWithParam<Scenario> {};
 TEST_P(GoldenTest, MatchesReviewedOutput) {
   const Scenario& s = GetParam();
   std::string got = Render(s);
-  std::string path =
-      std::string(LIFELINE_SOURCE_DIR) + "/tests/unit/net/golden/" + s.example + ".txt";
+  std::string path = LIFELINE_SOURCE_DIR "/tests/unit/net/golden/" + std::string(s.example) + ".txt";
   if (std::getenv("LIFELINE_UPDATE_GOLDEN")) {
     std::ofstream(path) << got;
   }

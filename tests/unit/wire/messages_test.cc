@@ -118,7 +118,9 @@ TEST(MessagesTest, HashRangesAreBounded) {
 }
 
 TEST(MessagesTest, WriteCompressesWhenItShrinksAndKeepsRawOtherwise) {
-  auto text = std::make_shared<const std::string>(std::string(64 * 1024, 'a') + "tail");
+  std::string compressible(64 * 1024, 'a');
+  compressible += "tail";
+  auto text = std::make_shared<const std::string>(std::move(compressible));
   for (Codec codec : {Codec::kLz4, Codec::kZstd}) {
     OutFrame out = BuildWrite(10, 8192, text, codec, 555);
     Frame frame = Wire(out);  // the decoded message's data points into it
