@@ -27,10 +27,12 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
 # One clang build serves both the sanitizer run and the fuzzers: ASan + UBSan everywhere,
-# libFuzzer coverage on every library, asserts on, -O1 so the tests run at a usable speed.
+# libFuzzer coverage on every library, asserts on. -O0: on 2 cores the build takes about
+# 7.5 min instead of 12.5 at -O1; the unit tests take 65 s instead of 44 (the store model
+# test runs one round of four here).
 $(BUILD_SAN)/build.ninja:
 	CXX=clang++ cmake -S . -B $(BUILD_SAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug \
-	  -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DLIFELINE_FUZZ=ON -DLIFELINE_BENCH=OFF
+	  -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" -DLIFELINE_FUZZ=ON -DLIFELINE_BENCH=OFF
 
 # ASan + UBSan over the unit tests (the integration suites run in the regular build).
 test-san: deps $(BUILD_SAN)/build.ninja

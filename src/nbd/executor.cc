@@ -1,14 +1,40 @@
-// Request execution and reply encoding; see executor.h. Thread-safe (no shared state).
+// Request execution and reply encoding; see executor.h. Thread-safe (the only shared state
+// is the rate limit of failure warnings).
 #include "nbd/executor.h"
 
 #include <algorithm>
+#include <mutex>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "nbd/protocol.h"
 #include "nbd/wire.h"
 
 namespace lifeline::nbd {
 namespace {
+
+// A failing disk, or one fenced for a planned failover, fails every request the same way:
+// the first failure is logged, then at most one line per 10 s, which counts the failures
+// it did not log, so a busy machine cannot flood the log.
+void WarnFailure(const std::string& line) {
+  constexpr int64_t kQuietNanos = 10'000'000'000;
+  static std::mutex mu;
+  static int64_t next_ns = 0;
+  static uint64_t unlogged = 0;
+  int64_t now = Clock::System()->MonotonicNanos();
+  uint64_t before;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (now < next_ns) {
+      ++unlogged;
+      return;
+    }
+    next_ns = now + kQuietNanos;
+    before = unlogged;
+    unlogged = 0;
+  }
+  log::Warn("nbd", line + (before ? " (and " + std::to_string(before) + " more failed requests not logged)" : ""));
+}
 
 void SimpleReply(std::string* out, uint64_t handle, uint32_t error) {
   AppendBE32(out, kSimpleReplyMagic);
@@ -50,7 +76,7 @@ Reply DoRead(const Request& q, const ExecContext& ctx) {
   r.size = q.length;
   Status s = ctx.target->backend->Read(q.offset, MutableByteSpan(r.data.get(), q.length));
   if (!s.ok()) {
-    log::Warn("nbd", "read failed: " + s.ToString());
+    WarnFailure("read failed: " + s.ToString());
     return ErrorReply(q, ctx, ErrorFromStatus(s));
   }
   if (ctx.structured) {
@@ -91,7 +117,7 @@ Reply DoBlockStatus(const Request& q, const ExecContext& ctx) {
 
 Reply Finish(const Request& q, const ExecContext& ctx, const Status& s, const char* what) {
   if (s.ok()) return OkReply(q);
-  log::Warn("nbd", std::string(what) + " failed: " + s.ToString());
+  WarnFailure(std::string(what) + " failed: " + s.ToString());
   return ErrorReply(q, ctx, ErrorFromStatus(s));
 }
 

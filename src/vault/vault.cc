@@ -20,6 +20,7 @@
 #include "store/image_import.h"
 #include "store/replica_store.h"
 #include "vault/group_coordinator.h"
+#include "vault/recovery_steps.h"
 #include "vault/replication_service.h"
 #include "wire/credentials.h"
 #include "wire/pki.h"
@@ -430,8 +431,7 @@ Result<json> Vault::MachineStatus(const std::string& name) {
   LL_ASSIGN_OR_RETURN(auto policy, catalog_->GetPolicy(m.policy_id));
   json out = {{"name", m.name}, {"state", m.state}, {"drill_state", m.drill_state}, {"direction", m.direction},
               {"policy", policy.name}};
-  json capture = json::parse(m.capture_config, nullptr, false);
-  if (!capture.is_object()) capture = json::object();
+  json capture = CaptureConfigOf(m);
   capture["mode"] = m.capture_mode;
   out["capture"] = capture;
   if (m.group_id) {
@@ -497,8 +497,7 @@ Result<json> Vault::Assignments(const std::string& agent_id) {
       continue;
     LL_ASSIGN_OR_RETURN(auto policy, catalog_->GetPolicy(m.policy_id));
     LL_ASSIGN_OR_RETURN(auto disks, catalog_->ListDisks(m.id));
-    json capture = json::parse(m.capture_config, nullptr, false);
-    if (!capture.is_object()) capture = json::object();
+    json capture = CaptureConfigOf(m);
     for (const auto& d : disks)
       out.push_back({{"machine", m.name},
                      {"disk_id", d.store_disk_id},

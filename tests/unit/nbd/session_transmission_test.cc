@@ -306,6 +306,22 @@ TEST_F(TransmissionTest, BackendFailuresBecomeErrorReplies) {
   EXPECT_EQ(ErrorOf(replies[4]), kEIo);
 }
 
+// A disk that fails every request (or an export fenced for a planned failover) gets an error
+// reply for each, but the log gets one line per 10 s, not one per request.
+TEST_F(TransmissionTest, RepeatedFailuresAreLoggedOnceNotPerRequest) {
+  Connect("broken", false);
+  std::string bytes;
+  for (uint64_t h = 1; h <= 50; ++h) bytes += RequestBytes(kCmdWrite, h, 0, 4) + "abcd";
+  ::testing::internal::CaptureStderr();
+  auto replies = Send(bytes);
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(replies.size(), 50u);
+  for (const auto& r : replies) EXPECT_EQ(ErrorOf(r), kENoSpc);
+  size_t lines = 0;
+  for (size_t pos = log.find("write failed"); pos != std::string::npos; pos = log.find("write failed", pos + 1)) ++lines;
+  EXPECT_LE(lines, 1u) << log;
+}
+
 TEST_F(TransmissionTest, DiscClosesCleanlyAndIgnoresTheRest) {
   Connect("", false);
   auto replies = Send(RequestBytes(kCmdRead, 1, 0, 512) + RequestBytes(kCmdDisc, 2, 0, 0) +
