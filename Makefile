@@ -41,7 +41,7 @@ test-san: deps $(BUILD_SAN)/build.ninja
 	  ctest --output-on-failure -j $(JOBS) -L unit --timeout 900
 
 # Builds every libFuzzer target and runs each for a bounded time from its seed corpus.
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 10
 fuzz: deps $(BUILD_SAN)/build.ninja
 	cmake --build $(BUILD_SAN) -j $(JOBS) --target fuzzers
 	scripts/run-fuzzers $(BUILD_SAN) $(FUZZ_SECONDS)

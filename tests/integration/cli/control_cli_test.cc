@@ -5,7 +5,7 @@
 
 #include "control/catalog.h"
 #include "control/plan.h"
-#include "test_util.h"
+#include "../../unit/control/test_util.h"
 
 namespace lifeline::control {
 namespace {
