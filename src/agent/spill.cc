@@ -128,9 +128,8 @@ Status SpillFile::Append(const CaptureRecord& r) {
   uint8_t tail[8];
   PutLE64(tail, hash.Digest());
   ByteSpan pieces[3] = {ByteSpan(p, head.size()), body, ByteSpan(tail, sizeof(tail))};
-  uint64_t total = head.size() + payload + sizeof(tail);
   LL_RETURN_IF_ERROR(file_->WriteAtV(write_pos_, pieces, 3));
-  write_pos_ += total;
+  write_pos_ += EncodedBytes(r);
   ++records_;
   return Status::Ok();
 }
