@@ -1,7 +1,8 @@
 // capture_serve: serves a disk image through the nbd-mode capture agent for benchmarks.
-// Usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR]
+// Usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR] [--insecure]
 // With --replicate, an in-process vault (replication service + replica store in STORE_DIR)
-// receives the stream over TLS on loopback, as a local vault would. Prints the NBD URL on
+// receives the stream over TLS on loopback, as a local vault would (plain TCP with
+// --insecure, as `vault run --insecure`: to measure what TLS costs). Prints the NBD URL on
 // stdout, then every second a status line on stderr; on SIGTERM/SIGINT prints a summary
 // (max replication lag, seqs) on stdout and exits. Single-threaded control; not a library.
 #include <signal.h>
@@ -31,7 +32,7 @@ void OnSignal(int) { g_stop = true; }
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR]\n");
+    std::fprintf(stderr, "usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR] [--insecure]\n");
     return 2;
   }
   log::SetLevelFromEnv(log::Level::kWarn);
@@ -43,7 +44,14 @@ int main(int argc, char** argv) {
   int vault_nice = 0;                  // the vault's, as `vault run`
   uint64_t spill_mib = 1024;  // as the agent daemon
   std::string state_dir;      // the agent's (spill file, bitmap); default STORE_DIR-agent
-  for (int i = 3; i + 1 < argc; i += 2) {
+  bool insecure = false;
+  for (int i = 3; i < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--insecure")) {
+      insecure = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) break;
     if (!std::strcmp(argv[i], "--replicate")) store_dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--nice")) nice = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--vault-nice")) vault_nice = std::atoi(argv[i + 1]);
@@ -73,7 +81,7 @@ int main(int argc, char** argv) {
     if (!store->Disk("bench").ok() && !store->CreateDisk("bench", size).ok()) return 1;
     vault::ReplicationOptions ro;
     ro.server.connection.cpu_nice = vault_nice;
-    auto svc = vault::ReplicationService::Start(ro, wire::testing::ServerContext(pki),
+    auto svc = vault::ReplicationService::Start(ro, insecure ? nullptr : wire::testing::ServerContext(pki),
                                                 [&](const std::string&, const wire::Hello& h) { return store->Disk(h.disk_id); });
     if (!svc.ok()) {
       std::fprintf(stderr, "vault: %s\n", svc.status().ToString().c_str());
@@ -82,7 +90,7 @@ int main(int argc, char** argv) {
     service = std::move(svc).value();
     agent::SenderOptions so;
     so.vaults = {{"127.0.0.1", service->port()}};
-    so.tls = wire::testing::ClientContext(pki.ca, pki.client);
+    if (!insecure) so.tls = wire::testing::ClientContext(pki.ca, pki.client);
     so.agent_id = "agent-1";
     so.machine = "bench";
     so.disk_id = "bench";
