@@ -114,10 +114,15 @@ void SaveReplicaEpoch(const std::string& state_dir, uint64_t epoch) {
   if (!s.ok()) log::Warn(kLog, state_dir + ": cannot save the replica epoch: " + s.ToString());
 }
 
-// The assignment without its drain request: what a worker restart depends on.
-json WithoutDrain(json a) {
-  if (a.is_object() && a.contains("capture") && a["capture"].is_object())
-    a["capture"].erase("drain_request");
+// The assignment without the fields that change under a running worker without
+// restarting it: the drain request (handed on), and in scan mode the disk's size, which
+// the worker follows itself (a disk that grew makes it reconnect with the new size, the
+// vault grows the replica and its next assignment carries that size: restarting the worker
+// then would throw away the resync it has just finished or is running).
+json WithoutLiveFields(json a) {
+  if (!a.is_object()) return a;
+  if (a.contains("capture") && a["capture"].is_object()) a["capture"].erase("drain_request");
+  if (a.value("mode", "scan") != "nbd") a.erase("size_bytes");
   return a;
 }
 }  // namespace
@@ -266,6 +271,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
     std::string last_error;
     json last;  // the last finished phase
     json sync;  // the first finished phase (initial replication or resync): what it sent
+    json resync = json::object();  // the latest finished resync: later cycles do not hide it
     // Planned failover: a drain request is answered by one whole cycle that began after it
     // was seen (the source is stopped by then); its point is the drained seq. No cycle runs
     // after that until the request is lifted (a cancelled failover).
@@ -304,13 +310,15 @@ void AgentDaemon::StartWorker(const std::string& text) {
                     {"initial_complete", raw->capture->initial_complete() && p.phase != "initial-replication"},
                     {"last_error", last_error},
                     {"last", last},
-                    {"sync", sync}});
+                    {"sync", sync},
+                    {"resync", resync}});
       });
       if (r.ok()) {
         last_error.clear();
         last = {{"phase", r->phase}, {"seconds", r->seconds}, {"bytes_sent", r->bytes_sent},
                 {"blocks_changed", r->blocks_changed}, {"point_seq", r->point_seq}};
         if (sync.is_null() && r->phase != "cycle") sync = last;
+        if (r->phase == "resync") resync = last;
         auto st = raw->sender->stats();
         if (drain_at_start != 0 && raw->drain_request.load() == drain_at_start) {
           drained_for = drain_at_start;
@@ -318,7 +326,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
           set_drain({{"request", drain_at_start}, {"state", "drained"}, {"seq", r->point_seq}});
         }
         set_report({{"phase", "idle"}, {"percent", 100.0}, {"initial_complete", true}, {"last", last}, {"sync", sync},
-                    {"bytes_on_wire", st.bytes_sent}, {"last_error", ""}});
+                    {"resync", resync}, {"bytes_on_wire", st.bytes_sent}, {"last_error", ""}});
       } else if (uint64_t grown = raw->capture->grown_to(); grown > so.disk_size_bytes) {
         // The disk grew: reconnect with the new size (the vault grows the replica), then
         // resync by block hashes: only the blocks that differ (the new range's data) go.
@@ -332,7 +340,7 @@ void AgentDaemon::StartWorker(const std::string& text) {
         last_error = r.status().ToString();
         log::Warn(kLog, disk_id + ": " + last_error);
         set_report({{"phase", "error"}, {"last_error", last_error}, {"initial_complete", raw->capture->initial_complete()},
-                    {"last", last}});
+                    {"last", last}, {"resync", resync}});
       }
       // A new drain request cuts the wait short.
       while (!raw->stop &&
@@ -382,7 +390,7 @@ void AgentDaemon::Reconcile(const std::string& assignments_json) {
         if (w->drain_request.exchange(drain) != drain)
           log::Info(kLog, id + (drain ? ": the vault asks for a drain (planned failover)"
                                       : ": drain request lifted"));
-        if (WithoutDrain(it->second) == WithoutDrain(w->assignment)) {
+        if (WithoutLiveFields(it->second) == WithoutLiveFields(w->assignment)) {
           w->assignment = it->second;
           continue;
         }
