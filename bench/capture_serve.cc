@@ -1,5 +1,5 @@
 // capture_serve: serves a disk image through the nbd-mode capture agent for benchmarks.
-// Usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR] [--insecure]
+// Usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR] [--insecure] [--coalesce-us N]
 // With --replicate, an in-process vault (replication service + replica store in STORE_DIR)
 // receives the stream over TLS on loopback, as a local vault would (plain TCP with
 // --insecure, as `vault run --insecure`: to measure what TLS costs). Prints the NBD URL on
@@ -32,7 +32,7 @@ void OnSignal(int) { g_stop = true; }
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR] [--insecure]\n");
+    std::fprintf(stderr, "usage: capture_serve IMAGE PORT [--replicate STORE_DIR] [--codec none|lz4|zstd] [--nice N] [--vault-nice N] [--spill-mib N] [--state-dir DIR] [--insecure] [--coalesce-us N]\n");
     return 2;
   }
   log::SetLevelFromEnv(log::Level::kWarn);
@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   uint64_t spill_mib = 1024;  // as the agent daemon
   std::string state_dir;      // the agent's (spill file, bitmap); default STORE_DIR-agent
   bool insecure = false;
+  int64_t coalesce_us = agent::SenderOptions{}.coalesce_us;  // as the agent daemon
   for (int i = 3; i < argc; i += 2) {
     if (!std::strcmp(argv[i], "--insecure")) {
       insecure = true;
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--vault-nice")) vault_nice = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--state-dir")) state_dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--spill-mib")) spill_mib = std::strtoull(argv[i + 1], nullptr, 10);
+    if (!std::strcmp(argv[i], "--coalesce-us")) coalesce_us = std::atoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--codec")) codec = ParseCodec(argv[i + 1]).ok() ? *ParseCodec(argv[i + 1]) : Codec::kNone;
   }
   ::signal(SIGTERM, OnSignal);
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
     so.disk_size_bytes = size;
     so.codec = codec;
     so.connect.connection.cpu_nice = nice;
+    so.coalesce_us = coalesce_us;
     sender = std::make_unique<agent::DiskSender>(so);
     auto durable = sender->Start(10000);
     if (!durable.ok()) {

@@ -40,6 +40,9 @@ struct SenderOptions {
   wire::TokenBucket* disk_limit = nullptr;   // optional bandwidth limits (not owned)
   wire::TokenBucket* agent_limit = nullptr;
   wire::ConnectOptions connect;
+  // Each stream holds small frames up to this long to send them together
+  // (ConnectionOptions::coalesce_us); overrides connect.connection.coalesce_us.
+  int64_t coalesce_us = 2000;
   int64_t backoff_initial_ms = 100;
   int64_t backoff_max_ms = 3000;
 };

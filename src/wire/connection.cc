@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 
 #include "common/log.h"
 #include "wire/messages.h"
@@ -24,6 +25,15 @@ namespace {
 // acks and heartbeats going out (the peer judges our liveness by them).
 constexpr size_t kPumpBudgetBytes = 1u << 20;
 constexpr int64_t kErrorFlushMs = 500;
+// Frames up to this size are copied into one staging buffer of at most kStageBytes and
+// written together (4 KiB guest writes: one send() and a few TLS records per 256 KiB
+// instead of two of each per frame); larger frames are written in place.
+constexpr size_t kStageFrameBytes = 32 * 1024;
+constexpr size_t kStageBytes = 256 * 1024;
+// Reads: a header or a payload shorter than kDirectReadBytes is read through a read-ahead
+// buffer (one read for many small frames), a longer payload straight into the frame.
+constexpr size_t kDirectReadBytes = 64 * 1024;
+constexpr size_t kReadAheadBytes = 256 * 1024;
 
 int64_t MonotonicNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -101,10 +111,17 @@ Status Connection::Send(OutFrame frame, int64_t timeout_ms) {
   if (!status_.ok()) return status_;
   if (ended_ || closing_ || aborting_) return Status::FailedPrecondition("connection is closed");
   bool was_empty = out_queue_.empty();
+  if (was_empty) out_first_ns_ = MonotonicNs();
+  const bool urgent = options_.coalesce_us > 0 && frame.type() != FrameType::kWrite;
+  if (urgent) out_urgent_ = true;
+  const bool crossed = options_.coalesce_us > 0 && out_bytes_ < options_.coalesce_bytes &&
+                       out_bytes_ + size >= options_.coalesce_bytes;
   out_bytes_ += size;
   out_queue_.push_back(std::move(frame));
   l.unlock();
-  if (was_empty) Wake();
+  // The first frame wakes the I/O thread (it starts its hold timer); with coalescing, so
+  // does the one that fills a batch.
+  if (was_empty || crossed || urgent) Wake();
   return Status::Ok();
 }
 
@@ -195,38 +212,64 @@ void Connection::QueueHeartbeat(int64_t now_ms) {
   out_queue_.push_back(std::move(f));
 }
 
+int64_t Connection::HoldLeftNsLocked(int64_t now_ns) const {
+  if (options_.coalesce_us <= 0 || out_queue_.empty() || out_urgent_ || !staged_.empty() ||
+      write_piece_ || write_offset_ || closing_ || out_bytes_ >= options_.coalesce_bytes ||
+      channel_->HasPendingOutput())
+    return 0;
+  return std::max<int64_t>(0, out_first_ns_ + options_.coalesce_us * 1000 - now_ns);
+}
+
 bool Connection::PumpReads(int64_t now_ms, bool* more) {
   size_t budget = kPumpBudgetBytes;
   read_blocked_on_write_ = false;
   while (budget > 0) {
     MutableByteSpan buf = decoder_.Next();
-    IoResult r = channel_->Read(buf);
-    switch (r.state) {
-      case IoState::kOk:
-        break;
-      case IoState::kWantRead:
-        return true;
-      case IoState::kWantWrite:
-        read_blocked_on_write_ = true;
-        return true;
-      case IoState::kEof:
-        if (decoder_.at_frame_boundary())
-          Fail(Status::IOError("peer " + peer_address_ + " closed the connection"));
-        else
-          Fail(Status::Corruption("peer " + peer_address_ +
-                                  " closed the connection inside a frame"));
-        return false;
-      case IoState::kError:
-        Fail(Status::IOError("reading from " + peer_address_ + ": " + channel_->LastError()));
-        return false;
+    size_t n;
+    if (read_pos_ < read_len_) {  // bytes read ahead
+      n = std::min(buf.size(), read_len_ - read_pos_);
+      std::memcpy(buf.data(), read_buf_.data() + read_pos_, n);
+      read_pos_ += n;
+    } else {
+      // A header or a small payload: read ahead as much as the socket has (one read for
+      // many small frames); a large payload: straight into the frame.
+      const bool direct = buf.size() >= kDirectReadBytes;
+      if (!direct && read_buf_.empty()) read_buf_.resize(kReadAheadBytes);
+      IoResult r =
+          channel_->Read(direct ? buf : MutableByteSpan(read_buf_.data(), read_buf_.size()));
+      switch (r.state) {
+        case IoState::kOk:
+          break;
+        case IoState::kWantRead:
+          return true;
+        case IoState::kWantWrite:
+          read_blocked_on_write_ = true;
+          return true;
+        case IoState::kEof:
+          if (decoder_.at_frame_boundary())
+            Fail(Status::IOError("peer " + peer_address_ + " closed the connection"));
+          else
+            Fail(Status::Corruption("peer " + peer_address_ +
+                                    " closed the connection inside a frame"));
+          return false;
+        case IoState::kError:
+          Fail(Status::IOError("reading from " + peer_address_ + ": " + channel_->LastError()));
+          return false;
+      }
+      last_rx_ms_ = now_ms;
+      if (now_ms - rq_sample_ms_ >= 100) {  // at most 10 /proc reads a second
+        rq_wait_at_rx_ns_ = ThreadRunQueueWaitNs();
+        rq_sample_ms_ = now_ms;
+      }
+      budget -= std::min(budget, r.bytes);
+      if (!direct) {
+        read_pos_ = 0;
+        read_len_ = r.bytes;
+        continue;
+      }
+      n = r.bytes;
     }
-    last_rx_ms_ = now_ms;
-    if (now_ms - rq_sample_ms_ >= 100) {  // at most 10 /proc reads a second
-      rq_wait_at_rx_ns_ = ThreadRunQueueWaitNs();
-      rq_sample_ms_ = now_ms;
-    }
-    budget -= std::min(budget, r.bytes);
-    Result<bool> complete = decoder_.Advance(r.bytes);
+    Result<bool> complete = decoder_.Advance(n);
     if (!complete.ok()) {
       Status s = complete.status();
       log::Warn("wire", "malformed frame from " + peer_address_ + ", closing: " + s.ToString());
@@ -247,7 +290,7 @@ bool Connection::PumpReads(int64_t now_ms, bool* more) {
         if (!PumpWrites(MonotonicMs(), &more_w)) break;
         {
           std::lock_guard<std::mutex> l(mu_);
-          if (out_queue_.empty() && !channel_->HasPendingOutput()) break;
+          if (out_queue_.empty() && staged_.empty() && !channel_->HasPendingOutput()) break;
         }
         WaitFd(channel_->fd(), true, deadline - MonotonicMs());
       }
@@ -284,17 +327,72 @@ bool Connection::PumpReads(int64_t now_ms, bool* more) {
   return true;
 }
 
+bool Connection::WritePiece(std::string_view piece, size_t* offset, size_t* budget, int64_t now_ms,
+                            bool* stop) {
+  auto* p = reinterpret_cast<const uint8_t*>(piece.data()) + *offset;
+  IoResult r = channel_->Write(ByteSpan(p, piece.size() - *offset));
+  switch (r.state) {
+    case IoState::kOk:
+      break;
+    case IoState::kWantWrite:
+      write_blocked_ = true;
+      return false;
+    case IoState::kWantRead:
+      return false;
+    case IoState::kEof:
+    case IoState::kError:
+      Fail(Status::IOError("writing to " + peer_address_ + ": " + channel_->LastError()));
+      *stop = true;
+      return false;
+  }
+  *offset += r.bytes;
+  *budget -= std::min(*budget, r.bytes);
+  last_tx_ms_ = now_ms;
+  return true;
+}
+
 bool Connection::PumpWrites(int64_t now_ms, bool* more) {
   size_t budget = kPumpBudgetBytes;
   write_blocked_ = false;
+  bool stop = false;
   while (budget > 0) {
-    OutFrame* f;
+    // Small frames staged together go out first, whole.
+    if (!staged_.empty()) {
+      if (staged_sent_ < staged_.size() &&
+          !WritePiece(staged_, &staged_sent_, &budget, now_ms, &stop))
+        return !stop;
+      if (staged_sent_ < staged_.size()) continue;
+      std::lock_guard<std::mutex> l(mu_);
+      stats_.bytes_sent += staged_.size();
+      stats_.frames_sent += staged_frames_;
+      staged_.clear();
+      staged_sent_ = 0;
+      staged_frames_ = 0;
+      continue;
+    }
+    OutFrame* f = nullptr;
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (out_queue_.empty())
-        f = nullptr;
-      else
+      if (!out_queue_.empty()) {
         f = &out_queue_.front();  // stable: only this thread pops, push_back keeps references
+        if (write_piece_ == 0 && write_offset_ == 0 && f->size() <= kStageFrameBytes) {
+          // Copy the run of small frames at the head of the queue into one buffer: one
+          // write (one TLS record per 16 KiB, one send) for many frames instead of two
+          // writes per frame. Large frames are written from their own buffers.
+          while (!out_queue_.empty() && out_queue_.front().size() <= kStageFrameBytes &&
+                 staged_.size() + out_queue_.front().size() <= kStageBytes) {
+            const OutFrame& small = out_queue_.front();
+            staged_ += small.head;
+            if (small.data) staged_ += *small.data;
+            out_bytes_ -= small.size();
+            ++staged_frames_;
+            out_queue_.pop_front();
+          }
+          if (out_queue_.empty()) out_urgent_ = false;
+          out_cv_.notify_all();
+          continue;
+        }
+      }
     }
     if (!f) {
       // Queue empty: push out what the channel still buffers (TLS records).
@@ -312,24 +410,7 @@ bool Connection::PumpWrites(int64_t now_ms, bool* more) {
                              : f->data         ? std::string_view(*f->data)
                                                : std::string_view();
     if (write_offset_ < piece.size()) {
-      auto* p = reinterpret_cast<const uint8_t*>(piece.data()) + write_offset_;
-      IoResult r = channel_->Write(ByteSpan(p, piece.size() - write_offset_));
-      switch (r.state) {
-        case IoState::kOk:
-          break;
-        case IoState::kWantWrite:
-          write_blocked_ = true;
-          return true;
-        case IoState::kWantRead:
-          return true;
-        case IoState::kEof:
-        case IoState::kError:
-          Fail(Status::IOError("writing to " + peer_address_ + ": " + channel_->LastError()));
-          return false;
-      }
-      write_offset_ += r.bytes;
-      budget -= std::min(budget, r.bytes);
-      last_tx_ms_ = now_ms;
+      if (!WritePiece(piece, &write_offset_, &budget, now_ms, &stop)) return !stop;
       if (write_offset_ < piece.size()) continue;
     }
     write_offset_ = 0;
@@ -343,6 +424,7 @@ bool Connection::PumpWrites(int64_t now_ms, bool* more) {
     stats_.frames_sent++;
     out_bytes_ -= f->size();
     out_queue_.pop_front();
+    if (out_queue_.empty()) out_urgent_ = false;
     out_cv_.notify_all();
   }
   *more = true;
@@ -375,12 +457,13 @@ void Connection::Run() {
       closing = closing_;
       if (closing) {
         if (flush_deadline < 0) flush_deadline = now + options_.close_flush_ms;
-        if ((out_queue_.empty() && !channel_->HasPendingOutput()) || now >= flush_deadline) {
+        if ((out_queue_.empty() && staged_.empty() && !channel_->HasPendingOutput()) ||
+            now >= flush_deadline) {
           graceful = true;
           break;
         }
       }
-      has_out = !out_queue_.empty() || channel_->HasPendingOutput();
+      has_out = !out_queue_.empty() || !staged_.empty() || channel_->HasPendingOutput();
       can_read = in_bytes_ < options_.max_inbound_bytes;
     }
     bool more = false;
@@ -412,15 +495,21 @@ void Connection::Run() {
       QueueHeartbeat(now);
       has_out = true;
     }
+    int64_t hold_ns = 0;
     if (has_out) {
-      if (!PumpWrites(now, &more)) break;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        hold_ns = HoldLeftNsLocked(MonotonicNs());
+      }
+      if (hold_ns > 0) write_blocked_ = false;  // nothing written: wait for time, not room
+      if (hold_ns == 0 && !PumpWrites(now, &more)) break;
     }
     if (more) continue;
 
     bool out_pending;
     {
       std::lock_guard<std::mutex> l(mu_);
-      out_pending = !out_queue_.empty() || channel_->HasPendingOutput();
+      out_pending = !out_queue_.empty() || !staged_.empty() || channel_->HasPendingOutput();
     }
     pollfd fds[2];
     fds[0] = {channel_->fd(), 0, 0};
@@ -437,9 +526,12 @@ void Connection::Run() {
                                             0, last_rx_ms_ + options_.dead_after_ms + 1 - now));
     if (flush_deadline >= 0)
       timeout = std::min(timeout, std::max<int64_t>(0, flush_deadline - now));
-    // Writes that did not block but left frames queued (new ones arrived): loop at once.
-    if (out_pending && !write_blocked_) timeout = 0;
-    int r = ::poll(fds, 2, int(timeout));
+    // Writes that did not block but left frames queued (new ones arrived): loop at once,
+    // or when the frames are held for coalescing, when their hold ends.
+    int64_t timeout_ns = timeout * 1'000'000;
+    if (out_pending && !write_blocked_) timeout_ns = std::min(timeout_ns, hold_ns);
+    timespec ts{time_t(timeout_ns / 1'000'000'000), long(timeout_ns % 1'000'000'000)};
+    int r = ::ppoll(fds, 2, &ts, nullptr);
     if (r > 0 && (fds[1].revents & POLLIN)) {
       uint64_t v;
       [[maybe_unused]] ssize_t n = ::read(wake_fd_, &v, sizeof v);

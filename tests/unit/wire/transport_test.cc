@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <thread>
 
 #include "test_pki.h"
@@ -107,6 +108,99 @@ TEST(TransportTest, PlainTcpWhenInsecure) {
   ASSERT_TRUE(conn.ok()) << conn.status().ToString();
   Exchange(**conn, 1, 5);
   EXPECT_EQ((*conn)->peer_identity(), "");
+}
+
+// Small frames are written together and read ahead, large ones in place: a stream that
+// mixes the two (sizes on both sides of each threshold) arrives whole and in order, as
+// every frame's checksum and every ack's seq show.
+void MixedSizes(std::shared_ptr<TlsContext> server_tls, std::shared_ptr<TlsContext> client_tls) {
+  MiniVault vault;
+  auto server = StartVault(std::move(server_tls), &vault);
+  auto conn = Connect(Local(*server), std::move(client_tls), Relaxed());
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  Connection& c = **conn;
+  ASSERT_TRUE(c.Send(Encode(MakeHello())).ok());
+  ASSERT_TRUE(Next(c).ok());
+  const size_t sizes[] = {1, 512, 4096, 32 * 1024 - 100, 32 * 1024, 64 * 1024, 200 * 1024};
+  constexpr int kFrames = 3000;
+  uint64_t expect_bytes = 0;
+  for (int i = 0; i < kFrames; ++i) {
+    size_t len = sizes[(i * 7 + i / 5) % std::size(sizes)];
+    auto data = std::make_shared<const std::string>(len, char('a' + i % 26));
+    expect_bytes += len;
+    ASSERT_TRUE(c.Send(BuildWrite(1000 + i, uint64_t(i) * 4096, data, Codec::kNone, 0)).ok());
+  }
+  for (int i = 0; i < kFrames; ++i) {
+    auto f = Next(c);
+    ASSERT_TRUE(f.ok()) << "ack " << i << ": " << f.status().ToString();
+    auto ack = DecodeAck(*f);
+    ASSERT_TRUE(ack.ok());
+    ASSERT_EQ(ack->durable_seq, 1000u + i);
+  }
+  EXPECT_EQ(vault.writes.load(), uint64_t(kFrames));
+  EXPECT_EQ(vault.bytes.load(), expect_bytes);
+  ConnectionStats st = c.stats();
+  EXPECT_GE(st.frames_sent, uint64_t(kFrames) + 1);
+  EXPECT_GE(st.bytes_sent, expect_bytes);
+  EXPECT_TRUE(c.alive());
+  c.Close();
+}
+
+TEST(TransportTest, MixedFrameSizesArriveWholeAndInOrderOverTls) {
+  auto pki = testing::MakeTestPki("agent-1");
+  MixedSizes(testing::ServerContext(pki), testing::ClientContext(pki.ca, pki.client));
+}
+
+TEST(TransportTest, MixedFrameSizesArriveWholeAndInOrderOverPlainTcp) {
+  MixedSizes(nullptr, nullptr);
+}
+
+// Coalescing (ConnectionOptions::coalesce_us): a lone small WRITE waits for its hold; a
+// frame of another kind, or enough queued bytes, sends what is queued at once.
+TEST(TransportTest, CoalescingHoldsSmallWritesUntilTimeBytesOrAnotherFrame) {
+  MiniVault vault;
+  auto server = StartVault(nullptr, &vault);
+  ConnectOptions o = Relaxed();
+  o.connection.coalesce_us = 3'000'000;  // long, so that "held" and "at once" differ clearly
+  o.connection.coalesce_bytes = 64 * 1024;
+  auto conn = Connect(Local(*server), nullptr, o);
+  ASSERT_TRUE(conn.ok()) << conn.status().ToString();
+  Connection& c = **conn;
+  ASSERT_TRUE(c.Send(Encode(MakeHello())).ok());  // not a WRITE: goes at once
+  ASSERT_TRUE(Next(c, 2000).ok());
+  auto small = std::make_shared<const std::string>(4096, 'h');
+  auto elapsed_ms = [](auto t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0)
+        .count();
+  };
+  // Alone: held for about the hold time.
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.Send(BuildWrite(1, 0, small, Codec::kNone, 0)).ok());
+  auto ack = Next(c, 10000);
+  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+  EXPECT_GE(elapsed_ms(t0), 2900);
+  // Followed by another kind of frame: both go at once.
+  t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.Send(BuildWrite(2, 0, small, Codec::kNone, 0)).ok());
+  ASSERT_TRUE(c.Send(Encode(MakeHello())).ok());
+  ack = Next(c, 10000);
+  ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+  EXPECT_EQ(DecodeAck(*ack)->durable_seq, 2u);
+  EXPECT_LT(elapsed_ms(t0), 2000);
+  ASSERT_TRUE(Next(c, 5000).ok());  // the HELLO's answer
+  // Enough bytes for a batch: at once.
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(c.Send(BuildWrite(3 + i, 0, small, Codec::kNone, 0)).ok());
+  for (int i = 0; i < 20; ++i) {
+    ack = Next(c, 10000);
+    ASSERT_TRUE(ack.ok()) << ack.status().ToString();
+    EXPECT_EQ(DecodeAck(*ack)->durable_seq, 3u + i);
+  }
+  EXPECT_LT(elapsed_ms(t0), 2000);
+  EXPECT_EQ(vault.writes.load(), 22u);
+  c.Close();
 }
 
 TEST(TransportTest, TlsContextRefusesMissingMaterialUnlessInsecure) {
