@@ -208,6 +208,7 @@ void Connection::QueueHeartbeat(int64_t now_ms) {
   hb.echo_time_ns = peer_heartbeat_ns_;
   OutFrame f = Encode(hb);
   std::lock_guard<std::mutex> l(mu_);
+  if (options_.coalesce_us > 0) out_urgent_ = true;  // never held
   out_bytes_ += f.size();
   out_queue_.push_back(std::move(f));
 }
