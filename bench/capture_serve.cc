@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   uint64_t spill_mib = 1024;  // as the agent daemon
   std::string state_dir;      // the agent's (spill file, bitmap); default STORE_DIR-agent
   bool insecure = false;
-  int64_t coalesce_us = agent::SenderOptions{}.coalesce_us;  // as the agent daemon
+  int64_t coalesce_us = agent::SenderOptions{}.connect.connection.coalesce_us;  // as the agent
   for (int i = 3; i < argc; i += 2) {
     if (!std::strcmp(argv[i], "--insecure")) {
       insecure = true;
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     so.disk_size_bytes = size;
     so.codec = codec;
     so.connect.connection.cpu_nice = nice;
-    so.coalesce_us = coalesce_us;
+    so.connect.connection.coalesce_us = coalesce_us;
     sender = std::make_unique<agent::DiskSender>(so);
     auto durable = sender->Start(10000);
     if (!durable.ok()) {

@@ -102,9 +102,7 @@ Status DiskSender::Connect(size_t vault_index) {
     next = window_.empty() ? submitted_seq_ + 1 : window_.front().seq;
   }
   for (int i = 0; i < options_.streams; ++i) {
-    wire::ConnectOptions connect = options_.connect;
-    connect.connection.coalesce_us = options_.coalesce_us;
-    LL_ASSIGN_OR_RETURN(auto conn, wire::Connect(ep, options_.tls, connect));
+    LL_ASSIGN_OR_RETURN(auto conn, wire::Connect(ep, options_.tls, options_.connect));
     std::shared_ptr<wire::Connection> c = std::move(conn);
     wire::Hello hello;
     hello.stream_index = uint16_t(i);

@@ -39,10 +39,13 @@ struct SenderOptions {
   uint64_t max_window_bytes = 512u << 20;  // unacknowledged bytes held before Submit blocks
   wire::TokenBucket* disk_limit = nullptr;   // optional bandwidth limits (not owned)
   wire::TokenBucket* agent_limit = nullptr;
-  wire::ConnectOptions connect;
-  // Each stream holds small frames up to this long to send them together
-  // (ConnectionOptions::coalesce_us); overrides connect.connection.coalesce_us.
-  int64_t coalesce_us = 2000;
+  // The streams hold WRITE frames up to 2 ms to send them in batches
+  // (ConnectionOptions::coalesce_us).
+  wire::ConnectOptions connect = [] {
+    wire::ConnectOptions o;
+    o.connection.coalesce_us = 2000;
+    return o;
+  }();
   int64_t backoff_initial_ms = 100;
   int64_t backoff_max_ms = 3000;
 };

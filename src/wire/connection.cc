@@ -498,7 +498,7 @@ void Connection::Run() {
     }
     int64_t hold_ns = 0;
     if (has_out) {
-      {
+      if (options_.coalesce_us > 0) {
         std::lock_guard<std::mutex> l(mu_);
         hold_ns = HoldLeftNsLocked(MonotonicNs());
       }
